@@ -1,0 +1,57 @@
+# flopsight — `make demo` and `make test` set everything up on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint pytest client-test vsix e2e bench install dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# torch first, pinned: the CPU wheel on disk satisfies it; any other version pulls CUDA.
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PIP) install torch==2.13.0
+	$(PIP) install torchvision==0.28.0 -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+demo: install
+	@$(BIN)/flopsight report examples/seed_mlp.py --convention ptflops
+	@$(BIN)/flopsight report examples/seed_densenet.py --convention ptflops --depth 1
+	@$(BIN)/flopsight annotate examples/transformer_block.py
+	@$(BIN)/flopsight report examples/llama.py --depth 1
+
+lint: dev
+	$(BIN)/ruff check server tests bench examples
+	$(BIN)/ruff format --check server tests bench examples
+	$(BIN)/mypy --strict server/
+
+pytest: dev
+	$(BIN)/pytest -q
+
+client-test:
+	@if [ -f client/package.json ]; then $(MAKE) -C client test; fi
+
+test: lint pytest client-test
+
+vsix:
+	$(MAKE) -C client vsix
+
+e2e: dev vsix
+	$(MAKE) -C client e2e
+
+bench: dev
+	$(PIP) install -e ".[bench]"
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) client/node_modules client/dist

@@ -1,0 +1,1 @@
+"""flopsight.lsp."""

@@ -1,0 +1,1 @@
+"""Units, formatting, tables and JSON for reports; shared by the CLI and the language server."""

@@ -1,0 +1,288 @@
+"""The report every part of flopsight exchanges (design: The report).
+
+Plain dataclasses with no torch import: the worker builds them, the CLI and the language
+server read them. ``to_json``/``from_json`` round-trip the schema in
+``flopsight/schema/report.schema.json``; fields the schema does not name are extras that
+the editor uses (op breakdowns, warnings, notes) and the schema allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_ID = "flopsight.report/1"
+
+Convention = Literal["macs", "ptflops"]
+ModelKind = Literal["class", "instance"]
+ModelStatus = Literal["ok", "error", "skipped"]
+Device = Literal["meta", "meta-params", "cpu", "cuda", "mps"]
+Shape = list[int]
+OutputShape = Shape | list[Shape] | None
+
+
+@dataclass
+class InputSpec:
+    name: str
+    shape: Shape
+    dtype: str = "float32"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> InputSpec:
+        return cls(name=d["name"], shape=list(d["shape"]), dtype=d["dtype"])
+
+
+@dataclass
+class Totals:
+    macs: int = 0
+    flops: int = 0
+    params: int = 0
+    trainable_params: int = 0
+    param_bytes: int = 0
+    activation_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "macs": self.macs,
+            "flops": self.flops,
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "param_bytes": self.param_bytes,
+            "activation_bytes": self.activation_bytes,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Totals:
+        return cls(**{k: int(d[k]) for k in cls().to_json()})
+
+
+@dataclass
+class LayerCost:
+    """One module of the hierarchy, in ``named_modules()`` order; containers carry subtree totals."""
+
+    path: str
+    type: str
+    line: int | None
+    calls: int
+    macs: int
+    flops: int
+    params: int
+    output_shape: OutputShape = None
+    depth: int = 0
+    # MACs per op family ("conv", "matmul", "attention", "norm", ...), for the hover's breakdown.
+    ops: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "type": self.type,
+            "line": self.line,
+            "calls": self.calls,
+            "macs": self.macs,
+            "flops": self.flops,
+            "params": self.params,
+            "output_shape": self.output_shape,
+            "depth": self.depth,
+            "ops": dict(self.ops),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LayerCost:
+        return cls(
+            path=d["path"],
+            type=d["type"],
+            line=d["line"],
+            calls=d["calls"],
+            macs=d["macs"],
+            flops=d["flops"],
+            params=d["params"],
+            output_shape=d.get("output_shape"),
+            depth=d.get("depth", d["path"].count(".") + 1 if d["path"] else 0),
+            ops=dict(d.get("ops", {})),
+        )
+
+
+@dataclass
+class LineCost:
+    """Work charged to one source line of the analysed file (the innermost on the stack)."""
+
+    line: int
+    macs: int
+    flops: int
+    output_shape: OutputShape = None
+    calls: int = 1
+    ops: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "macs": self.macs,
+            "flops": self.flops,
+            "output_shape": self.output_shape,
+            "calls": self.calls,
+            "ops": dict(self.ops),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LineCost:
+        return cls(
+            line=d["line"],
+            macs=d["macs"],
+            flops=d["flops"],
+            output_shape=d.get("output_shape"),
+            calls=d.get("calls", 1),
+            ops=dict(d.get("ops", {})),
+        )
+
+
+@dataclass
+class ModelError:
+    message: str
+    type: str
+    line: int | None = None
+    # Which limit was hit ("timeout", "memory") or which phase failed ("build", "forward", ...).
+    kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message": self.message, "type": self.type, "line": self.line, "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ModelError:
+        return cls(message=d["message"], type=d["type"], line=d.get("line"), kind=d.get("kind"))
+
+
+@dataclass
+class UncountedOp:
+    op: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "count": self.count}
+
+
+@dataclass
+class SourceWarning:
+    """A top-level statement that failed while the file's definitions ran; counting went on."""
+
+    message: str
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message": self.message, "line": self.line}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SourceWarning:
+        return cls(message=d["message"], line=d.get("line"))
+
+
+@dataclass
+class ModelReport:
+    name: str
+    kind: ModelKind
+    line: int
+    inputs: list[InputSpec] = field(default_factory=list)
+    status: ModelStatus = "ok"
+    error: ModelError | None = None
+    device: Device | None = None
+    total: Totals | None = None
+    layers: list[LayerCost] = field(default_factory=list)
+    lines: list[LineCost] = field(default_factory=list)
+    uncounted_ops: list[UncountedOp] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    # Label from the pragma's ``name=`` (the UI shows it instead of ``name`` when set).
+    label: str | None = None
+    # MACs per op family for the whole model.
+    ops: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "line": self.line,
+            "inputs": [i.to_json() for i in self.inputs],
+            "status": self.status,
+            "error": self.error.to_json() if self.error else None,
+            "device": self.device,
+            "total": self.total.to_json() if self.total else None,
+            "layers": [layer.to_json() for layer in self.layers],
+            "lines": [line.to_json() for line in self.lines],
+            "uncounted_ops": [u.to_json() for u in self.uncounted_ops],
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "label": self.label,
+            "ops": dict(self.ops),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ModelReport:
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            line=d["line"],
+            inputs=[InputSpec.from_json(i) for i in d["inputs"]],
+            status=d["status"],
+            error=ModelError.from_json(d["error"]) if d.get("error") else None,
+            device=d.get("device"),
+            total=Totals.from_json(d["total"]) if d.get("total") else None,
+            layers=[LayerCost.from_json(x) for x in d["layers"]],
+            lines=[LineCost.from_json(x) for x in d["lines"]],
+            uncounted_ops=[UncountedOp(u["op"], u["count"]) for u in d.get("uncounted_ops", [])],
+            elapsed_ms=float(d.get("elapsed_ms", 0.0)),
+            label=d.get("label"),
+            ops=dict(d.get("ops", {})),
+            notes=list(d.get("notes", [])),
+        )
+
+
+@dataclass
+class FileReport:
+    file: str
+    convention: Convention
+    models: list[ModelReport] = field(default_factory=list)
+    # Top-level statements that failed while the definitions ran.
+    warnings: list[SourceWarning] = field(default_factory=list)
+    # Facts about the run the user should know (e.g. the torchvision import fix was applied).
+    notes: list[str] = field(default_factory=list)
+    # What the file's code printed (captured, truncated); never reaches the protocol stream.
+    output: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_ID,
+            "file": self.file,
+            "convention": self.convention,
+            "models": [m.to_json() for m in self.models],
+            "warnings": [w.to_json() for w in self.warnings],
+            "notes": list(self.notes),
+            "output": self.output,
+            "environment": dict(self.environment),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FileReport:
+        if d.get("schema") != SCHEMA_ID:
+            raise ValueError(f"not a {SCHEMA_ID} report: schema={d.get('schema')!r}")
+        return cls(
+            file=d["file"],
+            convention=d["convention"],
+            models=[ModelReport.from_json(m) for m in d["models"]],
+            warnings=[SourceWarning.from_json(w) for w in d.get("warnings", [])],
+            notes=list(d.get("notes", [])),
+            output=d.get("output", ""),
+            environment=dict(d.get("environment", {})),
+        )
+
+    def model(self, name: str) -> ModelReport:
+        for m in self.models:
+            if m.name == name or m.label == name:
+                return m
+        raise KeyError(name)
