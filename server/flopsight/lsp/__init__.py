@@ -1,1 +1,1 @@
-"""flopsight.lsp."""
+"""flopsight's language server: ``flopsight.lsp.server.start()`` (``flopsight serve``)."""

@@ -1,0 +1,172 @@
+"""Re-anchoring: carry the lines of an earlier analysis over to the text as it is now.
+
+A report names lines of the text it was computed from. While the user types, the editor shows
+that report against a newer text; every line number must either follow the statement it
+belongs to or be withheld, never land on a different statement.
+
+Both texts are parsed; each statement gets an identity made of its parents' identities and its
+own: a ``class``/``def`` by its name, a block (``if``/``for``/``with``/``try``) by its header,
+any other statement (assignments included) by its whole text, each with its rank among equal
+siblings. A line of the old text maps to the new text when the statement holding it exists
+there with the same identity and the same text. When the new text does not parse (half-typed
+code), only unchanged runs of lines found by a line diff carry over, each line keeping its own
+text.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+from flopsight.report.model import LayerCost, LineCost, ModelError, ModelReport, SourceWarning
+
+# old line (1-based) -> new line (1-based)
+LineMap = dict[int, int]
+
+_Key = tuple[tuple[str, str, int], ...]
+
+
+def _stmt_lines(lines: Sequence[str], first: int, last: int) -> tuple[str, ...]:
+    return tuple(lines[i - 1].strip() for i in range(first, last + 1) if 0 < i <= len(lines))
+
+
+def _last_line(node: ast.stmt) -> int:
+    return node.end_lineno if node.end_lineno is not None else node.lineno
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _child_bodies(node: ast.stmt) -> list[tuple[str, list[ast.stmt]]]:
+    bodies: list[tuple[str, list[ast.stmt]]] = []
+    for field_name in ("body", "orelse", "finalbody"):
+        value = getattr(node, field_name, None)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+            bodies.append((field_name, value))
+    for i, handler in enumerate(getattr(node, "handlers", []) or []):
+        if isinstance(handler, ast.ExceptHandler):
+            bodies.append((f"except{i}", handler.body))
+    for i, case in enumerate(getattr(node, "cases", []) or []):
+        bodies.append((f"case{i}", case.body))
+    return bodies
+
+
+class _Statements:
+    """Every statement of a text keyed by identity: key -> (header lines, header text)."""
+
+    def __init__(self, text: str, tree: ast.Module) -> None:
+        self.lines = text.splitlines()
+        self.entries: dict[_Key, tuple[list[int], tuple[str, ...]]] = {}
+        self._walk(tree.body, ())
+
+    def _walk(self, body: list[ast.stmt], parent: _Key) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for node in body:
+            bodies = _child_bodies(node)
+            first = _first_line(node)
+            if bodies:
+                # Header: from the decorators to the line before the first child statement.
+                first_child = min(_first_line(b[1][0]) for b in bodies)
+                header_last = max(node.lineno, first_child - 1)
+                header_last = min(header_last, _last_line(node))
+                owned = list(range(first, header_last + 1))
+            else:
+                owned = list(range(first, _last_line(node) + 1))
+            text = _stmt_lines(self.lines, owned[0], owned[-1]) if owned else ()
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                ident = (type(node).__name__, node.name)
+            elif bodies:
+                ident = ("block", text[0] if text else "")
+            else:
+                ident = ("stmt", "\n".join(text))
+            rank = seen.get(ident, 0)
+            seen[ident] = rank + 1
+            key = (*parent, (ident[0], ident[1], rank))
+            self.entries[key] = (owned, text)
+            for name, child in bodies:
+                self._walk(child, (*key, ("field", name, 0)))
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=64)
+def line_map(old_text: str, new_text: str) -> LineMap:
+    """Where each line of ``old_text`` is in ``new_text``; lines without a sure match are absent."""
+    if old_text == new_text:
+        return {i: i for i in range(1, len(old_text.splitlines()) + 1)}
+    old_tree, new_tree = _parse(old_text), _parse(new_text)
+    if old_tree is None or new_tree is None:
+        return _diff_map(old_text, new_text)
+    old, new = _Statements(old_text, old_tree), _Statements(new_text, new_tree)
+    mapping: LineMap = {}
+    for key, (old_lines, old_stmt_text) in old.entries.items():
+        found = new.entries.get(key)
+        if found is None:
+            continue
+        new_lines, new_stmt_text = found
+        if old_stmt_text != new_stmt_text or len(old_lines) != len(new_lines):
+            continue
+        for a, b in zip(old_lines, new_lines, strict=True):
+            mapping[a] = b
+    return mapping
+
+
+def _diff_map(old_text: str, new_text: str) -> LineMap:
+    old_lines, new_lines = old_text.splitlines(), new_text.splitlines()
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    mapping: LineMap = {}
+    for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                mapping[i1 + k + 1] = j1 + k + 1
+    return mapping
+
+
+def _moved(line: int | None, mapping: LineMap) -> int | None:
+    return None if line is None else mapping.get(line)
+
+
+def anchor_model(report: ModelReport, mapping: LineMap) -> ModelReport | None:
+    """The report with every line moved to the current text; None when the model's own line is gone.
+
+    Layers whose line has no sure match lose it (they get no hint); per-line costs without a
+    match are dropped; an error line without a match falls back to None (the model's line).
+    """
+    line = mapping.get(report.line)
+    if line is None:
+        return None
+    layers = [replace(layer, line=_moved(layer.line, mapping)) for layer in report.layers]
+    lines: list[LineCost] = []
+    for cost in report.lines:
+        moved = mapping.get(cost.line)
+        if moved is not None:
+            lines.append(replace(cost, line=moved))
+    error: ModelError | None = None
+    if report.error is not None:
+        error = replace(report.error, line=_moved(report.error.line, mapping))
+    return replace(report, line=line, layers=layers, lines=lines, error=error)
+
+
+def anchor_warnings(warnings: Iterable[SourceWarning], mapping: LineMap) -> list[SourceWarning]:
+    """Warnings whose line still exists (file-level ones, without a line, always stay)."""
+    kept: list[SourceWarning] = []
+    for w in warnings:
+        if w.line is None:
+            kept.append(w)
+        elif w.line in mapping:
+            kept.append(replace(w, line=mapping[w.line]))
+    return kept
+
+
+def layer_lines(layers: Iterable[LayerCost]) -> set[int]:
+    return {layer.line for layer in layers if layer.line is not None}

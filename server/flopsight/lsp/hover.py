@@ -1,0 +1,162 @@
+"""Hover cards: markdown for a model's class or instance name, a layer's line, a forward line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flopsight.lsp.documents import AnchoredModel, DocumentView
+from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
+from flopsight.report.model import InputSpec, LayerCost, LineCost, ModelReport
+from flopsight.report.units import (
+    format_flops,
+    format_macs,
+    format_params,
+    format_shape,
+    format_share,
+)
+from flopsight.source.model import SourceAnalysis, Span
+
+HEAVIEST = 5
+
+
+def format_inputs(inputs: Sequence[InputSpec]) -> str:
+    """``(1, 3, 224, 224)``; several inputs comma-separated; a non-float32 dtype after the shape."""
+    parts = []
+    for spec in inputs:
+        shape = (
+            "("
+            + ", ".join(str(d) for d in spec.shape)
+            + ("," if len(spec.shape) == 1 else "")
+            + ")"
+        )
+        parts.append(shape if spec.dtype == "float32" else f"{shape} {spec.dtype}")
+    return ", ".join(parts)
+
+
+def _footer(anchored: AnchoredModel) -> str:
+    m = anchored.report
+    items = [
+        f"input `{format_inputs(m.inputs)}`" if m.inputs else "",
+        f"convention `{anchored.convention}`",
+    ]
+    if m.device:
+        items.append(f"device `{m.device}`")
+    if not anchored.fresh:
+        items.append("*(from before the last edit)*")
+    return " · ".join(i for i in items if i)
+
+
+def model_card(anchored: AnchoredModel) -> str:
+    m = anchored.report
+    title = f"### {m.display_name}"
+    if m.status == "error" and m.error is not None:
+        return f"{title}\n\n**{m.error.type}**: {m.error.message}\n\n{_footer(anchored)}"
+    if m.status != "ok" or m.total is None:
+        return f"{title}\n\nnot analysed: no input shape (add `# flopsight: input=(...)`)"
+    t = m.total
+    lines = [
+        title,
+        "",
+        f"**{format_macs(t.macs)}** · {format_flops(t.flops)} · {params_text(t.params)}"
+        + (
+            f" ({format_params(t.trainable_params)} trainable)"
+            if t.trainable_params != t.params
+            else ""
+        ),
+        "",
+    ]
+    if m.ops:
+        lines += [op_breakdown(m.ops), ""]
+    leaves = _leaves(m.layers)
+    heaviest = sorted(leaves, key=lambda layer: -layer.macs)[:HEAVIEST]
+    if heaviest:
+        lines += ["| heaviest layers | type | MACs | share | params |", "|---|---|--:|--:|--:|"]
+        for layer in heaviest:
+            where = f" (line {layer.line})" if layer.line is not None else ""
+            lines.append(
+                f"| `{layer.path}`{where} | {layer.type} | {format_macs(layer.macs)} | "
+                f"{format_share(layer.macs, t.macs)} | {format_params(layer.params)} |"
+            )
+        lines.append("")
+    if m.uncounted_ops:
+        lines += ["not counted: " + ", ".join(f"`{u.op}` ×{u.count}" for u in m.uncounted_ops), ""]
+    lines.append(_footer(anchored))
+    return "\n".join(lines)
+
+
+def _leaves(layers: Sequence[LayerCost]) -> list[LayerCost]:
+    paths = [layer.path for layer in layers]
+    return [
+        layer
+        for layer in layers
+        if layer.path and not any(p.startswith(layer.path + ".") for p in paths)
+    ]
+
+
+def layer_card(anchored: AnchoredModel, layers: Sequence[LayerCost]) -> str:
+    m = anchored.report
+    total = m.total.macs if m.total else 0
+    out: list[str] = []
+    for layer in layers:
+        out += [
+            f"### {layer.path} · {layer.type}",
+            "",
+            f"**{format_macs(layer.macs)}** · {format_flops(layer.flops)} · "
+            f"{params_text(layer.params)} · {format_share(layer.macs, total)} of {m.display_name}",
+            "",
+            f"output `{format_shape(layer.output_shape)}`"
+            + (f" · called {layer.calls}×" if layer.calls > 1 else ""),
+            "",
+        ]
+        if layer.ops:
+            out += [op_breakdown(layer.ops), ""]
+    out.append(_footer(anchored))
+    return "\n".join(out)
+
+
+def line_card(anchored: AnchoredModel, cost: LineCost) -> str:
+    m = anchored.report
+    total = m.total.macs if m.total else 0
+    out = [
+        f"### line {cost.line} of {m.display_name}.forward",
+        "",
+        f"**{format_macs(cost.macs)}** · {format_flops(cost.flops)} · "
+        f"{format_share(cost.macs, total)} of {m.display_name}",
+        "",
+        f"output `{format_shape(cost.output_shape)}`"
+        + (f" · runs {cost.calls}×" if cost.calls > 1 else ""),
+        "",
+    ]
+    if cost.ops:
+        out += [op_breakdown(cost.ops), ""]
+    out.append(_footer(anchored))
+    return "\n".join(out)
+
+
+def _inside(span: Span, line: int, col: int) -> bool:
+    if line < span.line or line > span.end_line:
+        return False
+    if line == span.line and col < span.col:
+        return False
+    return not (line == span.end_line and col > span.end_col)
+
+
+def hover_markdown(
+    view: DocumentView, source: SourceAnalysis | None, line: int, col: int
+) -> tuple[str, int] | None:
+    """The card at 1-based ``line``, 0-based ``col`` (a Python index), and its line."""
+    if source is not None:
+        for spec in source.models:
+            if _inside(spec.name_span, line, col):
+                anchored = view.model(spec.name)
+                if anchored is not None and anchored.report.line == spec.line:
+                    return model_card(anchored), line
+    for anchored in view.models:
+        report: ModelReport = anchored.report
+        layers = layers_by_line(report).get(line)
+        if layers:
+            return layer_card(anchored, layers), line
+        cost = lines_by_line(report).get(line)
+        if cost is not None and cost.macs > 0:
+            return line_card(anchored, cost), line
+    return None

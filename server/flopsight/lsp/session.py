@@ -1,0 +1,355 @@
+"""The server's state and its analysis loop, behind a small interface to the client.
+
+``Session`` keeps the open documents, the settings and the latest result of each model, and
+decides when to analyse: after ``debounceMs`` of quiet following an edit, at once on open and
+save, and for every open document when the settings change. Each round parses the current
+text (no torch), starts one worker job per (document, model) and, when they are all in,
+publishes diagnostics and asks the client to refresh hints and lenses. A newer round for the
+same document cancels the older one's jobs; jobs of other documents are left alone.
+
+The LSP specifics (sending notifications, requests, progress) live behind ``ClientHooks``, which
+``flopsight.lsp.server`` implements; tests can drive a session with a fake client and pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+
+from flopsight.job import AnalysisRequest
+from flopsight.lsp import diagnostics as diag
+from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
+from flopsight.lsp.hints import HintOptions
+from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.settings import Settings
+from flopsight.source.model import SourceAnalysis
+
+log = logging.getLogger(__name__)
+
+PROGRESS_AFTER_S = 0.5
+
+
+class Analyser(Protocol):
+    """The worker pool as the server uses it (``flopsight.worker``)."""
+
+    async def analyse(
+        self,
+        request: AnalysisRequest,
+        *,
+        document: str,
+        model: str,
+        timeout_s: float,
+        memory_mb: int,
+    ) -> FileReport: ...
+
+
+class ClientHooks(Protocol):
+    def publish(
+        self, uri: str, diagnostics: list[types.Diagnostic], version: int | None
+    ) -> None: ...
+    def notify(self, method: str, params: dict[str, Any]) -> None: ...
+    def log(self, message: str) -> None: ...
+    def refresh(self) -> None: ...
+    async def progress_begin(self, title: str, message: str) -> object | None: ...
+    def progress_end(self, token: object, message: str) -> None: ...
+
+
+def uri_to_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    return unquote(parsed.path) or uri
+
+
+@dataclass
+class OpenDocument:
+    uri: str
+    text: str
+    version: int | None = None
+    results: DocumentResults = field(default_factory=DocumentResults)
+    # Source analysis of ``source_text`` (the text as of the last round or request that needed it).
+    source: SourceAnalysis | None = None
+    source_text: str | None = None
+    debounce: asyncio.Task[None] | None = None
+    round: asyncio.Task[None] | None = None
+    # Diagnostics found while starting the jobs (unresolved dims, worker failures).
+    extra: list[types.Diagnostic] = field(default_factory=list)
+    rounds: int = 0
+
+    @property
+    def path(self) -> str:
+        return uri_to_path(self.uri)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    return isinstance(exc, asyncio.CancelledError) or "Cancel" in type(exc).__name__
+
+
+class Session:
+    def __init__(
+        self,
+        client: ClientHooks,
+        analyser_factory: Callable[[Settings], Analyser],
+        settings: Settings | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings or Settings()
+        self.root: str | None = None
+        self.documents: dict[str, OpenDocument] = {}
+        self._analyser_factory = analyser_factory
+        self._analyser: Analyser | None = None
+        self._analyser_python: str | None = None
+        self.utf16 = True
+        self._closing: asyncio.Future[Any] | None = None
+
+    # -- the pool -------------------------------------------------------------------------
+    def analyser(self) -> Analyser:
+        if self._analyser is None or self._analyser_python != self.settings.python:
+            self._close_analyser()
+            self._analyser = self._analyser_factory(self.settings)
+            self._analyser_python = self.settings.python
+        return self._analyser
+
+    def _close_analyser(self) -> None:
+        if self._analyser is not None:
+            close = getattr(self._analyser, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    result = close()
+                    if asyncio.iscoroutine(result):
+                        self._closing = asyncio.ensure_future(result)
+        self._analyser = None
+
+    def shutdown(self) -> None:
+        for doc in self.documents.values():
+            self._cancel(doc)
+        self._close_analyser()
+
+    # -- reading --------------------------------------------------------------------------
+    def source(self, doc: OpenDocument) -> SourceAnalysis:
+        if doc.source is None or doc.source_text != doc.text:
+            from flopsight.source import analyse_source
+
+            doc.source = analyse_source(doc.text, doc.path)
+            doc.source_text = doc.text
+        return doc.source
+
+    def view(self, uri: str) -> DocumentView | None:
+        doc = self.documents.get(uri)
+        if doc is None or not self.settings.execute:
+            return None
+        return doc.results.view(doc.text)
+
+    def hint_options(self) -> HintOptions:
+        return HintOptions(self.settings.inlay_hints_show, self.settings.inlay_hints_min_share)
+
+    # -- events ---------------------------------------------------------------------------
+    def opened(self, uri: str, text: str, version: int | None) -> None:
+        doc = self.documents.get(uri) or OpenDocument(uri, text, version)
+        doc.text, doc.version = text, version
+        self.documents[uri] = doc
+        self.schedule(doc, delay_s=0.0)
+
+    def changed(self, uri: str, text: str, version: int | None) -> None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            doc = OpenDocument(uri, text, version)
+            self.documents[uri] = doc
+        doc.text, doc.version = text, version
+        self.schedule(doc, delay_s=self.settings.debounce_ms / 1000.0)
+
+    def saved(self, uri: str, text: str | None) -> None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return
+        if text is not None:
+            doc.text = text
+        self.schedule(doc, delay_s=0.0, summary=True)
+
+    def closed(self, uri: str) -> None:
+        doc = self.documents.pop(uri, None)
+        if doc is not None:
+            self._cancel(doc)
+        self.client.publish(uri, [], None)
+
+    def settings_changed(self, settings: Settings) -> None:
+        old, self.settings = self.settings, settings
+        if old == settings:
+            return
+        for doc in self.documents.values():
+            if old.convention != settings.convention or not settings.execute:
+                doc.results.clear()
+            self.schedule(doc, delay_s=0.0)
+
+    # -- analysis -------------------------------------------------------------------------
+    def _cancel(self, doc: OpenDocument) -> None:
+        for task in (doc.debounce, doc.round):
+            if task is not None and not task.done():
+                task.cancel()
+        doc.debounce = doc.round = None
+
+    def schedule(self, doc: OpenDocument, delay_s: float, summary: bool = False) -> None:
+        if doc.debounce is not None and not doc.debounce.done():
+            doc.debounce.cancel()
+        doc.debounce = asyncio.ensure_future(self._after(doc, delay_s, summary))
+
+    async def _after(self, doc: OpenDocument, delay_s: float, summary: bool) -> None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        if doc.round is not None and not doc.round.done():
+            doc.round.cancel()
+        doc.round = asyncio.ensure_future(self.analyse(doc, summary))
+
+    async def analyse(self, doc: OpenDocument, summary: bool = False) -> None:
+        """One round: parse, run every annotated model, publish, refresh."""
+        text = doc.text
+        source = self.source(doc)
+        doc.rounds += 1
+        doc.extra = []
+        settings = self.settings
+        if not settings.execute or source.syntax_error is not None:
+            if not settings.execute:
+                doc.results.clear()
+            self.publish(doc)
+            self.client.refresh()
+            if summary:
+                self.send_summary(doc)
+            return
+        runnable = [m for m in source.models if m.inputs is not None]
+        doc.results.keep_only({m.name for m in runnable})
+        if not runnable:
+            self.publish(doc)
+            self.client.refresh()
+            if summary:
+                self.send_summary(doc)
+            return
+        self.client.notify("flopsight/analysisStarted", {"uri": doc.uri})
+        progress = asyncio.ensure_future(self._progress(doc, [m.name for m in runnable]))
+        jobs = [
+            asyncio.ensure_future(self._job(doc, text, name)) for name in (m.name for m in runnable)
+        ]
+        cancelled = False
+        try:
+            await asyncio.gather(*jobs)
+        except asyncio.CancelledError:
+            cancelled = True
+            for job in jobs:
+                job.cancel()
+            raise
+        finally:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                token = await progress
+                if token is not None:
+                    self.client.progress_end(token, "cancelled" if cancelled else "done")
+            self.client.notify(
+                "flopsight/analysisFinished", {"uri": doc.uri, "cancelled": cancelled}
+            )
+        self.publish(doc)
+        self.client.refresh()
+        if summary:
+            self.send_summary(doc)
+
+    async def _progress(self, doc: OpenDocument, models: list[str]) -> object | None:
+        await asyncio.sleep(PROGRESS_AFTER_S)
+        name = os.path.basename(doc.path)
+        token = await self.client.progress_begin(
+            "flopsight", f"counting {', '.join(models)} in {name}"
+        )
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        return token
+
+    async def _job(self, doc: OpenDocument, text: str, model: str) -> None:
+        settings = self.settings
+        request = AnalysisRequest(
+            text=text,
+            path=doc.path,
+            root=self.root,
+            convention=settings.convention,
+            dims=dict(settings.dims),
+            models=[model],
+        )
+        started = time.perf_counter()
+        try:
+            report = await self.analyser().analyse(
+                request,
+                document=doc.uri,
+                model=model,
+                timeout_s=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+            )
+        except BaseException as exc:  # the worker's failures become diagnostics
+            if _is_cancellation(exc):
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+            log.exception("analysis of %s in %s failed", model, doc.uri)
+            failed = ModelReport(
+                name=model,
+                kind="class",
+                line=self._model_line(doc, text, model),
+                status="error",
+                error=ModelError(
+                    message=str(exc) or type(exc).__name__,
+                    type=type(exc).__name__,
+                    kind="unavailable",
+                ),
+            )
+            doc.results.put(ModelResult(text, failed, settings.convention))
+            return
+        for m in report.models:
+            m.elapsed_ms = m.elapsed_ms or (time.perf_counter() - started) * 1000
+            doc.results.put(
+                ModelResult(
+                    text=text,
+                    report=m,
+                    convention=report.convention,
+                    warnings=list(report.warnings),
+                    notes=list(report.notes),
+                    output=report.output,
+                )
+            )
+
+    def _model_line(self, doc: OpenDocument, text: str, model: str) -> int:
+        source = doc.source if doc.source_text == text else None
+        if source is not None:
+            spec = source.model(model)
+            if spec is not None:
+                return spec.line
+        return 1
+
+    # -- output ---------------------------------------------------------------------------
+    def diagnostics(self, doc: OpenDocument) -> list[types.Diagnostic]:
+        source = self.source(doc)
+        view = doc.results.view(doc.text) if self.settings.execute else None
+        return diag.document_diagnostics(
+            doc.text,
+            source,
+            view,
+            execute=self.settings.execute,
+            extra=doc.extra,
+            utf16=self.utf16,
+        )
+
+    def publish(self, doc: OpenDocument) -> None:
+        if self.documents.get(doc.uri) is not doc:
+            return
+        self.client.publish(doc.uri, self.diagnostics(doc), doc.version)
+
+    def send_summary(self, doc: OpenDocument) -> None:
+        from flopsight.lsp.lens import log_lines, summary
+
+        view = doc.results.view(doc.text)
+        for line in log_lines(doc.path, view):
+            self.client.log(line)
+        self.client.notify("flopsight/summary", summary(doc.uri, view))
