@@ -14,6 +14,9 @@ CODES: dict[str, str] = {
     "FS105": "Symbolic dimension without a value (set it with dims= or flopsight.dims).",
     "FS106": "Shape annotation on forward() not understood.",
     "FS107": "Model without an input shape: not executed (a code action inserts a pragma).",
+    "FS108": (
+        "A flopsight pragma that belongs to no model (not on a class or a module-level assignment)."
+    ),
     "FS201": "The model raised while it was built (__init__).",
     "FS202": "The model raised in forward() (a shape mismatch, say), at the line that raised.",
     "FS203": "A top-level statement failed while the file's definitions ran; counting went on.",

@@ -92,7 +92,7 @@ class SourceAnalysis:
 
 
 class UnresolvedDimension(ValueError):
-    """A symbolic dimension has no value in the pragma's ``dims`` nor the ``flopsight.dims`` setting."""
+    """A symbolic dimension has no value in the pragma's ``dims`` nor in ``flopsight.dims``."""
 
     def __init__(self, dim: str, model: str, span: Span | None) -> None:
         super().__init__(

@@ -1,0 +1,137 @@
+"""Lines of a source text: spans in character columns, and comments found without tokenizing.
+
+``ast`` reports columns as UTF-8 byte offsets; flopsight's spans use character (code point)
+offsets so that a non-ASCII line still puts a diagnostic under the right text. On ASCII lines the
+two agree.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from flopsight.source.model import Span
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int  # 1-based
+    col: int  # character column of the ``#``
+    text: str  # from the ``#`` to the end of the line (newline excluded)
+    trailing: bool  # code precedes it on its line
+
+
+class SourceLines:
+    """The text split into lines, converting ``ast`` byte columns to character columns."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # Same line breaks as the tokenizer: \n, \r\n, \r (form feeds stay inside lines).
+        self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+    def line(self, lineno: int) -> str:
+        if 1 <= lineno <= len(self.lines):
+            return self.lines[lineno - 1]
+        return ""
+
+    def char_col(self, lineno: int, byte_col: int) -> int:
+        line = self.line(lineno)
+        if line.isascii():
+            return byte_col
+        return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+    def node_span(self, node: ast.AST) -> Span:
+        lineno: int = getattr(node, "lineno", 1)
+        col: int = getattr(node, "col_offset", 0)
+        end_lineno: int = getattr(node, "end_lineno", None) or lineno
+        end_col: int = getattr(node, "end_col_offset", None) or col
+        return Span(
+            lineno,
+            self.char_col(lineno, col),
+            end_lineno,
+            self.char_col(end_lineno, end_col),
+        )
+
+    def segment(self, node: ast.AST) -> str:
+        span = self.node_span(node)
+        if span.line == span.end_line:
+            return self.line(span.line)[span.col : span.end_col]
+        parts = [self.line(span.line)[span.col :]]
+        parts += [self.line(n) for n in range(span.line + 1, span.end_line)]
+        parts.append(self.line(span.end_line)[: span.end_col])
+        return "\n".join(parts)
+
+
+def string_interiors(tree: ast.AST, lines: SourceLines) -> dict[int, int]:
+    """Lines that start inside a multi-line string: line -> column where the string ends on it.
+
+    A line entirely inside the string maps to -1.
+    """
+    inside: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant | ast.JoinedStr):
+            continue
+        end = node.end_lineno
+        if end is None or end == node.lineno:
+            continue
+        if isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
+            continue
+        for n in range(node.lineno + 1, end):
+            inside[n] = -1
+        end_col = lines.char_col(end, node.end_col_offset or 0)
+        inside[end] = max(inside.get(end, 0), end_col) if inside.get(end, 0) != -1 else -1
+    return inside
+
+
+def find_comment(line: str, start: int = 0) -> int | None:
+    """Column of the ``#`` that starts a comment on ``line`` (scanning from ``start``), or None.
+
+    ``start`` must be outside any string. A string left open at the end of the line (a triple
+    quote continuing below) ends the search.
+    """
+    i = start
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if c == "#":
+            return i
+        if c in "'\"":
+            triple = line[i : i + 3] == c * 3
+            quote = c * 3 if triple else c
+            i += len(quote)
+            while i < n:
+                if line[i] == "\\":
+                    i += 2
+                    continue
+                if line.startswith(quote, i):
+                    i += len(quote)
+                    break
+                i += 1
+            else:
+                return None
+            continue
+        i += 1
+    return None
+
+
+def comments_containing(lines: SourceLines, tree: ast.AST, needle: str) -> dict[int, Comment]:
+    """Every comment whose text contains ``needle``, by line (cheap: only lines holding it)."""
+    candidates = [i + 1 for i, line in enumerate(lines.lines) if needle in line]
+    if not candidates:
+        return {}
+    interiors = string_interiors(tree, lines)
+    found: dict[int, Comment] = {}
+    for lineno in candidates:
+        start = interiors.get(lineno, 0)
+        if start < 0:
+            continue
+        line = lines.line(lineno)
+        col = find_comment(line, start)
+        if col is None or needle not in line[col:]:
+            continue
+        found[lineno] = Comment(lineno, col, line[col:], trailing=bool(line[:col].strip()))
+    return found
+
+
+def is_comment_only(line: str) -> bool:
+    return line.lstrip().startswith("#")
