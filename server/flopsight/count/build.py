@@ -1,0 +1,102 @@
+"""Build a model without paying for its weights, and make its example inputs.
+
+First on the meta device; where the constructor needs real tensors (torchvision's RegNet calls
+``.tolist()`` in ``__init__``), on the CPU with parameter and buffer registration redirected
+to meta ("meta-params"); only then with real CPU tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from flopsight.report.model import InputSpec
+
+# Spellings a pragma may use for a dtype, beyond torch's own attribute names.
+_DTYPE_ALIASES = {"int": "int64", "long": "int64", "float": "float32", "double": "float64"}
+
+
+@contextmanager
+def params_on_meta() -> Iterator[None]:
+    """Redirect parameters and buffers to the meta device as modules register them."""
+    register_parameter = nn.Module.register_parameter
+    register_buffer = nn.Module.register_buffer
+
+    def meta_parameter(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(self, name, param)
+
+    def meta_buffer(
+        self: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
+    ) -> None:
+        if tensor is not None:
+            tensor = tensor.to("meta")
+        register_buffer(self, name, tensor, persistent)
+
+    nn.Module.register_parameter = meta_parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = meta_buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+
+
+def _on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
+    with torch.device("meta"):
+        return factory()
+
+
+def _meta_params(factory: Callable[[], nn.Module]) -> nn.Module:
+    with params_on_meta():
+        return factory()
+
+
+_ATTEMPTS: tuple[tuple[str, Callable[[Callable[[], nn.Module]], nn.Module]], ...] = (
+    ("meta", _on_meta),
+    ("meta-params", _meta_params),
+    ("cpu", lambda factory: factory()),
+)
+
+
+def build_model(factory: Callable[[], nn.Module]) -> tuple[nn.Module, str]:
+    """Build with ``factory`` on meta, else with meta parameters, else on the CPU.
+
+    Returns the model and the device used (``meta``, ``meta-params`` or ``cpu``); the CPU
+    attempt's exception propagates when every attempt fails.
+    """
+    for device, build in _ATTEMPTS[:-1]:
+        try:
+            return build(factory), device
+        except Exception:
+            continue
+    device, build = _ATTEMPTS[-1]
+    return build(factory), device
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """``"float16"``, ``"long"``, ``"torch.bfloat16"`` -> the torch dtype."""
+    key = name.removeprefix("torch.")
+    value: Any = getattr(torch, _DTYPE_ALIASES.get(key, key), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {name!r} (expected e.g. float32, float16, bfloat16, long)")
+    return value
+
+
+def make_inputs(specs: list[InputSpec], device: str) -> list[torch.Tensor]:
+    """Example inputs: meta tensors, or on the CPU randn floats and zero integers (valid ids)."""
+    tensors: list[torch.Tensor] = []
+    for spec in specs:
+        dtype = torch_dtype(spec.dtype)
+        if device in ("meta", "meta-params"):
+            tensors.append(torch.empty(spec.shape, dtype=dtype, device="meta"))
+        elif dtype.is_floating_point or dtype.is_complex:
+            tensors.append(torch.randn(spec.shape, dtype=dtype, device=device))
+        else:
+            tensors.append(torch.zeros(spec.shape, dtype=dtype, device=device))
+    return tensors

@@ -1,0 +1,271 @@
+"""MACs of aten ops: the ``macs`` convention's registry.
+
+``torch.utils.flop_counter`` already knows matmuls, convolutions and the attention kernels; its
+formulas are reused (FLOPs / 2). This module adds only what it lacks (matrix-vector products,
+the CPU attention kernels, the fused nn.MultiheadAttention / TransformerEncoderLayer fast
+paths) and says which ops cost nothing by the convention's definition (views, copies,
+elementwise ops, norms, pooling, reductions, factories). An op that is neither is uncounted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils import flop_counter
+
+aten = torch.ops.aten
+
+# (positional args, keyword args, output) -> MACs
+MacsFormula = Callable[[tuple[Any, ...], dict[str, Any], Any], int]
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """How one op is charged: its family (for the breakdown) and its MACs formula."""
+
+    family: str
+    formula: MacsFormula
+
+
+OP_RULES: dict[torch._ops.OpOverloadPacket, OpRule] = {}
+
+
+def register(
+    targets: torch._ops.OpOverloadPacket | Sequence[torch._ops.OpOverloadPacket], family: str
+) -> Callable[[MacsFormula], MacsFormula]:
+    """Register a MACs formula for one or more op packets (``torch.ops.aten.mv``, ...)."""
+    packets = [targets] if isinstance(targets, torch._ops.OpOverloadPacket) else list(targets)
+
+    def add(formula: MacsFormula) -> MacsFormula:
+        for packet in packets:
+            OP_RULES[packet] = OpRule(family, formula)
+        return formula
+
+    return add
+
+
+def _shape(t: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in t.shape)
+
+
+def _numel(shape: Sequence[int]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+# --- reused from torch.utils.flop_counter -------------------------------------------------
+
+_FAMILY_OF_TORCH_FORMULA = {
+    "mm": "matmul",
+    "addmm": "matmul",
+    "bmm": "matmul",
+    "baddbmm": "matmul",
+    "_scaled_mm": "matmul",
+}
+
+
+def _family_of(name: str) -> str:
+    if name in _FAMILY_OF_TORCH_FORMULA:
+        return _FAMILY_OF_TORCH_FORMULA[name]
+    if "conv" in name:
+        return "conv"
+    return "attention"
+
+
+def _from_flop_counter(flops_formula: Callable[..., int]) -> MacsFormula:
+    def macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+        return int(flops_formula(*args, **kwargs, out_val=out)) // 2
+
+    return macs
+
+
+for _packet, _formula in flop_counter.flop_registry.items():
+    if isinstance(_packet, torch._ops.OpOverloadPacket):
+        OP_RULES[_packet] = OpRule(_family_of(_packet.__name__), _from_flop_counter(_formula))
+
+
+# --- what flop_counter lacks ---------------------------------------------------------------
+
+
+@register(aten.mv, "matmul")
+def _mv(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _numel(_shape(args[0]))
+
+
+@register(aten.addmv, "matmul")
+def _addmv(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _numel(_shape(args[1]))
+
+
+@register([aten.dot, aten.vdot], "matmul")
+def _dot(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _numel(_shape(args[0]))
+
+
+@register(aten.addr, "matmul")
+def _addr(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _numel(_shape(args[1])) * _numel(_shape(args[2]))
+
+
+@register(aten.addbmm, "matmul")
+def _addbmm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    b, n, k = _shape(args[1])
+    return b * n * k * _shape(args[2])[-1]
+
+
+@register(aten._int_mm, "matmul")
+def _int_mm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    n, k = _shape(args[0])
+    return n * k * _shape(args[1])[-1]
+
+
+def _conv_macs(weight: Any, out: Any) -> int:
+    # Each output element is a dot product over (in_channels / groups) * kernel positions.
+    return _numel(_shape(out)) * _numel(_shape(weight)[1:])
+
+
+@register([aten.mkldnn_convolution, aten._conv_depthwise2d, aten.conv_depthwise3d], "conv")
+def _direct_conv(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _conv_macs(args[1], out)
+
+
+def _attention_macs(q: tuple[int, ...], k: tuple[int, ...], v: tuple[int, ...]) -> int:
+    # q @ k^T and attn @ v over every query head (grouped-query heads broadcast).
+    *batch_q, s_q, d_q = q
+    s_k = k[-2]
+    d_v = v[-1]
+    heads = _numel(batch_q)
+    return heads * s_q * s_k * d_q + heads * s_q * s_k * d_v
+
+
+@register(
+    [
+        aten._scaled_dot_product_flash_attention_for_cpu,
+        aten._scaled_dot_product_fused_attention_overrideable,
+        aten._scaled_dot_product_attention_math,
+    ],
+    "attention",
+)
+def _sdpa(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return _attention_macs(_shape(args[0]), _shape(args[1]), _shape(args[2]))
+
+
+@register(aten._native_multi_head_attention, "attention")
+def _native_mha(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # nn.MultiheadAttention's fused inference path: (query, key, value, embed_dim, num_heads,
+    # qkv_weight, qkv_bias, proj_weight, proj_bias, ...), batch-first inputs.
+    query, key, value, embed_dim, num_heads = args[:5]
+    b, s_q, e = _shape(query)
+    s_k = _shape(key)[1]
+    s_v = _shape(value)[1]
+    head_dim = int(embed_dim) // int(num_heads)
+    projections = b * (s_q + s_k + s_v) * e * int(embed_dim)
+    attention = _attention_macs(
+        (b, int(num_heads), s_q, head_dim),
+        (b, int(num_heads), s_k, head_dim),
+        (b, int(num_heads), s_v, head_dim),
+    )
+    out_projection = b * s_q * int(embed_dim) * int(embed_dim)
+    return projections + attention + out_projection
+
+
+@register(aten._transformer_encoder_layer_fwd, "attention")
+def _encoder_layer(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # nn.TransformerEncoderLayer's fused inference path: attention block plus the two-layer MLP.
+    src, embed_dim, num_heads = args[:3]
+    ffn_weight_1 = args[14]
+    b, s, e = _shape(src)
+    mha = _native_mha((src, src, src, embed_dim, num_heads), {}, None)
+    hidden = _shape(ffn_weight_1)[0]
+    return mha + 2 * b * s * e * hidden
+
+
+# --- ops that cost nothing in the `macs` convention ----------------------------------------
+
+_FREE_TAGS = (torch.Tag.pointwise, torch.Tag.reduction, torch.Tag.inplace_view, torch.Tag.view_copy)
+
+# aten ops that cost nothing, by exact name (an in-place twin ``name_`` too) ...
+_FREE_NAMES = frozenset(
+    """
+    abs add alias all any arange argmax argmin argsort as_strided bernoulli bucketize cat clamp
+    clone col2im constant_pad_nd contiguous copy count_nonzero cummax cummin cumprod cumsum
+    detach diag diagonal div dropout embedding empty empty_like empty_strided eq expand
+    expand_as eye fill flatten flip full full_like gather ge gt im2col index index_add
+    index_copy index_fill index_put index_select item le lerp lift lift_fresh linspace
+    logspace lt masked_fill masked_scatter masked_select max maximum mean median min minimum
+    movedim mul multinomial narrow ne neg nonzero norm normal one_hot ones ones_like pad
+    permute pow rand rand_like randint randn randn_like randperm reciprocal repeat
+    repeat_interleave reshape resize roll rot90 rsub scalar_tensor scatter scatter_add
+    scatter_reduce searchsorted select select_scatter set slice slice_scatter sort split
+    split_with_sizes sqrt squeeze stack std sub sum t tensor_split tile topk transpose tril
+    triu unbind unflatten unfold uniform unique unsqueeze var view where zero zeros zeros_like
+    """.split()  # noqa: SIM905
+)
+
+# ... and by prefix: factories, copies, norms, pooling, softmax, padding, resampling.
+_FREE_PREFIXES = (
+    "_adaptive_avg_pool",
+    "_assert",
+    "_embedding_bag",
+    "_fused_rms_norm",
+    "_local_scalar_dense",
+    "_log_softmax",
+    "_native_batch_norm_legit",
+    "_reshape_alias",
+    "_safe_softmax",
+    "_softmax",
+    "_to_copy",
+    "_unique",
+    "_unsafe_",
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
+    "avg_pool",
+    "batch_norm",
+    "bitwise_",
+    "fractional_max_pool",
+    "grid_sampler",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "linalg_vector_norm",
+    "log_softmax",
+    "logical_",
+    "max_pool",
+    "max_unpool",
+    "native_batch_norm",
+    "native_dropout",
+    "native_group_norm",
+    "native_layer_norm",
+    "new_",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "reflection_pad",
+    "replication_pad",
+    "softmax",
+    "upsample_",
+)
+
+
+def _overloads(packet: torch._ops.OpOverloadPacket) -> list[torch._ops.OpOverload]:
+    return [getattr(packet, name) for name in packet.overloads()]  # type: ignore[no-untyped-call]
+
+
+def is_free(packet: torch._ops.OpOverloadPacket) -> bool:
+    """Whether an op costs nothing under the ``macs`` convention (view, copy, elementwise ...)."""
+    overloads = _overloads(packet)
+    if any(o.is_view or any(tag in o.tags for tag in _FREE_TAGS) for o in overloads):
+        return True
+    namespace = packet._qualified_op_name.split("::", 1)[0]
+    if namespace in ("prim", "prims"):
+        return True
+    if namespace != "aten":
+        return False
+    name = packet.__name__
+    return name in _FREE_NAMES or name.rstrip("_") in _FREE_NAMES or name.startswith(_FREE_PREFIXES)
+
+
+def rule_for(packet: torch._ops.OpOverloadPacket) -> OpRule | None:
+    return OP_RULES.get(packet)

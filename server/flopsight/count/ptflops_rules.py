@@ -1,0 +1,217 @@
+"""MACs per module as ptflops 0.7.x (pytorch backend) counts them: the ``ptflops`` convention.
+
+Mirrors ``ptflops/pytorch_ops.py``'s ``MODULES_MAPPING``: a module is charged only when its
+exact type is registered (ptflops looks types up, it does not follow subclasses), a
+registered module's children are not charged again, and functional ops in ``forward`` cost
+nothing (ptflops with ``count_functional=False``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+# (module, positional inputs, output) -> MACs
+ModuleFormula = Callable[[Any, tuple[Any, ...], Any], int]
+
+
+@dataclass(frozen=True)
+class ModuleRule:
+    family: str
+    formula: ModuleFormula
+
+
+MODULE_RULES: dict[type[nn.Module], ModuleRule] = {}
+
+
+def register(
+    types: Sequence[type[nn.Module]], family: str
+) -> Callable[[ModuleFormula], ModuleFormula]:
+    def add(formula: ModuleFormula) -> ModuleFormula:
+        for t in types:
+            MODULE_RULES[t] = ModuleRule(family, formula)
+        return formula
+
+    return add
+
+
+def _numel(shape: Sequence[int]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+@register([nn.Conv1d, nn.Conv2d, nn.Conv3d], "conv")
+def conv(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    return _conv(module, inputs, output, transpose=False)
+
+
+@register([nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d], "conv")
+def conv_transpose(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    return _conv(module, inputs, output, transpose=True)
+
+
+def _conv(
+    module: Any, inputs: tuple[Any, ...], output: Any, transpose: bool, extra: int = 0
+) -> int:
+    x = inputs[0]
+    batch = int(x.shape[0])
+    filters_per_channel = int(module.out_channels) // int(module.groups)
+    per_position = _numel(module.kernel_size) * (
+        int(module.in_channels) * filters_per_channel + extra
+    )
+    positions = batch * _numel((x if transpose else output).shape[2:])
+    bias = batch * _numel(output.shape[1:]) if module.bias is not None else 0
+    return per_position * positions + bias
+
+
+@register(
+    [nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU],
+    "activation",
+)
+def activation(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    return int(output.numel())
+
+
+@register(
+    [
+        nn.MaxPool1d,
+        nn.AvgPool1d,
+        nn.AvgPool2d,
+        nn.MaxPool2d,
+        nn.MaxPool3d,
+        nn.AvgPool3d,
+        nn.AdaptiveMaxPool1d,
+        nn.AdaptiveAvgPool1d,
+        nn.AdaptiveMaxPool2d,
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveMaxPool3d,
+        nn.AdaptiveAvgPool3d,
+    ],
+    "pool",
+)
+def pool(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    return int(inputs[0].numel())
+
+
+@register(
+    [
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.BatchNorm3d,
+        nn.InstanceNorm1d,
+        nn.InstanceNorm2d,
+        nn.InstanceNorm3d,
+        nn.GroupNorm,
+        nn.LayerNorm,
+    ],
+    "norm",
+)
+def norm(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    # ptflops doubles for `affine`, an attribute LayerNorm does not have.
+    elements = int(inputs[0].numel())
+    return elements * 2 if getattr(module, "affine", False) else elements
+
+
+@register([nn.Linear], "matmul")
+def linear(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    x = inputs[0]
+    bias = int(output.shape[-1]) if module.bias is not None else 0
+    return (int(x.shape[-1]) * int(output.shape[-1]) + bias) * _numel(x.shape[:-1])
+
+
+@register([nn.Upsample], "upsample")
+def upsample(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    # ptflops counts the elements of output[0], the first sample.
+    return int(output[0].numel())
+
+
+def _rnn_cell_macs(module: Any, w_ih: Any, w_hh: Any) -> int:
+    macs = _numel(w_ih.shape) + _numel(w_hh.shape)
+    hidden = int(module.hidden_size)
+    if isinstance(module, (nn.RNN, nn.RNNCell)):
+        macs += hidden
+    elif isinstance(module, (nn.GRU, nn.GRUCell)):
+        macs += hidden + hidden * 3 + hidden * 3
+    elif isinstance(module, (nn.LSTM, nn.LSTMCell)):
+        macs += hidden * 4 + hidden * 3 + hidden * 3
+    return macs
+
+
+@register([nn.RNN, nn.GRU, nn.LSTM], "rnn")
+def rnn(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    # ptflops takes dims 0 and 1 as batch and sequence whatever `batch_first` says.
+    x = inputs[0]
+    macs = 0
+    for layer in range(int(module.num_layers)):
+        macs += _rnn_cell_macs(
+            module, getattr(module, f"weight_ih_l{layer}"), getattr(module, f"weight_hh_l{layer}")
+        )
+        if module.bias:
+            macs += int(getattr(module, f"bias_ih_l{layer}").shape[0])
+            macs += int(getattr(module, f"bias_hh_l{layer}").shape[0])
+    macs *= int(x.shape[0]) * int(x.shape[1])
+    return macs * 2 if module.bidirectional else macs
+
+
+@register([nn.RNNCell, nn.LSTMCell, nn.GRUCell], "rnn")
+def rnn_cell(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    x = inputs[0]
+    macs = _rnn_cell_macs(module, module.weight_ih, module.weight_hh)
+    if module.bias:
+        macs += int(module.bias_ih.shape[0]) + int(module.bias_hh.shape[0])
+    return macs * int(x.shape[0])
+
+
+@register([nn.MultiheadAttention], "attention")
+def multihead_attention(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    q, k, v = inputs[:3]
+    batch_first = bool(getattr(module, "batch_first", False))
+    batch = int(q.shape[0] if batch_first else q.shape[1])
+    len_idx = 1 if batch_first else 0
+    qdim, kdim, vdim = int(q.shape[2]), int(k.shape[2]), int(v.shape[2])
+    qlen, klen, vlen = int(q.shape[len_idx]), int(k.shape[len_idx]), int(v.shape[len_idx])
+    heads = int(module.num_heads)
+    macs = qlen * qdim  # q scaling
+    macs += qlen * qdim * qdim + klen * kdim * kdim + vlen * vdim * vdim
+    if module.in_proj_bias is not None:
+        macs += (qlen + klen + vlen) * qdim
+    qk_head_dim = qdim // heads
+    v_head_dim = vdim // heads
+    macs += heads * (qlen * klen * qk_head_dim + qlen * klen + qlen * klen * v_head_dim)
+    macs += qlen * vdim * (vdim + 1)  # output projection, ptflops always adds its bias
+    return macs * batch
+
+
+_torchvision_rules_added = False
+
+
+def _add_torchvision_rules() -> None:
+    # ptflops charges torchvision's DeformConv2d; only a model that imported torchvision has one.
+    global _torchvision_rules_added
+    tv_ops = sys.modules.get("torchvision.ops")
+    if _torchvision_rules_added or tv_ops is None:
+        return
+    _torchvision_rules_added = True
+
+    def deform_conv(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+        extra = 20 + 4 + (1 if len(inputs) == 3 and inputs[2] is not None else 0)
+        return _conv(module, inputs, output, transpose=False, extra=extra)
+
+    MODULE_RULES[tv_ops.DeformConv2d] = ModuleRule("conv", deform_conv)
+
+
+def rule_for(module: nn.Module) -> ModuleRule | None:
+    rule = MODULE_RULES.get(type(module))
+    if rule is None and not _torchvision_rules_added:
+        _add_torchvision_rules()
+        rule = MODULE_RULES.get(type(module))
+    return rule
+
+
+def trainable_params(module: nn.Module) -> int:
+    """ptflops' parameter count: trainable parameters only."""
+    return sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
