@@ -1,0 +1,510 @@
+"""``flopsight report | check | annotate | serve``: the engine on the command line.
+
+This module imports no torch: models run through ``run_analysis`` (in this process for now,
+its stdout protected, so ``--format json`` stays clean). Errors are one line on stderr,
+``flopsight: error: <where>: <what>, <what to do>``, exit status 2; ``--debug`` adds tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import json
+import os
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from flopsight import __version__
+from flopsight.job import AnalysisRequest
+from flopsight.report.model import FileReport, InputSpec, ModelReport
+from flopsight.report.units import format_macs, format_params, parse_quantity
+from flopsight.settings import Settings
+
+if TYPE_CHECKING:
+    from flopsight.source.model import ModelSpec, SourceAnalysis
+
+EXIT_OK = 0
+EXIT_OVER_BUDGET = 1
+EXIT_ERROR = 2
+PROGRESS_AFTER_S = 1.0
+
+DTYPES = (
+    "float32", "float", "float16", "half", "bfloat16", "float64", "double", "int64", "long",
+    "int32", "int", "int16", "short", "int8", "uint8", "bool", "complex64", "complex128",
+)  # fmt: skip
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def run_analysis(request: AnalysisRequest, settings: Settings) -> FileReport:
+    """One analysis of one buffer. The single place that decides where models run."""
+    return _analyse_in_process(request)
+
+
+def _analyse_in_process(request: AnalysisRequest) -> FileReport:
+    try:
+        from flopsight.count.runner import analyse_file
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "torch":
+            raise CliError(
+                f"torch is not installed in {sys.executable}: install it there "
+                "(pip install torch) to count models"
+            ) from e
+        raise
+    # The user's code prints through Python's sys.stdout (captured by the runner); this keeps
+    # anything written straight to file descriptor 1 (C extensions) off our stdout as well.
+    with _stdout_to_stderr():
+        return analyse_file(request)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def progress(message: str, stream: TextIO | None = None) -> Iterator[None]:
+    """A one-line note on a terminal's stderr when the work takes more than a second."""
+    out = stream or sys.stderr
+    if not _is_tty(out):
+        yield
+        return
+    shown = threading.Event()
+
+    def show() -> None:
+        shown.set()
+        out.write(f"flopsight: {message}…")
+        out.flush()
+
+    timer = threading.Timer(PROGRESS_AFTER_S, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if shown.is_set():
+            out.write("\r\033[K")
+            out.flush()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def parse_shape(text: str) -> tuple[str | None, list[int]]:
+    """``1,3,224,224``, ``(1, 3, 224, 224)``, ``1x3x224x224`` or ``mask=1,77`` → (name, shape)."""
+    name = None
+    m = re.match(r"^\s*([A-Za-z_]\w*)\s*[=:]\s*(.+)$", text)
+    if m:
+        name, text = m.group(1), m.group(2)
+    body = text.strip()
+    if re.fullmatch(r"\d+(\s*x\s*\d+)+", body):
+        body = body.replace("x", ",")
+    if not body.startswith(("(", "[")):
+        body = f"({body},)" if not body.endswith(",") else f"({body})"
+    try:
+        value = ast.literal_eval(body)
+    except (ValueError, SyntaxError):
+        value = None
+    if (
+        isinstance(value, (tuple, list))
+        and value
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value)
+    ):
+        return name, [int(d) for d in value]
+    raise CliError(
+        f"--input {text!r}: not a shape; write the dimensions as integers, e.g. "
+        "--input 1,3,224,224 or --input '(1, 3, 224, 224)' (one --input per forward argument)"
+    )
+
+
+def input_specs(texts: Sequence[str], dtype: str | None, spec: ModelSpec | None) -> list[InputSpec]:
+    """The ``--input`` shapes as InputSpecs, named (and ordered) by forward's parameters."""
+    params = list(spec.forward_params) if spec is not None else []
+    parsed = [parse_shape(t) for t in texts]
+    named = {n: s for n, s in parsed if n is not None}
+    unnamed = [s for n, s in parsed if n is None]
+    if named and params:
+        unknown = [n for n in named if n not in params]
+        if unknown:
+            raise CliError(
+                f"--input {unknown[0]}=...: {spec.name if spec else 'the model'}.forward has no "
+                f"parameter {unknown[0]!r} (it takes {', '.join(params)})"
+            )
+    out: list[InputSpec] = []
+    free = [p for p in params if p not in named]
+    for i, shape in enumerate(unnamed):
+        out.append(InputSpec(free[i] if i < len(free) else f"input_{i}", shape, dtype or "float32"))
+    order = {p: i for i, p in enumerate(params)}
+    for n, shape in sorted(named.items(), key=lambda kv: order.get(kv[0], len(order))):
+        out.append(InputSpec(n, shape, dtype or "float32"))
+    out.sort(key=lambda s: order.get(s.name, len(order)))
+    return out
+
+
+def parse_dims(texts: Sequence[str], base: dict[str, int]) -> dict[str, int]:
+    dims = dict(base)
+    for text in texts:
+        m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*", text)
+        if not m:
+            raise CliError(f"--dim {text!r}: write NAME=VALUE, e.g. --dim batch=8")
+        dims[m.group(1)] = int(m.group(2))
+    return dims
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+@dataclass
+class Target:
+    """The file a command works on, its source analysis and the request to run."""
+
+    path: str
+    text: str
+    analysis: SourceAnalysis
+    request: AnalysisRequest
+    settings: Settings
+    # Problems found before anything ran (malformed pragmas): "file:line:col: CODE message".
+    source_errors: list[str]
+
+
+def read_source(path: str) -> str:
+    if not os.path.exists(path):
+        raise CliError(f"{path}: no such file; check the path")
+    if os.path.isdir(path):
+        raise CliError(f"{path}: is a folder; give the Python file that defines the model")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path}: not UTF-8 text ({e.reason}); is it a Python file?") from e
+    except OSError as e:
+        raise CliError(f"{path}: cannot read it ({e.strerror})") from e
+
+
+def _analyse_source(text: str, path: str) -> SourceAnalysis:
+    from flopsight.source import analyse_source
+
+    return analyse_source(text, path)
+
+
+def model_names(analysis: SourceAnalysis) -> str:
+    names = [m.name if not m.label else f"{m.name} ({m.label})" for m in analysis.models]
+    return ", ".join(names) if names else "none: no nn.Module class or model instance found"
+
+
+def prepare(args: argparse.Namespace) -> Target:
+    """Reads and parses FILE, checks --model/--input/--dtype, builds the request."""
+    path: str = args.file
+    text = read_source(path)
+    analysis = _analyse_source(text, path)
+    if analysis.syntax_error is not None:
+        d = analysis.syntax_error
+        raise CliError(
+            f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {d.message}; fix the syntax and "
+            "run again"
+        )
+    source_errors = [
+        f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {d.message}"
+        for d in analysis.diagnostics
+        if d.severity == "error"
+    ]
+    settings = Settings(convention=args.convention)
+    settings = replace(settings, dims=parse_dims(getattr(args, "dim", None) or [], settings.dims))
+    selected: list[str] | None = None
+    model_arg: str | None = getattr(args, "model", None)
+    spec = None
+    if model_arg is not None:
+        spec = analysis.model(model_arg)
+        if spec is None:
+            raise CliError(
+                f"{path}: no model named {model_arg!r}; known models: {model_names(analysis)}"
+            )
+        selected = [spec.name]
+    dtype: str | None = getattr(args, "dtype", None)
+    if dtype is not None and dtype not in DTYPES:
+        raise CliError(f"--dtype {dtype!r}: unknown dtype; use one of {', '.join(DTYPES)}")
+    override = None
+    inputs: list[str] = getattr(args, "input", None) or []
+    if inputs:
+        if spec is None:
+            if len(analysis.models) != 1:
+                raise CliError(
+                    f"--input: {path} defines {len(analysis.models)} models; say which one "
+                    f"with --model NAME (known models: {model_names(analysis)})"
+                )
+            spec = analysis.models[0]
+            selected = [spec.name]
+        override = input_specs(inputs, dtype, spec)
+    request = AnalysisRequest(
+        text=text,
+        path=path,
+        root=os.getcwd(),
+        convention=settings.convention,
+        dims=dict(settings.dims),
+        models=selected,
+        input_override=override,
+        dtype_override=dtype,
+    )
+    if spec is not None and spec.inputs is None and override is None:
+        raise CliError(
+            f"{path}:{spec.line}: {spec.name} has no input shape; {_pragma_advice(spec)}"
+        )
+    if selected is None and analysis.models and all(m.inputs is None for m in analysis.models):
+        first = analysis.models[0]
+        raise CliError(
+            f"{path}: no model has an input shape; {_pragma_advice(first)} "
+            "(or pass --model NAME --input SHAPE)"
+        )
+    return Target(path, text, analysis, request, settings, source_errors)
+
+
+def _pragma_advice(spec: ModelSpec) -> str:
+    shape = tuple(spec.guessed_input) if spec.guessed_input else (1, 3, 224, 224)
+    where = "the class line" if spec.kind == "class" else "the assignment"
+    return f"add `# flopsight: input={shape}` to {where} (line {spec.line}) or pass --input"
+
+
+def analyse(target: Target) -> FileReport:
+    with progress(f"counting {target.path}"):
+        return run_analysis(target.request, target.settings)
+
+
+def model_errors(report: FileReport) -> list[str]:
+    """One line per model that raised: ``file:line: Name: Type: message (while ...)``."""
+    out = []
+    for m in report.models:
+        if m.status != "error":
+            continue
+        err = m.error
+        if err is None:
+            out.append(f"{report.file}:{m.line}: {m.name} could not be counted")
+            continue
+        line = err.line if err.line is not None else m.line
+        message = " ".join(err.message.split())
+        phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "")
+        during = f" (while {phase}; model at line {m.line})" if phase else ""
+        out.append(f"{report.file}:{line}: {m.name}: {err.type}: {message}{during}")
+    return out
+
+
+def _print_errors(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(f"flopsight: error: {line}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    target = prepare(args)
+    report = analyse(target)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.format == "markdown":
+        from flopsight.report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report, depth=args.depth))
+    else:
+        from flopsight.report.table import render_table
+
+        sys.stdout.write(render_table(report, depth=args.depth, include_errors=False))
+    errors = target.source_errors + model_errors(report)
+    _print_errors(errors)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    budgets: dict[str, int] = {}
+    for key, flag in (("macs", "--max-macs"), ("params", "--max-params")):
+        value = getattr(args, f"max_{key}")
+        if value is None:
+            continue
+        try:
+            budgets[key] = parse_quantity(value)
+        except ValueError:
+            raise CliError(
+                f"{flag} {value!r}: not a quantity; write a number with an optional K/M/G/T "
+                "suffix, e.g. 10G"
+            ) from None
+    target = prepare(args)
+    report = analyse(target)
+    over: list[tuple[ModelReport, str]] = []
+    for m in report.models:
+        if m.status != "ok" or m.total is None:
+            continue
+        if "macs" in budgets and m.total.macs > budgets["macs"]:
+            limit = format_macs(budgets["macs"])
+            over.append((m, f"{format_macs(m.total.macs)} exceeds --max-macs {limit}"))
+        if "params" in budgets and m.total.params > budgets["params"]:
+            over.append(
+                (
+                    m,
+                    f"{format_params(m.total.params)} params exceeds --max-params "
+                    f"{format_params(budgets['params'])}",
+                )
+            )
+    for m, why in over:
+        if args.github:
+            print(f"::error file={report.file},line={m.line},title=flopsight::{m.name}: {why}")
+        else:
+            print(f"{report.file}:{m.line}: {m.name}: {why}")
+    errors = target.source_errors + model_errors(report)
+    if args.github:
+        for line in errors:
+            where, _, what = line.partition(": ")
+            file, _, rest = where.partition(":")
+            number = rest.split(":")[0] if rest else ""
+            at = f",line={number}" if number.isdigit() else ""
+            print(f"::error file={file}{at},title=flopsight::{what}")
+    _print_errors(errors)
+    if errors:
+        return EXIT_ERROR
+    if over:
+        return EXIT_OVER_BUDGET
+    counted = [m for m in report.models if m.status == "ok"]
+    limits = [
+        f"max {format_macs(budgets['macs'])}" if "macs" in budgets else "",
+        f"max {format_params(budgets['params'])} params" if "params" in budgets else "",
+    ]
+    within = ", ".join(x for x in limits if x) or "no budget given"
+    names = ", ".join(m.name for m in counted) or "no model counted"
+    print(f"{report.file}: {names}: within budget ({within})")
+    return EXIT_OK
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from flopsight.report.annotate import annotate_text
+
+    target = prepare(args)
+    report = analyse(target)
+    sys.stdout.write(annotate_text(target.text, report))
+    errors = target.source_errors + model_errors(report)
+    _print_errors(errors)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flopsight.lsp.server import start
+
+    start(args.tcp)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"flopsight: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    model = _Parser(add_help=False, parents=[common])
+    model.add_argument("file", metavar="FILE", help="Python file that defines the model(s)")
+    model.add_argument(
+        "--convention",
+        choices=("macs", "ptflops"),
+        default="macs",
+        help="macs: matmuls and convolutions (torchvision's column); ptflops: as ptflops counts",
+    )
+    model.add_argument("--model", metavar="NAME", help="count only this class or instance")
+    model.add_argument(
+        "--input",
+        metavar="SHAPE",
+        action="append",
+        help="input shape, e.g. 1,3,224,224; repeat for several forward arguments",
+    )
+    model.add_argument("--dtype", metavar="D", help="dtype of every input, e.g. float16, long")
+    model.add_argument(
+        "--dim", metavar="NAME=N", action="append", help="value of a symbolic dimension"
+    )
+
+    parser = _Parser(
+        prog="flopsight",
+        description="What a PyTorch model costs: MACs, FLOPs and params, per layer and per line.",
+    )
+    parser.add_argument("--version", action="version", version=f"flopsight {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    report = sub.add_parser("report", parents=[model], help="per-layer table of a file's models")
+    report.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    report.add_argument("--depth", type=int, metavar="N", help="show the module tree N levels deep")
+    report.set_defaults(func=cmd_report)
+
+    check = sub.add_parser("check", parents=[model], help="fail when a model is over budget")
+    check.add_argument("--max-macs", metavar="Q", help="budget in MACs, e.g. 10G")
+    check.add_argument("--max-params", metavar="Q", help="budget in parameters, e.g. 50M")
+    check.add_argument("--github", action="store_true", help="GitHub Actions ::error lines")
+    check.set_defaults(func=cmd_check)
+
+    annotate = sub.add_parser("annotate", parents=[model], help="the file with counts per line")
+    annotate.set_defaults(func=cmd_annotate)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the language server")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and usage errors
+        return e.code if isinstance(e.code, int) else EXIT_ERROR
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CliError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"flopsight: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("flopsight: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"flopsight: error: internal error: {type(e).__name__}: {e} "
+            "(run with --debug for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

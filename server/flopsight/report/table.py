@@ -1,0 +1,219 @@
+"""A report as text: the module tree like ptflops' ``print_per_layer_stat`` / torchinfo, then
+ptflops' footer (``Computational complexity: 7.82 GMac`` ...). Pure functions, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flopsight.report.model import FileReport, InputSpec, LayerCost, ModelReport, SourceWarning
+from flopsight.report.units import (
+    format_bytes,
+    format_flops,
+    format_macs,
+    format_params,
+    format_shape,
+    format_share,
+)
+
+MAX_NAME_WIDTH = 64
+DEVICE_TEXT = {
+    "meta": "meta device (no memory)",
+    "meta-params": "meta parameters (the constructor needed real tensors)",
+    "cpu": "CPU tensors (the constructor needed real parameters)",
+    "cuda": "CUDA",
+    "mps": "MPS",
+}
+
+
+@dataclass
+class TreeRow:
+    """One row of the module tree: ``prefix`` holds the tree's drawing (``│  ├─ ``)."""
+
+    layer: LayerCost
+    prefix: str
+
+    @property
+    def name(self) -> str:
+        layer = self.layer
+        calls = f" ×{layer.calls}" if layer.calls > 1 else ""
+        if layer.path == "":
+            return f"{layer.type}{calls}"
+        return f"{self.prefix}{layer.path.rsplit('.', 1)[-1]} ({layer.type}){calls}"
+
+
+def footer_lines(model: ModelReport) -> list[str]:
+    """ptflops' three closing lines, from the model's totals."""
+    if model.total is None:
+        return []
+    return [
+        f"Computational complexity: {format_macs(model.total.macs)}",
+        f"Computational complexity: {format_flops(model.total.flops)}",
+        f"Number of parameters: {format_params(model.total.params)}",
+    ]
+
+
+def _parent(path: str) -> str:
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def _depth(layer: LayerCost) -> int:
+    return 0 if layer.path == "" else layer.path.count(".") + 1
+
+
+def _root(model: ModelReport) -> LayerCost:
+    for layer in model.layers:
+        if layer.path == "":
+            return layer
+    total = model.total
+    last_shape = model.lines[-1].output_shape if model.lines else None
+    return LayerCost(
+        path="",
+        type=model.name,
+        line=model.line if model.kind == "class" else None,
+        calls=1,
+        macs=total.macs if total else 0,
+        flops=total.flops if total else 0,
+        params=total.params if total else 0,
+        output_shape=last_shape,
+    )
+
+
+def tree_rows(model: ModelReport, depth: int | None = None) -> list[TreeRow]:
+    """The module tree in ``named_modules()`` order, cut below ``depth`` (the root is depth 0)."""
+    root = _root(model)
+    kept = [
+        layer
+        for layer in model.layers
+        if layer.path != "" and (depth is None or _depth(layer) <= depth)
+    ]
+    children: dict[str, list[LayerCost]] = {}
+    for layer in kept:
+        children.setdefault(_parent(layer.path), []).append(layer)
+    rows = [TreeRow(root, "")]
+
+    def walk(path: str, indent: str) -> None:
+        kids = children.get(path, [])
+        for i, kid in enumerate(kids):
+            last = i == len(kids) - 1
+            rows.append(TreeRow(kid, indent + ("└─ " if last else "├─ ")))
+            walk(kid.path, indent + ("   " if last else "│  "))
+
+    walk("", "")
+    # Layers whose parent was not listed (a report trimmed elsewhere) still show, at the root.
+    shown = {id(r.layer) for r in rows}
+    rows.extend(TreeRow(layer, "?─ ") for layer in kept if id(layer) not in shown)
+    return rows
+
+
+def _line_cell(layer: LayerCost, model: ModelReport) -> str:
+    if layer.line is not None:
+        return str(layer.line)
+    return str(model.line) if layer.path == "" else ""
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def inputs_text(inputs: list[InputSpec]) -> str:
+    return ", ".join(f"{i.name} {format_shape(i.shape)} {i.dtype}" for i in inputs) or "none"
+
+
+def model_heading(model: ModelReport, file: str) -> str:
+    kind = "class" if model.kind == "class" else "instance"
+    shown = model.display_name
+    name = shown if shown == model.name else f"{shown} ({model.name})"
+    return f"{name} · {kind} at {file}:{model.line}"
+
+
+def render_model_table(
+    model: ModelReport, file: str, convention: str, depth: int | None = None
+) -> str:
+    """One model: heading, module tree with MACs/params and their shares, then ptflops' footer."""
+    lines = [model_heading(model, file)]
+    if model.status == "skipped":
+        lines.append(
+            f"  not counted: no input shape (add `# flopsight: input=(...)` to line {model.line} "
+            "or pass --input)"
+        )
+        return "\n".join(lines)
+    if model.status == "error" or model.total is None:
+        lines.append(f"  error: {error_text(model, file)}")
+        return "\n".join(lines)
+    lines.append(
+        f"  input: {inputs_text(model.inputs)} · convention: {convention} · "
+        f"built on {DEVICE_TEXT.get(model.device or '', model.device or '?')}"
+    )
+    total = model.total
+    rows = tree_rows(model, depth)
+    header = ("Module (type)", "MACs", "share", "Params", "share", "Output shape", "Line")
+    cells = [
+        (
+            _truncate(row.name, MAX_NAME_WIDTH),
+            format_macs(row.layer.macs),
+            format_share(row.layer.macs, total.macs),
+            format_params(row.layer.params),
+            format_share(row.layer.params, total.params),
+            format_shape(row.layer.output_shape),
+            _line_cell(row.layer, model),
+        )
+        for row in rows
+    ]
+    widths = [max(len(header[c]), *(len(r[c]) for r in cells)) for c in range(len(header))]
+    right = {1, 2, 3, 4, 6}
+
+    def fmt(values: tuple[str, ...]) -> str:
+        out = [
+            v.rjust(widths[c]) if c in right else v.ljust(widths[c]) for c, v in enumerate(values)
+        ]
+        return "  ".join(out).rstrip()
+
+    rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
+    lines += [rule, fmt(header), rule, *(fmt(c) for c in cells), rule]
+    lines += footer_lines(model)
+    extra = []
+    if total.trainable_params != total.params:
+        extra.append(f"trainable {format_params(total.trainable_params)}")
+    extra.append(f"weights {format_bytes(total.param_bytes)}")
+    extra.append(f"activations {format_bytes(total.activation_bytes)}")
+    lines.append("  (" + " · ".join(extra) + ")")
+    if model.uncounted_ops:
+        ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
+        lines.append(f"Not counted (no formula in the {convention} convention): {ops}")
+    lines += [f"note: {n}" for n in model.notes]
+    return "\n".join(lines)
+
+
+def error_text(model: ModelReport, file: str) -> str:
+    """``RuntimeError: mat1 and mat2 ... (at file:21, while running forward)``."""
+    err = model.error
+    if err is None:
+        return f"{model.name} could not be counted"
+    where = f"{file}:{err.line}" if err.line is not None else f"{file}:{model.line}"
+    phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "", err.kind)
+    during = f", while {phase}" if phase else ""
+    return f"{err.type}: {err.message} (at {where}{during})"
+
+
+def warning_text(warning: SourceWarning, file: str) -> str:
+    where = f"{file}:{warning.line}" if warning.line is not None else file
+    return f"{where}: statement skipped, counting went on: {warning.message}"
+
+
+def render_table(
+    report: FileReport, depth: int | None = None, *, include_errors: bool = True
+) -> str:
+    """Every model of a file, one table each; warnings and notes after them."""
+    blocks = []
+    for model in report.models:
+        if model.status == "error" and not include_errors:
+            continue
+        blocks.append(render_model_table(model, report.file, report.convention, depth))
+    tail = [f"warning: {warning_text(w, report.file)}" for w in report.warnings]
+    tail += [f"note: {n}" for n in report.notes]
+    if not report.models:
+        tail.insert(0, f"{report.file}: no nn.Module models found")
+    if tail:
+        blocks.append("\n".join(tail))
+    return "\n\n".join(blocks) + "\n"
