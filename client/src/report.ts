@@ -1,0 +1,316 @@
+// The report webview's content: FileReport JSON (design: The report) → rows and bars → HTML.
+import { formatBytes, formatFlops, formatMacs, formatParams, formatShape, formatShare } from './units';
+
+export interface LayerJson {
+  path: string;
+  type: string;
+  line: number | null;
+  calls: number;
+  macs: number;
+  flops: number;
+  params: number;
+  output_shape?: unknown;
+  depth?: number;
+}
+
+export interface ModelJson {
+  name: string;
+  kind: string;
+  line: number;
+  label?: string | null;
+  inputs: { name: string; shape: number[]; dtype: string }[];
+  status: string;
+  error: { message: string; type: string; line: number | null } | null;
+  device?: string | null;
+  total: {
+    macs: number;
+    flops: number;
+    params: number;
+    trainable_params: number;
+    param_bytes: number;
+    activation_bytes: number;
+  } | null;
+  layers: LayerJson[];
+  uncounted_ops?: { op: string; count: number }[];
+  elapsed_ms?: number;
+}
+
+export interface FileReportJson {
+  schema: string;
+  file: string;
+  convention: string;
+  models: ModelJson[];
+  warnings?: { message: string; line: number | null }[];
+  notes?: string[];
+}
+
+export interface Row {
+  path: string;
+  type: string;
+  depth: number;
+  /** 1-based, or null when the layer was built outside the file. */
+  line: number | null;
+  calls: number;
+  macs: string;
+  share: string;
+  params: string;
+  shape: string;
+}
+
+export interface Bar {
+  label: string;
+  type: string;
+  line: number | null;
+  macs: string;
+  share: string;
+  /** Width relative to the heaviest bar, 0..100. */
+  width: number;
+}
+
+export interface ModelView {
+  title: string;
+  line: number;
+  status: string;
+  error?: string;
+  facts: [string, string][];
+  rows: Row[];
+  bars: Bar[];
+  uncounted: string[];
+}
+
+export interface ReportView {
+  file: string;
+  convention: string;
+  models: ModelView[];
+  warnings: string[];
+  notes: string[];
+}
+
+export function isFileReport(x: unknown): x is FileReportJson {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as { schema?: unknown }).schema === 'string' &&
+    (x as { schema: string }).schema.startsWith('flopsight.report/') &&
+    Array.isArray((x as { models?: unknown }).models)
+  );
+}
+
+/** Layers that contain no other layer: the ones whose cost is their own. */
+export function leafLayers(layers: LayerJson[]): LayerJson[] {
+  const paths = layers.map((l) => l.path);
+  return layers.filter((l) => l.path !== '' && !paths.some((p) => p.startsWith(`${l.path}.`)));
+}
+
+function depthOf(l: LayerJson): number {
+  if (typeof l.depth === 'number') {
+    return l.depth;
+  }
+  return l.path === '' ? 0 : l.path.split('.').length;
+}
+
+function inputsText(m: ModelJson): string {
+  return m.inputs.map((i) => `${i.name}: ${formatShape(i.shape)}${i.dtype !== 'float32' ? ` ${i.dtype}` : ''}`).join(', ') || '—';
+}
+
+export function modelView(m: ModelJson, maxBars = 10): ModelView {
+  const total = m.total;
+  const whole = total?.macs ?? 0;
+  const rows: Row[] = m.layers.map((l) => ({
+    path: l.path === '' ? `(${m.label || m.name})` : l.path,
+    type: l.type,
+    depth: depthOf(l),
+    line: l.line,
+    calls: l.calls,
+    macs: formatMacs(l.macs),
+    share: formatShare(l.macs, whole),
+    params: formatParams(l.params),
+    shape: formatShape(l.output_shape),
+  }));
+  const heavy = leafLayers(m.layers)
+    .filter((l) => l.macs > 0)
+    .sort((a, b) => b.macs - a.macs)
+    .slice(0, maxBars);
+  const top = heavy[0]?.macs ?? 0;
+  const bars: Bar[] = heavy.map((l) => ({
+    label: l.path,
+    type: l.type,
+    line: l.line,
+    macs: formatMacs(l.macs),
+    share: formatShare(l.macs, whole),
+    width: top ? Math.round((1000 * l.macs) / top) / 10 : 0,
+  }));
+  const facts: [string, string][] = [];
+  if (total) {
+    facts.push(['MACs', formatMacs(total.macs)]);
+    facts.push(['FLOPs', formatFlops(total.flops)]);
+    const frozen = total.params - total.trainable_params;
+    facts.push(['Params', `${formatParams(total.params)}${frozen > 0 ? ` (${formatParams(frozen)} frozen)` : ''}`]);
+    facts.push(['Param memory', formatBytes(total.param_bytes)]);
+    facts.push(['Activations', formatBytes(total.activation_bytes)]);
+  }
+  facts.push(['Input', inputsText(m)]);
+  if (m.device) {
+    facts.push(['Built on', m.device]);
+  }
+  if (typeof m.elapsed_ms === 'number') {
+    facts.push(['Analysis', `${Math.round(m.elapsed_ms)} ms`]);
+  }
+  const view: ModelView = {
+    title: m.label || m.name,
+    line: m.line,
+    status: m.status,
+    facts,
+    rows,
+    bars,
+    uncounted: (m.uncounted_ops ?? []).map((u) => `${u.op} ×${u.count}`),
+  };
+  if (m.status === 'error' && m.error) {
+    view.error = `${m.error.type}: ${m.error.message}${m.error.line ? ` (line ${m.error.line})` : ''}`;
+  } else if (m.status === 'skipped') {
+    view.error = 'Not analysed: the model has no input shape. Add `# flopsight: input=(...)` to its class line.';
+  }
+  return view;
+}
+
+export function reportView(r: FileReportJson, maxBars = 10): ReportView {
+  return {
+    file: r.file,
+    convention: r.convention,
+    models: r.models.map((m) => modelView(m, maxBars)),
+    warnings: (r.warnings ?? []).map((w) => (w.line ? `line ${w.line}: ${w.message}` : w.message)),
+    notes: r.notes ?? [],
+  };
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+export interface HtmlOptions {
+  cspSource: string;
+  nonce: string;
+  /** The model to scroll to (the code lens's model). */
+  focus?: string;
+}
+
+function lineLink(line: number | null): string {
+  return line ? `<a href="#" class="line" data-line="${line}">${line}</a>` : '';
+}
+
+function modelHtml(m: ModelView): string {
+  const facts = m.facts.map(([k, v]) => `<div class="fact"><span>${escapeHtml(k)}</span><b>${escapeHtml(v)}</b></div>`).join('');
+  const error = m.error ? `<p class="error">${escapeHtml(m.error)}</p>` : '';
+  const bars = m.bars.length
+    ? `<h3>Heaviest layers</h3><div class="bars">${m.bars
+        .map(
+          (b) =>
+            `<div class="bar-row" title="${escapeHtml(`${b.label} (${b.type}): ${b.macs}, ${b.share}`)}">` +
+            `<div class="bar-label">${escapeHtml(b.label)} <small>${escapeHtml(b.type)}</small> ${lineLink(b.line)}</div>` +
+            `<div class="bar-track"><div class="bar" style="width:${b.width}%"></div></div>` +
+            `<div class="bar-value">${escapeHtml(b.macs)} <small>${escapeHtml(b.share)}</small></div></div>`,
+        )
+        .join('')}</div>`
+    : '';
+  const rows = m.rows
+    .map(
+      (r) =>
+        `<tr><td class="path" style="padding-left:${0.4 + 1.1 * r.depth}em">${escapeHtml(r.path)}</td>` +
+        `<td>${escapeHtml(r.type)}</td><td class="num">${lineLink(r.line)}</td>` +
+        `<td class="num">${r.calls > 1 ? `×${r.calls}` : ''}</td>` +
+        `<td class="num">${escapeHtml(r.macs)}</td><td class="num">${escapeHtml(r.share)}</td>` +
+        `<td class="num">${escapeHtml(r.params)}</td><td class="shape">${escapeHtml(r.shape)}</td></tr>`,
+    )
+    .join('');
+  const table = m.rows.length
+    ? `<h3>Layers</h3><table><thead><tr><th>Layer</th><th>Type</th><th>Line</th><th>Calls</th><th>MACs</th>` +
+      `<th>Share</th><th>Params</th><th>Output shape</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '';
+  const uncounted = m.uncounted.length
+    ? `<p class="note">Ops without a formula (not counted): ${escapeHtml(m.uncounted.join(', '))}</p>`
+    : '';
+  return (
+    `<section class="model" data-model="${escapeHtml(m.title)}"><h2>${escapeHtml(m.title)} ${lineLink(m.line)}</h2>` +
+    `<div class="facts">${facts}</div>${error}${bars}${table}${uncounted}</section>`
+  );
+}
+
+const STYLE = `
+body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 0 1.2em 2em; }
+h1 { font-size: 1.3em; font-weight: 600; margin-bottom: .2em; }
+h1 + .sub { color: var(--vscode-descriptionForeground); margin-top: 0; }
+h2 { font-size: 1.15em; border-bottom: 1px solid var(--vscode-panel-border, #8884); padding-bottom: .3em; }
+h3 { font-size: 1em; margin: 1.2em 0 .5em; }
+small { color: var(--vscode-descriptionForeground); }
+a.line { color: var(--vscode-textLink-foreground); text-decoration: none; font-size: .9em; }
+a.line:hover { text-decoration: underline; }
+.facts { display: flex; flex-wrap: wrap; gap: .6em 1.6em; }
+.fact span { color: var(--vscode-descriptionForeground); margin-right: .4em; }
+.error { color: var(--vscode-errorForeground); white-space: pre-wrap; }
+.note { color: var(--vscode-descriptionForeground); }
+.bars { display: grid; grid-template-columns: minmax(12em, max-content) 1fr max-content; gap: .25em .8em; align-items: center; }
+.bar-row { display: contents; }
+.bar-label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bar-track { background: var(--vscode-editorWidget-background, #8882); height: 1em; border-radius: 2px; }
+.bar { background: var(--vscode-charts-blue, #3794ff); height: 100%; border-radius: 2px; min-width: 1px; }
+.bar-value { font-variant-numeric: tabular-nums; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid var(--vscode-panel-border, #8882); white-space: nowrap; }
+th { position: sticky; top: 0; background: var(--vscode-editor-background); }
+td.num, th:nth-child(n+3):nth-child(-n+7) { text-align: right; font-variant-numeric: tabular-nums; }
+td.shape { font-family: var(--vscode-editor-font-family); font-size: .9em; }
+pre { white-space: pre-wrap; font-family: var(--vscode-editor-font-family); }
+`;
+
+// Line links ask the extension to reveal the line in the editor.
+const SCRIPT = `
+const vscode = acquireVsCodeApi();
+const focus = document.body.dataset.focus;
+if (focus) {
+  const section = [...document.querySelectorAll('section.model')].find((s) => s.dataset.model === focus);
+  if (section) section.scrollIntoView();
+}
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a.line');
+  if (a) { e.preventDefault(); vscode.postMessage({ type: 'reveal', line: Number(a.dataset.line) }); }
+});
+`;
+
+function page(title: string, body: string, opts: HtmlOptions): string {
+  return (
+    `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">` +
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${opts.cspSource} 'nonce-${opts.nonce}'; script-src 'nonce-${opts.nonce}';">` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1.0"><title>${escapeHtml(title)}</title>` +
+    `<style nonce="${opts.nonce}">${STYLE}</style></head>` +
+    `<body${opts.focus ? ` data-focus="${escapeHtml(opts.focus)}"` : ''}>${body}` +
+    `<script nonce="${opts.nonce}">${SCRIPT}</script></body></html>`
+  );
+}
+
+export function reportHtml(view: ReportView, opts: HtmlOptions): string {
+  const models = view.models.length
+    ? view.models.map(modelHtml).join('')
+    : '<p>No models found. Annotate a model class with <code># flopsight: input=(1, 3, 224, 224)</code>.</p>';
+  const warnings = view.warnings.length
+    ? `<h3>Warnings</h3><ul>${view.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>`
+    : '';
+  const notes = view.notes.length ? `<ul class="note">${view.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
+  const body =
+    `<h1>flopsight — ${escapeHtml(baseName(view.file))}</h1>` +
+    `<p class="sub">convention <b>${escapeHtml(view.convention)}</b> · 1 GMac = 2 GFLOPs</p>${models}${warnings}${notes}`;
+  return page(`flopsight: ${baseName(view.file)}`, body, opts);
+}
+
+/** The server answered with markdown only: show it as text. */
+export function markdownHtml(file: string, markdown: string, opts: HtmlOptions): string {
+  return page(`flopsight: ${baseName(file)}`, `<h1>flopsight — ${escapeHtml(baseName(file))}</h1><pre>${escapeHtml(markdown)}</pre>`, opts);
+}
+
+export function messageHtml(title: string, message: string, opts: HtmlOptions): string {
+  return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`, opts);
+}
+
+export function baseName(file: string): string {
+  const parts = file.split(/[\\/]/);
+  return parts[parts.length - 1] || file;
+}

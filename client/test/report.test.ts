@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type FileReportJson, isFileReport, leafLayers, markdownHtml, reportHtml, reportView } from '../src/report';
+
+// The seed MLP under ptflops' convention, by hand: a Linear costs in·out + out (bias) MACs and
+// has in·out + out params; a ReLU costs one MAC per element; Flatten nothing.
+const l1 = 784 * 512 + 512;
+const l2 = 512 * 512 + 512;
+const l3 = 512 * 10 + 10;
+const relu = 512;
+const total = l1 + relu + l2 + relu + l3;
+
+const layer = (path: string, type: string, line: number | null, macs: number, params: number, shape: number[]) => ({
+  path,
+  type,
+  line,
+  calls: 1,
+  macs,
+  flops: 2 * macs,
+  params,
+  output_shape: shape,
+});
+
+const seed: FileReportJson = {
+  schema: 'flopsight.report/1',
+  file: 'examples/seed_mlp.py',
+  convention: 'ptflops',
+  models: [
+    {
+      name: 'NeuralNetwork',
+      kind: 'class',
+      line: 7,
+      inputs: [{ name: 'x', shape: [1, 28, 28], dtype: 'float32' }],
+      status: 'ok',
+      error: null,
+      device: 'meta',
+      total: { macs: total, flops: 2 * total, params: l1 + l2 + l3, trainable_params: l1 + l2 + l3, param_bytes: 4 * (l1 + l2 + l3), activation_bytes: 0 },
+      layers: [
+        layer('', 'NeuralNetwork', null, total, l1 + l2 + l3, [1, 10]),
+        layer('flatten', 'Flatten', 10, 0, 0, [1, 784]),
+        layer('linear_relu_stack', 'Sequential', 11, total, l1 + l2 + l3, [1, 10]),
+        layer('linear_relu_stack.0', 'Linear', 12, l1, l1, [1, 512]),
+        layer('linear_relu_stack.1', 'ReLU', 13, relu, 0, [1, 512]),
+        layer('linear_relu_stack.2', 'Linear', 14, l2, l2, [1, 512]),
+        layer('linear_relu_stack.3', 'ReLU', 15, relu, 0, [1, 512]),
+        layer('linear_relu_stack.4', 'Linear', 16, l3, l3, [1, 10]),
+      ],
+      uncounted_ops: [],
+      elapsed_ms: 41,
+    },
+  ],
+};
+
+test('a report is recognised by its schema', () => {
+  assert.ok(isFileReport(seed));
+  assert.ok(!isFileReport('## NeuralNetwork'));
+  assert.ok(!isFileReport({ schema: 'other', models: [] }));
+});
+
+test('rows: every layer, in order, indented, in ptflops units', () => {
+  const view = reportView(seed).models[0];
+  assert.equal(view.title, 'NeuralNetwork');
+  assert.deepEqual(
+    view.rows.map((r) => [r.path, r.depth, r.macs, r.share, r.params]),
+    [
+      ['(NeuralNetwork)', 0, '670.73 KMac', '100.0%', '669.71 k'],
+      ['flatten', 1, '0 Mac', '0.0%', '0'],
+      ['linear_relu_stack', 1, '670.73 KMac', '100.0%', '669.71 k'],
+      ['linear_relu_stack.0', 2, '401.92 KMac', '59.9%', '401.92 k'],
+      ['linear_relu_stack.1', 2, '512 Mac', '0.1%', '0'],
+      ['linear_relu_stack.2', 2, '262.66 KMac', '39.2%', '262.66 k'],
+      ['linear_relu_stack.3', 2, '512 Mac', '0.1%', '0'],
+      ['linear_relu_stack.4', 2, '5.13 KMac', '0.8%', '5.13 k'],
+    ],
+  );
+  assert.deepEqual(Object.fromEntries(view.facts), {
+    MACs: '670.73 KMac',
+    FLOPs: '1.34 MFLOPs',
+    Params: '669.71 k',
+    'Param memory': '2.55 MiB',
+    Activations: '0 B',
+    Input: 'x: [1, 28, 28]',
+    'Built on': 'meta',
+    Analysis: '41 ms',
+  });
+});
+
+test('bars: the heaviest leaf layers, widths relative to the heaviest', () => {
+  const bars = reportView(seed, 3).models[0].bars;
+  assert.deepEqual(
+    bars.map((b) => [b.label, b.width]),
+    [
+      ['linear_relu_stack.0', 100],
+      ['linear_relu_stack.2', Math.round((1000 * l2) / l1) / 10],
+      ['linear_relu_stack.4', Math.round((1000 * l3) / l1) / 10],
+    ],
+  );
+  assert.deepEqual(
+    leafLayers(seed.models[0].layers).map((l) => l.path),
+    ['flatten', 'linear_relu_stack.0', 'linear_relu_stack.1', 'linear_relu_stack.2', 'linear_relu_stack.3', 'linear_relu_stack.4'],
+  );
+});
+
+test('a failed model shows its error where it happened', () => {
+  const broken = structuredClone(seed);
+  broken.models[0] = { ...broken.models[0], status: 'error', total: null, layers: [], error: { type: 'RuntimeError', message: 'mat1 and mat2 shapes cannot be multiplied (1x784 and 748x512)', line: 21 } };
+  const view = reportView(broken).models[0];
+  assert.equal(view.error, 'RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x784 and 748x512) (line 21)');
+  assert.deepEqual(view.bars, []);
+});
+
+test('the page: no network, escaped, lines clickable', () => {
+  const html = reportHtml(reportView(seed), { cspSource: 'vscode-resource:', nonce: 'abc', focus: 'NeuralNetwork' });
+  assert.match(html, /default-src 'none'/);
+  assert.doesNotMatch(html, /https?:\/\//);
+  assert.match(html, /<a href="#" class="line" data-line="12">12<\/a>/);
+  assert.match(html, /style="width:100%"/);
+  assert.match(html, /data-focus="NeuralNetwork"/);
+  const md = markdownHtml('/w/a.py', '| <b>x</b> |', { cspSource: 's', nonce: 'n' });
+  assert.match(md, /&lt;b&gt;x&lt;\/b&gt;/);
+});
