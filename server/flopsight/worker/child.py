@@ -1,0 +1,138 @@
+"""One job in a freshly forked child of the host: isolate it, run it, answer on the result pipe.
+
+The child never returns into the host's code: it leaves through ``os._exit``. Its stdout and
+stderr (the file descriptors, so C code and subprocesses too) go to the host's capture pipe;
+the report goes to a pipe of its own, which the job's code is never handed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from flopsight.job import AnalysisRequest
+
+JobFunction = Callable[[AnalysisRequest], Any]
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl(option: int, value: int) -> bool:
+    """Linux ``prctl(2)`` through libc; False where there is none (macOS) or it fails."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def run_child(
+    job: JobFunction,
+    request: dict[str, Any],
+    *,
+    result_fd: int,
+    output_fd: int,
+    memory_mb: int,
+    host_pid: int,
+    close_fds: Iterable[int],
+) -> NoReturn:
+    """Set the child up, run ``job``, write its answer to ``result_fd``, exit. Never returns."""
+    code = 70
+    try:
+        _isolate(result_fd, output_fd, memory_mb, host_pid, close_fds)
+        answer = _run(job, request)
+        payload = json.dumps(answer, separators=(",", ":")).encode()
+        _flush_std()
+        _write_all(result_fd, payload)
+        code = 0
+    except BaseException:  # the child must reach os._exit whatever happened
+        try:
+            traceback.print_exc()
+            _flush_std()
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _isolate(
+    result_fd: int, output_fd: int, memory_mb: int, host_pid: int, close_fds: Iterable[int]
+) -> None:
+    # A process group of its own: the host kills the job and every process it started at once.
+    with contextlib.suppress(OSError):  # the host may have done it already
+        os.setpgid(0, 0)
+    # Die with the host (PR_SET_PDEATHSIG); if the host is already gone, go now.
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != host_pid:
+        os._exit(71)
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in close_fds:
+        if fd not in (result_fd, output_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    limit = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # A segfault must not leave a core file in the user's folder.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        report = job(AnalysisRequest.from_json(request))
+        return {"ok": True, "report": report.to_json()}
+    except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
+        traceback.print_exc()
+        return {
+            "ok": False,
+            "type": type(e).__name__,
+            "message": _describe(e),
+            "memory": isinstance(e, MemoryError),
+        }
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, SystemExit):
+        return f"the file's code called sys.exit({e.code!r})"
+    if isinstance(e, KeyboardInterrupt):
+        return "the file's code raised KeyboardInterrupt"
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

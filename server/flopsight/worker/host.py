@@ -1,0 +1,487 @@
+"""The warm host: one per interpreter; imports torch once, then forks a fresh child per job.
+
+Run as ``python -m flopsight.worker.host [--job module:function] [--no-warm]`` with the folder
+that holds the ``flopsight`` package on ``PYTHONPATH``; it needs the standard library and torch
+only. The pool talks to it through protocol.py's messages: requests on stdin, answers on the
+process's original stdout, which the host keeps for itself (fd 1 then points at stderr, so
+nothing the imports print can corrupt the channel, and no job child ever holds it).
+
+Per job the host forks a child (child.py) in a process group of its own, with the address-space
+limit, its stdout/stderr captured (head and tail kept) and its report written to a private pipe.
+The host kills the child's whole group on timeout or cancel and after it exits (a subprocess the
+job left sleeping dies too), reaps everything (it is a child subreaper, so orphans come back to
+it), and exits, killing whatever still runs, when its stdin closes or its parent dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import fcntl
+import importlib
+import importlib.util
+import json
+import os
+import selectors
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from flopsight.worker.child import (
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_PDEATHSIG,
+    JobFunction,
+    prctl,
+    run_child,
+)
+from flopsight.worker.protocol import (
+    DEFAULT_JOB,
+    OUTPUT_HEAD_BYTES,
+    OUTPUT_TAIL_BYTES,
+    JobOutcome,
+    decode,
+    encode,
+)
+
+# A small model that touches the counter's common paths, run once so every child inherits a
+# warm process (lazy imports done, dispatch tables and formula registries built).
+WARM_TEXT = """\
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Warm(nn.Module):  # flopsight: input=(1, 3, 8, 8)
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.norm = nn.LayerNorm(4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        x = F.max_pool2d(x, 2)
+        t = x.flatten(2).transpose(1, 2)
+        t = self.norm(t + self.attn(t, t, t)[0])
+        t = F.scaled_dot_product_attention(t, t, t)
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return F.softmax(self.fc(x + t.mean(1)), dim=-1)
+"""
+
+
+@dataclass
+class _Child:
+    id: int
+    pid: int
+    result_fd: int
+    output_fd: int
+    started: float
+    deadline: float
+    result: bytearray = field(default_factory=bytearray)
+    head: bytearray = field(default_factory=bytearray)
+    tail: bytearray = field(default_factory=bytearray)
+    output_bytes: int = 0
+    exit_code: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+
+    def take_output(self, data: bytes) -> None:
+        self.output_bytes += len(data)
+        room = OUTPUT_HEAD_BYTES - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            del self.tail[:-OUTPUT_TAIL_BYTES]
+
+    def output_text(self) -> str:
+        dropped = self.output_bytes - len(self.head) - len(self.tail)
+        text = self.head.decode(errors="replace")
+        if dropped > 0:
+            text += f"\n[... {dropped} bytes of output dropped ...]\n"
+        return text + self.tail.decode(errors="replace")
+
+
+class Host:
+    """The fork-per-job loop (POSIX). One thread; a selector over the control pipe, SIGCHLD and
+    every child's two pipes; deadlines enforced between selects."""
+
+    def __init__(self, job: JobFunction, ctl_in: int, ctl_out: int) -> None:
+        self.job = job
+        self.ctl_in = ctl_in
+        self.ctl_out = ctl_out
+        self.pid = os.getpid()
+        self.children: dict[int, _Child] = {}  # by job id
+        self.by_pid: dict[int, _Child] = {}
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = os.pipe()
+        self.pending = bytearray()
+        self.closing = False
+        for fd in (self.wake_r, self.wake_w, ctl_in):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _ignore_signal)
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        self.selector.register(ctl_in, selectors.EVENT_READ, "ctl")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        try:
+            while not self.closing:
+                for key, _ in self.selector.select(self._next_timeout()):
+                    if key.data == "ctl":
+                        self._read_control()
+                    elif key.data == "wake":
+                        _drain(self.wake_r)
+                    else:
+                        kind, child = key.data
+                        self._read_child(kind, child)
+                self._reap()
+                self._enforce_deadlines()
+                for child in [c for c in self.children.values() if c.exit_code is not None]:
+                    self._finish(child)
+        finally:
+            self.shutdown()
+
+    def _next_timeout(self) -> float | None:
+        live = [c.deadline for c in self.children.values() if c.exit_code is None]
+        if not live:
+            return None
+        return max(0.0, min(live) - time.monotonic())
+
+    def _read_control(self) -> None:
+        while True:
+            try:
+                data = os.read(self.ctl_in, 1 << 16)
+            except BlockingIOError:
+                return
+            if not data:  # the server closed our stdin, or died
+                self.closing = True
+                return
+            self.pending += data
+            while (end := self.pending.find(b"\n")) >= 0:
+                line = bytes(self.pending[:end])
+                del self.pending[: end + 1]
+                if line.strip():
+                    self._handle(decode(line))
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "run":
+            self._start(message)
+        elif op == "cancel":
+            child = self.children.get(int(message["id"]))
+            if child is not None and child.exit_code is None:
+                child.cancelled = True
+                _kill_group(child.pid)
+        elif op == "exit":
+            self.closing = True
+
+    # -- one job ------------------------------------------------------------------------
+
+    def _start(self, message: dict[str, Any]) -> None:
+        job_id = int(message["id"])
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        inherited = [self.ctl_in, self.ctl_out, self.wake_r, self.wake_w, result_r, output_r]
+        selector_fd = getattr(self.selector, "fileno", None)
+        if selector_fd is not None:
+            inherited.append(selector_fd())
+        for other in self.children.values():
+            inherited += [other.result_fd, other.output_fd]
+        _flush_std()
+        now = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            run_child(
+                self.job,
+                message["request"],
+                result_fd=result_w,
+                output_fd=output_w,
+                memory_mb=int(message["memory_mb"]),
+                host_pid=self.pid,
+                close_fds=inherited,
+            )
+        with contextlib.suppress(OSError):  # the child got there first, or is already gone
+            os.setpgid(pid, pid)
+        os.close(result_w)
+        os.close(output_w)
+        os.set_blocking(result_r, False)
+        os.set_blocking(output_r, False)
+        child = _Child(
+            id=job_id,
+            pid=pid,
+            result_fd=result_r,
+            output_fd=output_r,
+            started=now,
+            deadline=now + float(message["timeout_s"]),
+        )
+        self.children[job_id] = child
+        self.by_pid[pid] = child
+        self.selector.register(result_r, selectors.EVENT_READ, ("result", child))
+        self.selector.register(output_r, selectors.EVENT_READ, ("output", child))
+        self._send({"op": "started", "id": job_id, "pid": pid})
+
+    def _read_child(self, kind: str, child: _Child, limit: int = 64) -> None:
+        fd = child.result_fd if kind == "result" else child.output_fd
+        for _ in range(limit):  # bounded: a leftover process may write without end
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_pipe(fd)
+                if kind == "result":
+                    child.result_fd = -1
+                else:
+                    child.output_fd = -1
+                return
+            if kind == "result":
+                child.result += data
+            else:
+                child.take_output(data)
+
+    def _close_pipe(self, fd: int) -> None:
+        if fd < 0:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(fd)
+        os.close(fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.by_pid.pop(pid, None)
+            if child is not None:
+                child.exit_code = os.waitstatus_to_exitcode(status)
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.exit_code is None and not child.timed_out and now >= child.deadline:
+                child.timed_out = True
+                _kill_group(child.pid)
+
+    def _finish(self, child: _Child) -> None:
+        # Whatever the job started dies with it; then take what is left in its pipes.
+        _kill_group(child.pid)
+        self._sweep_orphans()
+        if child.result_fd >= 0:
+            self._read_child("result", child)
+        if child.output_fd >= 0:
+            self._read_child("output", child)
+        self._close_pipe(child.result_fd)
+        self._close_pipe(child.output_fd)
+        del self.children[child.id]
+        result: dict[str, Any] | None = None
+        if child.exit_code == 0 and child.result:
+            try:
+                parsed = json.loads(child.result)
+                result = parsed if isinstance(parsed, dict) else None
+            except ValueError:
+                result = None
+        outcome = JobOutcome(
+            id=child.id,
+            result=result,
+            exit_code=child.exit_code,
+            timed_out=child.timed_out,
+            cancelled=child.cancelled,
+            output=child.output_text(),
+            output_bytes=child.output_bytes,
+            elapsed_ms=(time.monotonic() - child.started) * 1000.0,
+        )
+        self._send(outcome.to_json())
+
+    def _sweep_orphans(self) -> None:
+        """Kill processes reparented to this host (it is a subreaper) that are not jobs: what a
+        job started in a session of its own, which its group kill did not reach."""
+        jobs = set(self.by_pid)
+        for pid in _child_pids(self.pid):
+            if pid not in jobs:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        self._reap()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.ctl_out, view)
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            except BrokenPipeError:
+                self.closing = True
+                return
+            view = view[n:]
+
+    def shutdown(self) -> None:
+        for child in list(self.children.values()):
+            _kill_group(child.pid)
+        deadline = time.monotonic() + 2.0
+        while self.by_pid and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.005)
+        self._sweep_orphans()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _child_pids(pid: int) -> list[int]:
+    pids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return pids
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    pass  # SIGCHLD: the wakeup fd already woke the selector
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+# -- start-up ---------------------------------------------------------------------------
+
+
+def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
+    """Import torch (and torchvision, with the import fix), the job function, and warm up."""
+    t0 = time.perf_counter()
+    import torch
+
+    info: dict[str, Any] = {"torch": str(torch.__version__), "notes": []}
+    if importlib.util.find_spec("torchvision") is not None:
+        try:
+            from flopsight.count.tvfix import ensure_torchvision_importable
+
+            if ensure_torchvision_importable():
+                info["notes"].append("torchvision import fix applied")
+            import torchvision
+            import torchvision.models
+
+            info["torchvision"] = str(torchvision.__version__)
+        except Exception as e:  # a broken torchvision must not stop plain torch models
+            info["notes"].append(f"torchvision not importable: {type(e).__name__}: {e}")
+    module_name, _, function_name = job_spec.partition(":")
+    job: JobFunction = getattr(importlib.import_module(module_name), function_name)
+    info["import_ms"] = (time.perf_counter() - t0) * 1000.0
+    if warm and job_spec == DEFAULT_JOB:
+        t1 = time.perf_counter()
+        _warm_up(job)
+        info["warm_ms"] = (time.perf_counter() - t1) * 1000.0
+    return job, info
+
+
+def _warm_up(job: JobFunction) -> None:
+    from flopsight.job import AnalysisRequest
+
+    folder = tempfile.mkdtemp(prefix="flopsight-warm-")
+    path = os.path.join(folder, "flopsight_warm.py")
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    saved_cwd = os.getcwd()
+    try:
+        for convention in ("macs", "ptflops"):
+            job(AnalysisRequest(text=WARM_TEXT, path=path, root=folder, convention=convention))
+    except Exception as e:
+        print(f"flopsight worker: warm-up failed: {type(e).__name__}: {e}", file=sys.stderr)
+    finally:
+        sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+        for name in set(sys.modules) - saved_modules:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if not file or file.startswith(folder):
+                del sys.modules[name]
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flopsight.worker.host")
+    parser.add_argument("--job", default=DEFAULT_JOB, help="module:function run per job")
+    parser.add_argument("--no-warm", action="store_true", help="skip the warm-up analysis")
+    args = parser.parse_args(argv)
+
+    # Keep the original stdout as the answer channel; anything printed goes to stderr.
+    ctl_out = os.dup(1)
+    os.dup2(2, 1)
+    fcntl.fcntl(ctl_out, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+    parent = int(os.environ.get("FLOPSIGHT_PARENT_PID", "0") or 0)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent and os.getppid() != parent:
+        return 0  # the server is already gone
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the CLI's terminal is the CLI's
+
+    def send(message: dict[str, Any]) -> None:
+        try:
+            os.write(ctl_out, encode(message))
+        except OSError as e:
+            if e.errno != errno.EPIPE:
+                raise
+
+    if not hasattr(os, "fork"):
+        send({"op": "fatal", "message": "this platform has no fork(); not supported yet"})
+        return 2
+    try:
+        job, info = load(args.job, warm=not args.no_warm)
+    except BaseException as e:
+        send({"op": "fatal", "message": f"{type(e).__name__}: {e}"})
+        return 2
+    import gc
+
+    gc.collect()
+    gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
+    host = Host(job, ctl_in=0, ctl_out=ctl_out)
+    host._send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
+    with contextlib.suppress(SystemExit):
+        host.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
