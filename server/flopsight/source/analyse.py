@@ -6,8 +6,10 @@ Pure ``ast`` and string scanning; never imports torch and never raises on any te
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from flopsight.source.annotations import ForwardInputs, forward_inputs
 from flopsight.source.execution import INSTANCE_REASON, is_main_guard, top_level_statements
@@ -30,7 +32,9 @@ def analyse_source(text: str, path: str | None = None) -> SourceAnalysis:
     """Finds the models of ``text`` and their input shapes; decides which statements execute."""
     lines = SourceLines(text)
     try:
-        tree = ast.parse(text, filename=path or "<unknown>")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes in the user's strings
+            tree = ast.parse(text, filename=path or "<unknown>")
     except SyntaxError as exc:
         return SourceAnalysis(syntax_error=_syntax_error(exc, lines))
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -190,7 +194,9 @@ class _Analyser:
                     cls.is_model = True
                     changed = True
 
-    def _inherited(self, cls: _Class, attr: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    def _inherited(
+        self, cls: _Class, attr: Literal["forward", "init"]
+    ) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         """``forward`` / ``__init__`` of the class or of its first same-file base defining it."""
         seen: set[str] = set()
         todo = [cls]
@@ -199,7 +205,7 @@ class _Analyser:
             if c.node.name in seen:
                 continue
             seen.add(c.node.name)
-            found: ast.FunctionDef | ast.AsyncFunctionDef | None = getattr(c, attr)
+            found = c.forward if attr == "forward" else c.init
             if found is not None:
                 return found
             todo += [self.classes[b] for b in c.base_names if b in self.classes]
@@ -297,7 +303,7 @@ class _Analyser:
                 # An inherited forward's annotation problems are reported on the base class.
                 self.diagnostics += forward.diagnostics
         if spec.inputs is None:
-            guess = guess_input(self._inherited(cls, "__init__"))
+            guess = guess_input(self._inherited(cls, "init"))
             if guess is not None:
                 spec.guessed_input = guess.shape
             problems = settings is not None and settings.input_given

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -149,7 +150,9 @@ def read_annotation(node: ast.expr, lines: SourceLines) -> ParamShape | None:
 def _read_quoted(node: ast.Constant, lines: SourceLines) -> ParamShape | None:
     """``x: "Float[Tensor, 'b c']"``: parsed on its own, diagnostics on the whole string."""
     try:
-        inner = ast.parse(str(node.value).strip(), mode="eval").body
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inner = ast.parse(str(node.value).strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     found = read_annotation(inner, SourceLines(str(node.value).strip()))

@@ -80,7 +80,7 @@ def _block_reason(block: str, body: Iterable[ast.stmt]) -> str:
     for stmt in body:
         inner = _kind(stmt)
         if inner:
-            return f"{block} holding a {inner} (line {stmt.lineno})"
+            return f"{block}: line {stmt.lineno} ({inner}) is not a definition"
     return ""
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +72,7 @@ class Pragma:
     values: dict[str, Any] = field(default_factory=dict)
     nodes: dict[str, ast.expr] = field(default_factory=dict)  # value nodes, body coordinates
     key_spans: dict[str, Span] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)  # known keys written, valid or not
     value_spans: dict[str, Span] = field(default_factory=dict)
     diagnostics: list[SourceDiagnostic] = field(default_factory=list)
 
@@ -114,11 +117,9 @@ def parse_pragma(comment: Comment) -> Pragma:
             f"empty flopsight pragma: give the model's input shape, e.g. `{EXAMPLE}`",
         )
         return pragma
-    try:
-        # The newlines let a trailing `# comment` after the body end before the parenthesis.
-        call = ast.parse(f"f(\n{raw.lstrip()}\n)", mode="eval").body
-    except (SyntaxError, ValueError) as exc:
-        detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    call = _parse_body(raw.lstrip())
+    if isinstance(call, str):
+        detail = call
         pragma.error(
             "FS102",
             body_span,
@@ -184,13 +185,14 @@ def parse_pragma(comment: Comment) -> Pragma:
                 )
             )
             continue
-        if kw.arg in pragma.values or kw.arg in pragma.nodes:
+        if kw.arg in pragma.present:
             pragma.error(
                 "FS102",
                 key_span,
                 f"`{kw.arg}` is given twice in the flopsight pragma: keep one",
             )
             continue
+        pragma.present.add(kw.arg)
         vspan = pragma.node_span(kw.value)
         try:
             value = ast.literal_eval(kw.value)
@@ -214,6 +216,20 @@ def parse_pragma(comment: Comment) -> Pragma:
         pragma.key_spans[kw.arg] = key_span
         pragma.value_spans[kw.arg] = vspan
     return pragma
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_body(body: str) -> ast.expr | str:
+    """The body as a call's arguments, or the syntax error's message (cached: bodies repeat)."""
+    try:
+        # The newlines let a trailing `# comment` after the body end before the parenthesis.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(f"f(\n{body}\n)", mode="eval").body
+    except SyntaxError as exc:
+        return exc.msg or "invalid syntax"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return str(exc) or type(exc).__name__
 
 
 def _looks_like_shape(node: ast.expr) -> bool:

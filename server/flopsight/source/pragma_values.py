@@ -37,8 +37,8 @@ def read_pragma_settings(
     """Checks each known key of a parsed pragma; wrong forms become FS104 on the value."""
     out = PragmaSettings()
     nodes = pragma.nodes
+    out.input_given = "input" in pragma.present
     if "input" in nodes:
-        out.input_given = True
         out.inputs = _read_inputs(pragma, nodes["input"], forward, model)
     if "dtype" in nodes:
         out.dtype = _read_dtype(pragma, nodes["dtype"])

@@ -8,6 +8,8 @@ two agree.
 from __future__ import annotations
 
 import ast
+import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flopsight.source.model import Span
@@ -62,13 +64,31 @@ class SourceLines:
         return "\n".join(parts)
 
 
-def string_interiors(tree: ast.AST, lines: SourceLines) -> dict[int, int]:
+def _nodes_spanning(tree: ast.AST, wanted: list[int]) -> Iterator[ast.AST]:
+    """Nodes whose lines include one of ``wanted`` (sorted), pruning every other subtree."""
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        start = getattr(node, "lineno", None)
+        if start is not None:
+            end = getattr(node, "end_lineno", None) or start
+            i = bisect.bisect_left(wanted, start)
+            if i == len(wanted) or wanted[i] > end:
+                continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def string_interiors(
+    tree: ast.AST, lines: SourceLines, wanted: list[int] | None = None
+) -> dict[int, int]:
     """Lines that start inside a multi-line string: line -> column where the string ends on it.
 
-    A line entirely inside the string maps to -1.
+    A line entirely inside the string maps to -1. ``wanted``: only these lines matter (sorted).
     """
     inside: dict[int, int] = {}
-    for node in ast.walk(tree):
+    nodes = ast.walk(tree) if wanted is None else _nodes_spanning(tree, wanted)
+    for node in nodes:
         if not isinstance(node, ast.Constant | ast.JoinedStr):
             continue
         end = node.end_lineno
@@ -119,7 +139,7 @@ def comments_containing(lines: SourceLines, tree: ast.AST, needle: str) -> dict[
     candidates = [i + 1 for i, line in enumerate(lines.lines) if needle in line]
     if not candidates:
         return {}
-    interiors = string_interiors(tree, lines)
+    interiors = string_interiors(tree, lines, candidates)
     found: dict[int, Comment] = {}
     for lineno in candidates:
         start = interiors.get(lineno, 0)
