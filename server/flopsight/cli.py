@@ -34,11 +34,6 @@ EXIT_OVER_BUDGET = 1
 EXIT_ERROR = 2
 PROGRESS_AFTER_S = 1.0
 
-DTYPES = (
-    "float32", "float", "float16", "half", "bfloat16", "float64", "double", "int64", "long",
-    "int32", "int", "int16", "short", "int8", "uint8", "bool", "complex64", "complex128",
-)  # fmt: skip
-
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
@@ -253,8 +248,14 @@ def prepare(args: argparse.Namespace) -> Target:
             )
         selected = [spec.name]
     dtype: str | None = getattr(args, "dtype", None)
-    if dtype is not None and dtype not in DTYPES:
-        raise CliError(f"--dtype {dtype!r}: unknown dtype; use one of {', '.join(DTYPES)}")
+    if dtype is not None:
+        from flopsight.source import normalise_dtype
+
+        if normalise_dtype(dtype) is None:
+            raise CliError(
+                f"--dtype {dtype!r}: not a torch dtype; use e.g. float32, float16, bfloat16, long"
+            )
+        dtype = normalise_dtype(dtype)
     override = None
     inputs: list[str] = getattr(args, "input", None) or []
     if inputs:

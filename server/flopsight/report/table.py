@@ -198,7 +198,7 @@ def error_text(model: ModelReport, file: str) -> str:
 
 def warning_text(warning: SourceWarning, file: str) -> str:
     where = f"{file}:{warning.line}" if warning.line is not None else file
-    return f"{where}: statement skipped, counting went on: {warning.message}"
+    return f"{where}: top-level statement failed (counting went on): {warning.message}"
 
 
 def render_table(

@@ -1,0 +1,412 @@
+"""One analysis of one buffer, inside the worker: run the file's definitions, then build and
+count each selected model (design: What runs).
+
+The text runs as an imported module (``__name__`` is not ``"__main__"``, ``__file__`` is the
+request's path, the file's folder and the workspace root on ``sys.path``), one top-level
+statement at a time with its own line numbers; a statement that fails becomes a warning and
+the rest goes on. What the code prints is captured into ``FileReport.output``.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import importlib.metadata
+import io
+import os
+import platform
+import re
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import torch
+from torch import nn
+
+from flopsight.count import tvfix
+from flopsight.count.build import build_model, make_inputs
+from flopsight.count.construction import record_construction
+from flopsight.count.counter import count_model
+from flopsight.job import AnalysisRequest
+from flopsight.report.model import FileReport, InputSpec, ModelError, ModelReport, SourceWarning
+from flopsight.source import (
+    ModelSpec,
+    SourceAnalysis,
+    UnresolvedDimension,
+    analyse_source,
+    executable_nodes,
+    normalise_dtype,
+    resolve_inputs,
+)
+
+OUTPUT_LIMIT = 64 * 1024
+TORCHVISION_NOTE = (
+    "torchvision's compiled ops are unavailable here (built for another torch); flopsight "
+    "defined their schemas so `import torchvision` works: model definitions don't need them"
+)
+
+
+class SourceSyntaxError(Exception):
+    """The text does not parse; nothing ran."""
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{col}: {message}")
+        self.path = path
+        self.line = line
+        self.col = col  # 1-based, as the CLI prints it
+        self.message = message
+
+
+class CapturedOutput(io.TextIOBase):
+    """A text stream keeping the first ``limit`` characters written to it."""
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        room = self.limit - self._size
+        if room > 0:
+            kept = s[:room]
+            self._parts.append(kept)
+            self._size += len(kept)
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        text = "".join(self._parts)
+        if self.dropped:
+            text += f"\n… ({self.dropped} more characters not kept)"
+        return text
+
+
+@contextmanager
+def captured(stream: CapturedOutput) -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` go to ``stream`` while the file's code runs."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = stream
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+# ----------------------------------------------------------------------------- the module
+
+
+def module_name(path: str) -> str:
+    """The name the file runs under: its stem, like an import, unless that name is taken."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    safe = re.sub(r"\W", "_", stem) or "module"
+    if safe[0].isdigit():
+        safe = f"_{safe}"
+    taken = sys.modules.get(safe)
+    if safe != stem or (taken is not None and not getattr(taken, "__flopsight__", False)):
+        return f"flopsight_user_{safe}"
+    return safe
+
+
+@contextmanager
+def file_module(request: AnalysisRequest) -> Iterator[types.ModuleType]:
+    """A fresh module for the text, registered in ``sys.modules``; the folders on ``sys.path``.
+
+    Afterwards ``sys.path`` is restored, and the module and the file's sibling modules it
+    imported leave ``sys.modules`` (another file with a sibling of the same name must not get
+    this one's).
+    """
+    name = module_name(request.path)
+    module = types.ModuleType(name)
+    module.__file__ = request.path
+    module.__dict__["__flopsight__"] = True
+    folder = os.path.dirname(os.path.abspath(request.path))
+    paths = [folder] + ([os.path.abspath(request.root)] if request.root else [])
+    saved_path = list(sys.path)
+    before = set(sys.modules)
+    for p in reversed(paths):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    sys.modules[name] = module
+    try:
+        yield module
+    finally:
+        sys.path[:] = saved_path
+        sys.modules.pop(name, None)
+        for key in set(sys.modules) - before:
+            file = getattr(sys.modules.get(key), "__file__", None)
+            if isinstance(file, str) and _is_sibling(file, folder):
+                sys.modules.pop(key, None)
+
+
+def _is_sibling(file: str, folder: str) -> bool:
+    file = os.path.abspath(file)
+    if "site-packages" in file or "dist-packages" in file:
+        return False
+    return file.startswith(folder + os.sep)
+
+
+def _future_flags(node: ast.stmt) -> int:
+    flags = 0
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        for alias in node.names:
+            feature = getattr(__future__, alias.name, None)
+            flags |= getattr(feature, "compiler_flag", 0)
+    return flags
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def run_definitions(
+    tree: ast.Module, analysis: SourceAnalysis, namespace: dict[str, Any], path: str
+) -> tuple[list[SourceWarning], int]:
+    """Executes the statements that run, each compiled alone; returns warnings and future flags."""
+    warnings: list[SourceWarning] = []
+    flags = 0
+    built_by_flopsight = {m.name for m in analysis.models if m.kind == "instance"}
+    for node in executable_nodes(tree, analysis.statements):
+        flags |= _future_flags(node)
+        try:
+            code = compile(ast.Module([node], []), path, "exec", flags=flags, dont_inherit=True)
+            exec(code, namespace)
+        except (Exception, SystemExit, KeyboardInterrupt) as e:
+            message = describe(e)
+            if isinstance(e, NameError) and e.name in built_by_flopsight:
+                message += f" ({e.name} is a model flopsight builds itself, on the meta device)"
+            warnings.append(SourceWarning(message, _first_line(node)))
+    return warnings, flags
+
+
+def describe(e: BaseException) -> str:
+    """``NameError: name 'net' is not defined``; sys.exit and Ctrl-C said as such."""
+    if isinstance(e, SystemExit):
+        return f"SystemExit: the code called sys.exit({e.code!r})"
+    if isinstance(e, KeyboardInterrupt):
+        return "KeyboardInterrupt: the code raised KeyboardInterrupt"
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+# ----------------------------------------------------------------------------- the models
+
+
+def select_models(
+    analysis: SourceAnalysis, request: AnalysisRequest
+) -> list[tuple[ModelSpec | None, str, bool]]:
+    """(spec, requested name, whether ``input_override`` applies) for each model to report."""
+    if request.models is None:
+        return [(m, m.name, False) for m in analysis.models]
+    out: list[tuple[ModelSpec | None, str, bool]] = []
+    for name in request.models:
+        out.append((analysis.model(name), name, request.input_override is not None))
+    return out
+
+
+def _override_inputs(
+    override: Sequence[InputSpec], spec: ModelSpec, dtype: str | None
+) -> list[InputSpec]:
+    out = []
+    for i, given in enumerate(override):
+        name = given.name or (
+            spec.forward_params[i] if i < len(spec.forward_params) else f"input_{i}"
+        )
+        out.append(InputSpec(name, list(given.shape), dtype or given.dtype))
+    return out
+
+
+def _call_arguments(
+    tensors: list[torch.Tensor], inputs: list[InputSpec], spec: ModelSpec
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional in forward's order; by keyword when the inputs are named out of that order."""
+    names = [i.name for i in inputs]
+    params = list(spec.forward_params)
+    if params[: len(names)] == names or not all(n in params for n in names):
+        return tuple(tensors), {}
+    return (), dict(zip(names, tensors, strict=True))
+
+
+def _error_line(e: BaseException, files: frozenset[str]) -> int | None:
+    """The deepest frame of the traceback that lies in the analysed file."""
+    line = None
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in files:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _error(report: ModelReport, e: BaseException, kind: str, files: frozenset[str]) -> ModelReport:
+    report.status = "error"
+    if isinstance(e, SystemExit):
+        message = f"the model's code called sys.exit({e.code!r})"
+    else:
+        message = str(e).strip() or type(e).__name__
+    report.error = ModelError(message, type(e).__name__, _error_line(e, files), kind)
+    return report
+
+
+def _factory(
+    spec: ModelSpec, namespace: dict[str, Any], tree: ast.Module, path: str, flags: int
+) -> Callable[[], nn.Module]:
+    """What builds the model: ``cls(**init)`` for a class, its own expression for an instance."""
+    if spec.kind == "class":
+        cls = namespace.get(spec.name)
+        if not isinstance(cls, type):
+            raise NameError(
+                f"class {spec.name} was not defined: its statement failed (see the warnings)"
+            )
+        if not issubclass(cls, nn.Module):
+            raise TypeError(f"{spec.name} is not an nn.Module subclass")
+        init = dict(spec.init)
+        return lambda: cls(**init)
+    value = _assigned_value(tree, spec)
+    code = compile(ast.Expression(value), path, "eval", flags=flags, dont_inherit=True)
+
+    def build() -> nn.Module:
+        model = eval(code, namespace)
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"{spec.name} is a {type(model).__name__}, not an nn.Module")
+        return model
+
+    return build
+
+
+def _assigned_value(tree: ast.Module, spec: ModelSpec) -> ast.expr:
+    for node in tree.body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        if value is not None and node.lineno == spec.line:
+            return value
+    if spec.expression:
+        expr = ast.parse(spec.expression, mode="eval").body
+        ast.increment_lineno(expr, spec.line - 1)
+        return expr
+    raise NameError(f"the assignment that builds {spec.name} (line {spec.line}) was not found")
+
+
+def analyse_model(
+    spec: ModelSpec,
+    request: AnalysisRequest,
+    namespace: dict[str, Any],
+    tree: ast.Module,
+    flags: int,
+    override: bool,
+) -> ModelReport:
+    report = ModelReport(name=spec.name, kind=spec.kind, line=spec.line, label=spec.label)
+    files = _spellings(request.path)
+    if override and request.input_override is not None:
+        dtype = normalise_dtype(request.dtype_override) if request.dtype_override else None
+        inputs = _override_inputs(request.input_override, spec, dtype)
+    elif spec.inputs is None:
+        report.status = "skipped"
+        return report
+    else:
+        try:
+            inputs = resolve_inputs(spec, request.dims, request.dtype_override)
+        except UnresolvedDimension as e:
+            report.status = "error"
+            line = e.span.line if e.span is not None else spec.line
+            report.error = ModelError(str(e), type(e).__name__, line, "inputs")
+            return report
+        except ValueError as e:
+            report.status = "error"
+            report.error = ModelError(str(e), type(e).__name__, spec.line, "inputs")
+            return report
+    report.inputs = inputs
+    try:
+        factory = _factory(spec, namespace, tree, request.path, flags)
+        with record_construction(request.path) as constructed_at:
+            model, device = build_model(factory)
+    except (Exception, SystemExit) as e:
+        return _error(report, e, "build", files)
+    try:
+        tensors = make_inputs(inputs, device)
+        args, kwargs = _call_arguments(tensors, inputs, spec)
+        counted = count_model(
+            model,
+            args,
+            kwargs,
+            convention=request.convention,
+            source_file=request.path,
+            constructed_at=constructed_at,
+            name=spec.name,
+            kind=spec.kind,
+            line=spec.line,
+            inputs=inputs,
+            device=device,
+        )
+    except (Exception, SystemExit) as e:
+        return _error(report, e, "forward", files)
+    counted.label = spec.label
+    return counted
+
+
+def _spellings(path: str) -> frozenset[str]:
+    return frozenset({path, os.path.abspath(path), os.path.realpath(path)})
+
+
+def environment() -> dict[str, str]:
+    env = {"python": platform.python_version(), "torch": str(torch.__version__)}
+    with suppress(importlib.metadata.PackageNotFoundError):
+        env["torchvision"] = importlib.metadata.version("torchvision")
+    return env
+
+
+def analyse_file(request: AnalysisRequest) -> FileReport:
+    """Run the request's text and count its selected models.
+
+    Raises ``SourceSyntaxError`` when the text does not parse. Every other failure is in the
+    report: a statement that failed is a warning; a model that raised has status "error".
+    """
+    analysis = analyse_source(request.text, request.path)
+    if analysis.syntax_error is not None:
+        d = analysis.syntax_error
+        raise SourceSyntaxError(request.path, d.span.line, d.span.col + 1, d.message)
+    tree = ast.parse(request.text, filename=request.path)
+    report = FileReport(file=request.path, convention=request.convention)
+    report.environment = environment()
+    output = CapturedOutput()
+    with captured(output), file_module(request) as module:
+        tvfix.ensure_torchvision_importable()
+        namespace = module.__dict__
+        report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)
+        for spec, name, override in select_models(analysis, request):
+            started = time.perf_counter()
+            if spec is None:
+                known = ", ".join(m.name for m in analysis.models) or "none"
+                report.models.append(
+                    ModelReport(
+                        name=name,
+                        kind="class",
+                        line=1,
+                        status="error",
+                        error=ModelError(
+                            f"no model named {name!r} in {request.path} (known: {known})",
+                            "LookupError",
+                            None,
+                            "build",
+                        ),
+                    )
+                )
+                continue
+            model_report = analyse_model(spec, request, namespace, tree, flags, override)
+            if model_report.status == "error":
+                model_report.elapsed_ms = 1000 * (time.perf_counter() - started)
+            report.models.append(model_report)
+        if tvfix.fix_applied() and "torchvision" in sys.modules:
+            report.notes.append(TORCHVISION_NOTE)
+    report.output = output.text()
+    return report
