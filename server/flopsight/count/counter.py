@@ -109,6 +109,12 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self._op_rules: dict[Any, formulas.OpRule | None] = {}
         self._is_leaf: dict[int, bool] = {}
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Nothing here is compiled; skipping the torch._dynamo wrapper saves its import
+        # (about a second) and a wrapper call per op.
+        return False
+
     # --- modules ---------------------------------------------------------------------------
 
     def pre_hook(self, module: nn.Module, inputs: Any) -> None:

@@ -190,18 +190,19 @@ _FREE_TAGS = (torch.Tag.pointwise, torch.Tag.reduction, torch.Tag.inplace_view, 
 # aten ops that cost nothing, by exact name (an in-place twin ``name_`` too) ...
 _FREE_NAMES = frozenset(
     """
-    abs add alias all any arange argmax argmin argsort as_strided bernoulli bucketize cat clamp
-    clone col2im constant_pad_nd contiguous copy count_nonzero cummax cummin cumprod cumsum
-    detach diag diagonal div dropout embedding empty empty_like empty_strided eq expand
-    expand_as eye fill flatten flip full full_like gather ge gt im2col index index_add
-    index_copy index_fill index_put index_select item le lerp lift lift_fresh linspace
-    logspace lt masked_fill masked_scatter masked_select max maximum mean median min minimum
-    movedim mul multinomial narrow ne neg nonzero norm normal one_hot ones ones_like pad
-    permute pow rand rand_like randint randn randn_like randperm reciprocal repeat
-    repeat_interleave reshape resize roll rot90 rsub scalar_tensor scatter scatter_add
-    scatter_reduce searchsorted select select_scatter set slice slice_scatter sort split
-    split_with_sizes sqrt squeeze stack std sub sum t tensor_split tile topk transpose tril
-    triu unbind unflatten unfold uniform unique unsqueeze var view where zero zeros zeros_like
+    _prelu_kernel abs add alias all any arange argmax argmin argsort as_strided bernoulli
+    bucketize cat clamp clone col2im constant_pad_nd contiguous copy count_nonzero cummax
+    cummin cumprod cumsum detach diag diagonal div dropout embedding empty empty_like
+    empty_strided eq expand expand_as eye fill flatten flip full full_like gather ge glu gt
+    hardswish im2col index index_add index_copy index_fill index_put index_select item le
+    lerp lift lift_fresh linspace log_sigmoid_forward logspace logsumexp lt masked_fill
+    masked_scatter masked_select max maximum mean median min minimum movedim mul multinomial
+    narrow ne neg nonzero norm normal one_hot ones ones_like pad permute pow prelu rand
+    rand_like randint randn randn_like randperm reciprocal repeat repeat_interleave reshape
+    resize roll rot90 rsub scalar_tensor scatter scatter_add scatter_reduce searchsorted
+    select select_scatter set slice slice_scatter sort split split_with_sizes sqrt squeeze
+    stack std sub sum t tensor_split tile topk transpose tril triu unbind unflatten unfold
+    uniform unique unsqueeze var view where zero zeros zeros_like
     """.split()  # noqa: SIM905
 )
 

@@ -1,0 +1,48 @@
+"""`macs` totals and params equal torchvision's published table for all 80 classifiers.
+
+The reference is torchvision's own ``weights.meta["_ops"]`` (GFLOPS column, in GMACs, three
+decimals) and ``meta["num_params"]``, each model at its DEFAULT weights' crop size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+import torchvision.models as tvm
+from flopsight.count.build import build_model
+from flopsight.count.counter import count_model
+
+MODELS = tvm.list_models(module=tvm)
+
+
+def _constructor_kwargs(name: str, crop: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"weights": None}
+    if name.startswith("vit_"):
+        kwargs["image_size"] = crop  # ViTs are published at their weights' crop size
+    if name == "googlenet":
+        kwargs["aux_logits"] = False  # its published parameter count has no aux heads
+    # inception_v3 keeps its aux head: the published count includes it (and eval skips it).
+    return kwargs
+
+
+def test_all_classification_models_are_listed() -> None:
+    assert len(MODELS) == 80
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_macs_and_params_match_published_table(name: str) -> None:
+    weights = tvm.get_model_weights(name).DEFAULT
+    crop = weights.transforms().crop_size[0]
+    kwargs = _constructor_kwargs(name, crop)
+
+    model, device = build_model(lambda: tvm.get_model(name, **kwargs))
+    report = count_model(model, (torch.empty(1, 3, crop, crop, device="meta"),), device=device)
+
+    assert report.total is not None
+    assert device in ("meta", "meta-params")  # no weights allocated
+    assert round(report.total.macs / 1e9, 3) == weights.meta["_ops"]
+    assert report.total.params == weights.meta["num_params"]
+    assert report.total.flops == 2 * report.total.macs
+    assert report.uncounted_ops == []
