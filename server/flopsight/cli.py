@@ -11,6 +11,7 @@ import argparse
 import ast
 import contextlib
 import json
+import logging
 import os
 import re
 import sys
@@ -42,9 +43,40 @@ class CliError(Exception):
 # ----------------------------------------------------------------------------- analysis
 
 
-def run_analysis(request: AnalysisRequest, settings: Settings) -> FileReport:
-    """One analysis of one buffer. The single place that decides where models run."""
-    return _analyse_in_process(request)
+def run_analysis(
+    request: AnalysisRequest, settings: Settings, *, in_process: bool | None = None
+) -> FileReport:
+    """One analysis of one buffer. The single place that decides where models run: a worker
+    process running ``settings.python`` under its limits (the default), or this process
+    (``in_process``, or ``FLOPSIGHT_IN_PROCESS=1``: for debugging and fast tests)."""
+    if in_process is None:
+        in_process = os.environ.get("FLOPSIGHT_IN_PROCESS", "") not in ("", "0")
+    if in_process:
+        return _analyse_in_process(request)
+    from flopsight.worker import WorkerPool
+
+    with WorkerPool(python=settings.python, max_children=1, warm=False) as pool:
+        report = pool.analyse_blocking(
+            request, timeout_s=settings.timeout_seconds, memory_mb=settings.memory_mb
+        )
+    _raise_if_unavailable(report, settings.python)
+    return report
+
+
+def _raise_if_unavailable(report: FileReport, python: str) -> None:
+    """A worker that cannot start (no torch in the interpreter) is one error, not one per model."""
+    errors = [m.error for m in report.models if m.error is not None]
+    if not errors or not all(e.kind == "unavailable" for e in errors):
+        return
+    message = errors[0].message
+    if "No module named 'torch'" in message:
+        raise CliError(
+            f"torch is not installed in {python}: install it there (pip install torch), "
+            "or pass --python PATH naming an interpreter that has it"
+        )
+    if "cannot start it" in message:
+        raise CliError(f"cannot run {python}: check --python (it must name a Python interpreter)")
+    raise CliError(message.removesuffix("; retrying"))
 
 
 def _analyse_in_process(request: AnalysisRequest) -> FileReport:
@@ -226,9 +258,15 @@ def prepare(args: argparse.Namespace) -> Target:
     analysis = _analyse_source(text, path)
     if analysis.syntax_error is not None:
         d = analysis.syntax_error
+        message = d.message.split("; fix it")[0]
         raise CliError(
-            f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {d.message}; fix the syntax and "
+            f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {message}; fix the syntax and "
             "run again"
+        )
+    if not analysis.models:
+        raise CliError(
+            f"{path}: no nn.Module class or model instance found; flopsight counts the models a "
+            "file defines (a class deriving from nn.Module, or `net = ...  # flopsight: input=...`)"
         )
     source_errors = [
         f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {d.message}"
@@ -237,6 +275,16 @@ def prepare(args: argparse.Namespace) -> Target:
     ]
     settings = Settings(convention=args.convention)
     settings = replace(settings, dims=parse_dims(getattr(args, "dim", None) or [], settings.dims))
+    if args.python:
+        settings = replace(settings, python=args.python)
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise CliError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+        settings = replace(settings, timeout_seconds=args.timeout)
+    if args.memory_mb is not None:
+        if args.memory_mb <= 0:
+            raise CliError(f"--memory-mb {args.memory_mb}: give a positive number of megabytes")
+        settings = replace(settings, memory_mb=args.memory_mb)
     selected: list[str] | None = None
     model_arg: str | None = getattr(args, "model", None)
     spec = None
@@ -280,21 +328,22 @@ def prepare(args: argparse.Namespace) -> Target:
     )
     if spec is not None and spec.inputs is None and override is None:
         raise CliError(
-            f"{path}:{spec.line}: {spec.name} has no input shape; {_pragma_advice(spec)}"
+            f"{path}:{spec.line}: {spec.name} has no input shape; {_pragma_advice(spec)} "
+            "or pass --input SHAPE"
         )
     if selected is None and analysis.models and all(m.inputs is None for m in analysis.models):
         first = analysis.models[0]
         raise CliError(
-            f"{path}: no model has an input shape; {_pragma_advice(first)} "
-            "(or pass --model NAME --input SHAPE)"
+            f"{path}: no model has an input shape; {_pragma_advice(first)}, "
+            "or pass --model NAME --input SHAPE"
         )
     return Target(path, text, analysis, request, settings, source_errors)
 
 
 def _pragma_advice(spec: ModelSpec) -> str:
-    shape = tuple(spec.guessed_input) if spec.guessed_input else (1, 3, 224, 224)
+    shape = str(tuple(spec.guessed_input)) if spec.guessed_input else "(...)"
     where = "the class line" if spec.kind == "class" else "the assignment"
-    return f"add `# flopsight: input={shape}` to {where} (line {spec.line}) or pass --input"
+    return f"add `# flopsight: input={shape}` to {where} (line {spec.line})"
 
 
 def analyse(target: Target) -> FileReport:
@@ -454,6 +503,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--dim", metavar="NAME=N", action="append", help="value of a symbolic dimension"
     )
+    model.add_argument(
+        "--python", metavar="PATH", help="interpreter that runs the models (default: this one)"
+    )
+    model.add_argument(
+        "--timeout", metavar="S", type=float, help="time limit per file in seconds (default 20)"
+    )
+    model.add_argument(
+        "--memory-mb", metavar="MB", type=int, help="address-space limit (default 8192)"
+    )
 
     parser = _Parser(
         prog="flopsight",
@@ -484,12 +542,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The worker logs its restarts; the CLI says what went wrong itself (--debug shows the log).
+    logging.getLogger("flopsight").addHandler(logging.NullHandler())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors
         return e.code if isinstance(e.code, int) else EXIT_ERROR
     func: Callable[[argparse.Namespace], int] = args.func
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="flopsight: %(name)s: %(message)s")
     try:
         return func(args)
     except CliError as e:
