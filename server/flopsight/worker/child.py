@@ -100,9 +100,11 @@ def _isolate(
 
 
 def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
+    before = set(sys.modules)
     try:
-        report = job(AnalysisRequest.from_json(request))
-        return {"ok": True, "report": report.to_json()}
+        parsed = AnalysisRequest.from_json(request)
+        report = job(parsed)
+        return {"ok": True, "report": report.to_json(), "deps": _local_imports(parsed, before)}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
         traceback.print_exc()
         return {
@@ -111,6 +113,28 @@ def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
             "message": _describe(e),
             "memory": isinstance(e, MemoryError),
         }
+
+
+def _local_imports(request: AnalysisRequest, before: set[str]) -> dict[str, list[int]]:
+    """The files the job imported from the file's folder or the workspace root, with their
+    (mtime_ns, size): a cached report is stale once one of them changes on disk."""
+    roots = [os.path.dirname(os.path.abspath(request.path))]
+    if request.root:
+        roots.append(os.path.abspath(request.root))
+    roots = [r.rstrip(os.sep) + os.sep for r in roots]
+    deps: dict[str, list[int]] = {}
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str) or not file.startswith(tuple(roots)):
+            continue
+        if os.path.abspath(file) == os.path.abspath(request.path):
+            continue
+        try:
+            st = os.stat(file)
+        except OSError:
+            continue
+        deps[file] = [st.st_mtime_ns, st.st_size]
+    return deps
 
 
 def _describe(e: BaseException) -> str:

@@ -394,7 +394,7 @@ def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
     import torch
 
     info: dict[str, Any] = {"torch": str(torch.__version__), "notes": []}
-    if importlib.util.find_spec("torchvision") is not None:
+    if warm and importlib.util.find_spec("torchvision") is not None:
         try:
             from flopsight.count.tvfix import ensure_torchvision_importable
 
@@ -443,7 +443,11 @@ def _warm_up(job: JobFunction) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flopsight.worker.host")
     parser.add_argument("--job", default=DEFAULT_JOB, help="module:function run per job")
-    parser.add_argument("--no-warm", action="store_true", help="skip the warm-up analysis")
+    parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="import only torch: no torchvision, no warm-up analysis (one-shot CLI runs)",
+    )
     args = parser.parse_args(argv)
 
     # Keep the original stdout as the answer channel; anything printed goes to stderr.

@@ -9,14 +9,15 @@ names the limit and its value, or what happened. Models without an input shape s
 
 from __future__ import annotations
 
-import importlib
 import re
 import signal
-from typing import Any, Literal
+from typing import Literal
 
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, ModelError, ModelReport
-from flopsight.worker.protocol import JobOutcome
+from flopsight.source import analyse_source
+from flopsight.source.model import ModelSpec
+from flopsight.worker.protocol import JobOutcome, truncate_output
 
 FailureKind = Literal["timeout", "memory", "crash", "unavailable"]
 
@@ -47,6 +48,7 @@ def classify(
         report = FileReport.from_json(answer["report"])
         if outcome.output.strip():
             report.output = (report.output + "\n" + outcome.output).strip("\n")
+        report.output = truncate_output(report.output)
         hit_memory = _mark_memory_errors(report, memory_mb)
         return report, "memory" if hit_memory else None
     if answer is not None:
@@ -126,7 +128,10 @@ def _mark_memory_errors(report: FileReport, memory_mb: int) -> bool:
             continue
         if error.type == "MemoryError" or _MEMORY_TEXT.search(error.message):
             error.kind = "memory"
-            error.message = memory_message(memory_mb, f"{error.type}: {error.message}")
+            detail = error.message
+            if not detail.startswith(error.type):
+                detail = f"{error.type}: {detail}" if detail != error.type else detail
+            error.message = memory_message(memory_mb, detail)
             found = True
     return found
 
@@ -136,31 +141,25 @@ def _models_of(
 ) -> list[tuple[str, Literal["class", "instance"], int, str | None, bool]]:
     """(name, kind, line, label, counted) for each model the request selects, found by the
     source analysis (no torch); just the requested names when that is unavailable."""
-    specs = _source_models(request.text)
+    specs = _source_models(request)
     wanted = set(request.models) if request.models is not None else None
     found: list[tuple[str, Literal["class", "instance"], int, str | None, bool]] = []
     for spec in specs:
-        name, label = str(spec.name), getattr(spec, "label", None)
+        name, label = spec.name, spec.label
         if wanted is not None and name not in wanted and label not in wanted:
             continue
         counted = spec.inputs is not None or (
             request.input_override is not None and wanted is not None
         )
-        found.append((name, spec.kind, int(spec.line), label, counted))
+        found.append((name, spec.kind, spec.line, label, counted))
     named = {f[0] for f in found} | {f[3] for f in found if f[3]}
     for name in sorted((wanted or set()) - named):
         found.append((name, "class", 1, None, True))
     return found
 
 
-def _source_models(text: str) -> list[Any]:
-    # flopsight.source.analyse_source is the source helper's; until it is importable a failure
-    # report names only the requested models.
+def _source_models(request: AnalysisRequest) -> list[ModelSpec]:
     try:
-        source = importlib.import_module("flopsight.source")
-        analyse = getattr(source, "analyse_source", None)
-        if analyse is None:
-            return []
-        return list(analyse(text).models)
-    except Exception:
+        return analyse_source(request.text, request.path).models
+    except Exception:  # a failure report must not fail
         return []

@@ -123,7 +123,8 @@ class WorkerPool:
         self.warm = warm
         self.extra_paths = extra_paths
         self.backoff_s = backoff_s
-        self._cache: OrderedDict[str, FileReport] = OrderedDict()
+        # cache key -> (report, the local files it imported with their (mtime_ns, size))
+        self._cache: OrderedDict[str, tuple[FileReport, dict[str, list[int]]]] = OrderedDict()
         self._lock = threading.Lock()
         self._torch: dict[str, str] = {}  # interpreter -> torch version (for the cache key)
         self._stats: dict[str, int] = dict.fromkeys(
@@ -254,11 +255,16 @@ class WorkerPool:
             if torch_version is None:
                 self._stats["cache_misses"] += 1
                 return None
-            report = self._cache.get(request.cache_key(python, torch_version))
-            if report is None:
+            cache_key = request.cache_key(python, torch_version)
+            entry = self._cache.get(cache_key)
+            if entry is not None and not _unchanged(entry[1]):
+                del self._cache[cache_key]  # a module it imported changed on disk
+                entry = None
+            if entry is None:
                 self._stats["cache_misses"] += 1
                 return None
-            self._cache.move_to_end(request.cache_key(python, torch_version))
+            report = entry[0]
+            self._cache.move_to_end(cache_key)
             self._stats["cache_hits"] += 1
         if key is not None and self._loop is not None:
             # The hit still replaces an older job for the same document and model.
@@ -395,8 +401,9 @@ class WorkerPool:
             )
             self._count(failure)
             if failure is None and job.cache_key is not None:
+                deps = (outcome.result or {}).get("deps") or {}
                 with self._lock:
-                    self._cache[job.cache_key] = report
+                    self._cache[job.cache_key] = (report, deps)
                     self._cache.move_to_end(job.cache_key)
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
@@ -633,6 +640,17 @@ class WorkerPool:
                 proc.kill()
                 await proc.wait()
         self._hosts.clear()
+
+
+def _unchanged(deps: dict[str, list[int]]) -> bool:
+    for path, (mtime_ns, size) in deps.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_mtime_ns != mtime_ns or st.st_size != size:
+            return False
+    return True
 
 
 def _kill_group(pgid: int) -> None:

@@ -63,6 +63,18 @@ class JobOutcome:
         )
 
 
+def truncate_output(text: str) -> str:
+    """Head and tail of a long output, with a marker saying how much was dropped between them."""
+    if len(text) <= OUTPUT_HEAD_BYTES + OUTPUT_TAIL_BYTES:
+        return text
+    dropped = len(text) - OUTPUT_HEAD_BYTES - OUTPUT_TAIL_BYTES
+    return (
+        text[:OUTPUT_HEAD_BYTES]
+        + f"\n[... {dropped} characters of output dropped ...]\n"
+        + text[-OUTPUT_TAIL_BYTES:]
+    )
+
+
 def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 

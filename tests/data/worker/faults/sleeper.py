@@ -1,0 +1,21 @@
+import subprocess
+import sys
+import torch
+from torch import nn
+
+
+class Net(nn.Module):  # flopsight: input=(1, 8)
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import time\nwhile True: time.sleep(1)",
+                "flopsight-test-sleeper",
+            ]
+        )
+
+    def forward(self, x):
+        return self.fc(x)
