@@ -17,15 +17,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
 
-from worker_support import (  # noqa: E402
+from flopsight.worker import WorkerPool
+from worker_support import (
     DATA,
     assert_linear_report,
     job_processes,
     processes_with,
     request_for,
 )
-
-from flopsight.worker import WorkerPool  # noqa: E402
 
 SERVER = Path(__file__).resolve().parents[1] / "server"
 
@@ -149,7 +148,7 @@ def test_host_killed_during_a_job_takes_the_job_with_it(pool: WorkerPool) -> Non
     report = done[0]
     net = report.model("Net")  # type: ignore[attr-defined]
     assert net.status == "error" and net.error.kind == "unavailable"
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
     assert pool.wait_ready()
     assert_linear_report(pool, out=6)
@@ -186,7 +185,7 @@ def test_server_killed_takes_host_and_children_along(tmp_path: Path) -> None:
         children = _wait_for_children(host.pid)
         server.kill()
         server.wait()
-        gone, alive = psutil.wait_procs([host, *children], timeout=10)
+        _gone, alive = psutil.wait_procs([host, *children], timeout=10)
         assert alive == []
     finally:
         server.kill()

@@ -11,9 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
 
-from worker_support import assert_linear_report, job_processes, request_for  # noqa: E402
-
-from flopsight.worker import WorkerPool  # noqa: E402
+from flopsight.worker import WorkerPool
+from worker_support import assert_linear_report, job_processes, request_for
 
 TIMEOUT_S = 2.0
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from flopsight.job import AnalysisRequest
 from flopsight.worker import WorkerPool
 
@@ -37,9 +36,7 @@ def request_for(
     path = DATA / relative
     if text is None:
         text = path.read_text()
-    return AnalysisRequest(
-        text=text, path=str(path), root=str(root or DATA), **fields
-    )
+    return AnalysisRequest(text=text, path=str(path), root=str(root or DATA), **fields)
 
 
 def linear_request(out: int) -> AnalysisRequest:

@@ -1,4 +1,5 @@
 import ctypes
+
 import torch
 from torch import nn
 

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+
 import torch
 from torch import nn
 

@@ -1,4 +1,5 @@
 import sys
+
 import torch
 from torch import nn
 

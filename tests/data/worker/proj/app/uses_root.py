@@ -1,6 +1,5 @@
-from torch import nn
-
 from mypkg.blocks import Block
+from torch import nn
 
 
 class Net(nn.Module):  # flopsight: input=(1, 16)

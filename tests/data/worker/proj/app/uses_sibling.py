@@ -1,6 +1,5 @@
-from torch import nn
-
 from helpers import Block
+from torch import nn
 
 
 class Net(nn.Module):  # flopsight: input=(1, 3, 6, 6)
