@@ -307,9 +307,7 @@ class _Analyser:
             if guess is not None:
                 spec.guessed_input = guess.shape
             problems = settings is not None and settings.input_given
-            problems = problems or (
-                forward is not None and bool(forward.diagnostics) and cls.forward is not None
-            )
+            problems = problems or (forward is not None and bool(forward.diagnostics))
             if not problems:
                 self.diagnostics.append(
                     _unannotated(

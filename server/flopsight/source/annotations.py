@@ -314,28 +314,14 @@ def _read_annotated(node: ast.Subscript, lines: SourceLines) -> ParamShape | Non
     nested = read_annotation(inner, lines)
     if nested is not None:
         return nested
+    tensor = inner.value if isinstance(inner, ast.Constant) else _last_name(inner)
+    if not (isinstance(tensor, str) and tensor.endswith("Tensor")):
+        return None  # Annotated[int, ...]: not an input tensor
     for meta in metadata:
         if isinstance(meta, ast.Tuple | ast.List):
             shape, diags = literal_shape(meta, lines)
             return ParamShape("annotated", shape, None, span, diags)
-        if isinstance(meta, ast.Constant) and isinstance(meta.value, str):
-            shape, diags = parse_dim_string(meta.value, meta, lines)
-            return ParamShape("annotated", shape, None, span, diags)
-    if (_last_name(inner) or "").endswith("Tensor"):
-        return ParamShape(
-            "annotated",
-            None,
-            None,
-            span,
-            [
-                SourceDiagnostic(
-                    span,
-                    "FS106",
-                    f"Annotated[...] has no shape: write {ANNOTATED_EXAMPLE}",
-                )
-            ],
-        )
-    return None
+    return None  # Annotated for something else (documentation, validation)
 
 
 def literal_shape(
