@@ -37,10 +37,12 @@ def record_construction(source_file: str) -> Iterator[dict[int, int]]:
     original: Callable[..., None] = nn.Module.__init__
 
     def recording_init(self: nn.Module, *args: Any, **kwargs: Any) -> None:
-        if id(self) not in lines:
-            line = _constructing_frame_line(self, files)
-            if line is not None:
-                lines[id(self)] = line
+        # Always overwrite: an id recorded for a module of a failed build may be reused.
+        line = _constructing_frame_line(self, files)
+        if line is None:
+            lines.pop(id(self), None)
+        else:
+            lines[id(self)] = line
         original(self, *args, **kwargs)
 
     nn.Module.__init__ = recording_init  # type: ignore[method-assign]
