@@ -100,11 +100,12 @@ def _isolate(
 
 
 def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
-    before = set(sys.modules)
     try:
         parsed = AnalysisRequest.from_json(request)
+        reads = _LocalReads(parsed)
+        sys.addaudithook(reads)  # gone with the child
         report = job(parsed)
-        return {"ok": True, "report": report.to_json(), "deps": _local_imports(parsed, before)}
+        return {"ok": True, "report": report.to_json(), "deps": reads.stamps()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
         traceback.print_exc()
         return {
@@ -115,26 +116,42 @@ def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
         }
 
 
-def _local_imports(request: AnalysisRequest, before: set[str]) -> dict[str, list[int]]:
-    """The files the job imported from the file's folder or the workspace root, with their
-    (mtime_ns, size): a cached report is stale once one of them changes on disk."""
-    roots = [os.path.dirname(os.path.abspath(request.path))]
-    if request.root:
-        roots.append(os.path.abspath(request.root))
-    roots = [r.rstrip(os.sep) + os.sep for r in roots]
-    deps: dict[str, list[int]] = {}
-    for name in set(sys.modules) - before:
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if not isinstance(file, str) or not file.startswith(tuple(roots)):
-            continue
-        if os.path.abspath(file) == os.path.abspath(request.path):
-            continue
-        try:
-            st = os.stat(file)
-        except OSError:
-            continue
-        deps[file] = [st.st_mtime_ns, st.st_size]
-    return deps
+class _LocalReads:
+    """The files the job opened (imports included) under the file's folder or the workspace
+    root, outside installed packages: a cached report is stale once one of them changes."""
+
+    LIMIT = 256
+
+    def __init__(self, request: AnalysisRequest) -> None:
+        roots = [os.path.dirname(os.path.abspath(request.path))]
+        if request.root:
+            roots.append(os.path.abspath(request.root))
+        self.roots = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+        self.own = os.path.abspath(request.path)
+        self.files: set[str] = set()
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or len(self.files) >= self.LIMIT or not isinstance(args[0], str):
+            return
+        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
+        if "w" in mode or "a" in mode or "x" in mode:
+            return
+        path = os.path.abspath(args[0])
+        installed = "site-packages" in path or "dist-packages" in path
+        if path.startswith(self.roots) and path != self.own and not installed:
+            self.files.add(path)
+
+    def stamps(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for path in sorted(self.files):
+            if path.endswith(".pyc"):
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out[path] = [st.st_mtime_ns, st.st_size]
+        return out
 
 
 def _describe(e: BaseException) -> str:

@@ -1,0 +1,169 @@
+"""Cancellation and scheduling: a newer job for the same (document, model) replaces the older
+one at once; at most N children; queued jobs start newest first (issue 3, Must show)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
+
+from worker_support import job_processes, linear_request, request_for
+
+from flopsight.job import AnalysisRequest
+from flopsight.report.model import FileReport
+from flopsight.worker import JobCancelled, WorkerPool
+
+MAX_CHILDREN = 2
+
+# Sleeps in forward, then prints when it started (time.time(): one clock for all processes).
+SLOW_TEMPLATE = textwrap.dedent(
+    """\
+    import time
+    from torch import nn
+
+
+    class Net(nn.Module):  # flopsight: input=(1, 8)
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, {out})
+
+        def forward(self, x):
+            print("started at", time.time())
+            time.sleep({sleep})
+            return self.fc(x)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    with WorkerPool(max_children=MAX_CHILDREN) as p:
+        assert p.wait_ready()
+        yield p
+
+
+def slow_request(out: int, sleep: float, tag: str = "") -> AnalysisRequest:
+    # `tag` keeps otherwise equal texts apart (no cache hit between tests).
+    text = SLOW_TEMPLATE.format(out=out, sleep=sleep) + f"# {tag}\n"
+    return request_for("slow.py", text=text)
+
+
+async def test_burst_of_200_jobs_delivers_only_the_last(pool: WorkerPool) -> None:
+    cancelled_before = pool.stats()["cancelled"]
+    tasks = [
+        asyncio.create_task(pool.analyse(linear_request(out), document="file:///burst.py"))
+        for out in range(1, 201)
+    ]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, JobCancelled) for r in results[:-1])
+    last = results[-1]
+    assert isinstance(last, FileReport)
+    net = last.model("Net")
+    assert net.total is not None and net.total.macs == 8 * 200  # Linear(8, 200) at (1, 8)
+    assert pool.stats()["cancelled"] - cancelled_before == 199
+    assert job_processes(pool) == []
+
+
+async def test_newer_job_kills_the_running_older_child(pool: WorkerPool) -> None:
+    host = pool.host_pid()
+    assert host is not None
+    # Without the cancel this job would run for 600 s.
+    older = asyncio.create_task(
+        pool.analyse(slow_request(4, 600, "older"), document="d.py", model="Net", timeout_s=900)
+    )
+    child = await _first_child(host)
+    newer = await pool.analyse(linear_request(3), document="d.py", model="Net")
+    with pytest.raises(JobCancelled):
+        await older
+    assert newer.model("Net").total.macs == 8 * 3  # type: ignore[union-attr]
+    _, alive = psutil.wait_procs([child], timeout=5)
+    assert alive == []
+    assert job_processes(pool) == []
+
+
+async def test_other_documents_and_models_are_not_cancelled(pool: WorkerPool) -> None:
+    jobs = [
+        pool.analyse(slow_request(5, 0.3, "a"), document="a.py", model="Net"),
+        pool.analyse(slow_request(6, 0.3, "b"), document="b.py", model="Net"),
+        pool.analyse(slow_request(7, 0.3, "c"), document="a.py", model="Other"),
+    ]
+    reports = await asyncio.gather(*jobs)
+    assert [r.model("Net").total.macs for r in reports] == [8 * 5, 8 * 6, 8 * 7]  # type: ignore[union-attr]
+
+
+async def test_cancelling_the_caller_kills_the_child(pool: WorkerPool) -> None:
+    host = pool.host_pid()
+    assert host is not None
+    task = asyncio.create_task(pool.analyse(slow_request(4, 600, "caller"), timeout_s=900))
+    child = await _first_child(host)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _, alive = psutil.wait_procs([child], timeout=5)
+    assert alive == []
+
+
+async def test_at_most_n_children_and_newest_first(pool: WorkerPool) -> None:
+    host = pool.host_pid()
+    assert host is not None
+    seen = 0
+
+    async def watch() -> None:
+        nonlocal seen
+        while True:
+            children = [
+                c for c in psutil.Process(host).children() if c.status() != psutil.STATUS_ZOMBIE
+            ]
+            seen = max(seen, len(children))
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    # Two jobs fill both slots; then five more queue for five documents, oldest first.
+    busy = [
+        asyncio.create_task(pool.analyse(slow_request(1, 1.0, f"busy{i}"), document=f"busy{i}"))
+        for i in range(MAX_CHILDREN)
+    ]
+    await _children(host, MAX_CHILDREN)
+    queued = []
+    for i in range(5):
+        queued.append(
+            asyncio.create_task(pool.analyse(slow_request(2, 0.2, f"q{i}"), document=f"q{i}"))
+        )
+        await asyncio.sleep(0.01)
+    reports = await asyncio.gather(*busy, *queued)
+    watcher.cancel()
+    assert all(r.model("Net").status == "ok" for r in reports)
+    assert 1 <= seen <= MAX_CHILDREN
+    starts = [_started_at(r) for r in reports[MAX_CHILDREN:]]
+    # The newest queued job started first, the oldest last.
+    assert starts.index(max(starts)) == 0
+    assert starts.index(min(starts)) in (3, 4)
+
+
+def _started_at(report: FileReport) -> float:
+    for line in report.output.splitlines():
+        if line.startswith("started at"):
+            return float(line.split()[-1])
+    raise AssertionError(f"no start time in {report.output!r}")
+
+
+async def _first_child(host: int) -> psutil.Process:
+    return (await _children(host, 1))[0]
+
+
+async def _children(host: int, n: int, timeout_s: float = 30.0) -> list[psutil.Process]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        children = psutil.Process(host).children()
+        if len(children) >= n:
+            return children
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {n} job children appeared")
