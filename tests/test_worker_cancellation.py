@@ -14,11 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
 
-from worker_support import job_processes, linear_request, request_for
-
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport
 from flopsight.worker import JobCancelled, WorkerPool
+from worker_support import job_processes, linear_request, request_for
 
 MAX_CHILDREN = 2
 

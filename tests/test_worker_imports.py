@@ -11,10 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
 
-from worker_support import DATA, LINEAR_TEMPLATE, PROJECT, request_for
-
 from flopsight.job import AnalysisRequest
 from flopsight.worker import WorkerPool
+from worker_support import DATA, LINEAR_TEMPLATE, PROJECT, request_for
 
 
 @pytest.fixture(scope="module")
