@@ -41,7 +41,7 @@ def resolve_inputs(
             elif dim in setting_dims:
                 shape.append(int(setting_dims[dim]))
             else:
-                raise UnresolvedDimension(dim, spec.label or spec.name, annotation.span)
+                raise UnresolvedDimension(dim, spec.name, annotation.span)
         dtype = override or normalise_dtype(annotation.dtype or "float32") or "float32"
         out.append(InputSpec(annotation.name, shape, dtype))
     return out

@@ -323,8 +323,10 @@ def _dtype_of(pragma: Pragma, node: ast.expr) -> str | None:
 
 def _read_dtype(pragma: Pragma, node: ast.expr) -> str | list[str | None] | dict[str, str] | None:
     if isinstance(node, ast.Tuple | ast.List):
-        per_input = [_dtype_of(pragma, e) for e in node.elts]
-        return per_input if all(d is not None for d in per_input) else None
+        # None in the list keeps that input's default dtype.
+        per_input = [None if _is_none(e) else _dtype_of(pragma, e) for e in node.elts]
+        ok = all(d is not None or _is_none(e) for d, e in zip(per_input, node.elts, strict=True))
+        return per_input if ok else None
     if isinstance(node, ast.Dict):
         out: dict[str, str] = {}
         for k, v in zip(node.keys, node.values, strict=True):
@@ -341,6 +343,10 @@ def _read_dtype(pragma: Pragma, node: ast.expr) -> str | list[str | None] | dict
             out[k.value] = d
         return out
     return _dtype_of(pragma, node)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _read_dims(pragma: Pragma, node: ast.expr) -> dict[str, int]:
