@@ -227,7 +227,7 @@ def guess(init_body: str, signature: str = "self") -> tuple[list[int] | None, di
     [hint] = [d for d in analysis.diagnostics if d.code == "FS107"]
     assert hint.span == Span(4, 6, 4, 9)
     assert hint.severity == "hint"
-    return net.guessed_input, hint.data
+    return net.guessed_input, {**hint.data, "guessed_dtype": net.guessed_dtype}
 
 
 @pytest.mark.parametrize(
@@ -258,6 +258,7 @@ def test_guess_from_the_first_layer(body: str, expected: list[int]) -> None:
     assert data["guessed_input"] == expected
     dtype = "int64" if "Embedding" in body else None
     assert data["dtype"] == dtype
+    assert data["guessed_dtype"] == dtype
     pragma = f"# flopsight: input={tuple(expected)!r}"
     if dtype:
         pragma += ', dtype="int64"'

@@ -101,6 +101,18 @@ def test_class_pragma_placements(where: str) -> None:
     assert net.pragma_span == span_of(text, "# flopsight: input=(1, 28, 28)")
 
 
+def test_pragma_on_a_decorator_inside_the_body_is_not_the_class_pragma() -> None:
+    text = """
+        class Net(nn.Module):
+            @property  # flopsight: input=(1, 2)
+            def size(self):
+                return 2
+        """
+    analysis = analyse(text)
+    assert analysis.models[0].inputs is None
+    assert only(analysis, "FS108").span == span_of(text, "# flopsight: input=(1, 2)")
+
+
 def test_comment_inside_the_class_body_is_not_the_class_pragma() -> None:
     text = """
         class Net(nn.Module):

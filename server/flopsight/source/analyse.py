@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from flopsight.source.annotations import ForwardInputs, forward_inputs
-from flopsight.source.execution import INSTANCE_REASON, is_main_guard, top_level_statements
+from flopsight.source.execution import (
+    INSTANCE_REASON,
+    first_line,
+    is_main_guard,
+    top_level_statements,
+)
 from flopsight.source.guess import guess_input
 from flopsight.source.model import (
     InputAnnotation,
@@ -214,10 +219,11 @@ class _Analyser:
     # -- pragmas ---------------------------------------------------------------------------
 
     def _class_pragma_lines(self, node: ast.ClassDef) -> list[int]:
-        header_end = node.body[0].lineno if node.body else node.lineno
-        if node.body and node.body[0].lineno > node.lineno:
+        body_start = first_line(node.body[0]) if node.body else node.lineno
+        header_end = body_start
+        if body_start > node.lineno:
             # Trailing comments on the header's lines; a comment-only line is in the body.
-            header_end = node.body[0].lineno - 1
+            header_end = body_start - 1
         trailing = [
             n
             for n in range(node.lineno, header_end + 1)
@@ -306,6 +312,7 @@ class _Analyser:
             guess = guess_input(self._inherited(cls, "init"))
             if guess is not None:
                 spec.guessed_input = guess.shape
+                spec.guessed_dtype = guess.dtype
             problems = settings is not None and settings.input_given
             problems = problems or (forward is not None and bool(forward.diagnostics))
             if not problems:

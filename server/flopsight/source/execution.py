@@ -95,14 +95,14 @@ def top_level_statements(
     skip_lines = skip_lines or {}
     out: list[TopLevelStatement] = []
     for node in tree.body:
-        start = _first_line(node)
+        start = first_line(node)
         end = node.end_lineno or node.lineno
         reason = skip_lines.get(node.lineno) or _kind(node)
         out.append(TopLevelStatement(start, end, not reason, reason))
     return out
 
 
-def _first_line(node: ast.stmt) -> int:
+def first_line(node: ast.stmt) -> int:
     """The statement's first line, decorators included."""
     decorators: list[ast.expr] = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decorators)])
@@ -115,7 +115,7 @@ def executable_nodes(tree: ast.Module, statements: list[TopLevelStatement]) -> l
     fails does not stop the others.
     """
     runs = {s.line for s in statements if s.executes}
-    return [n for n in tree.body if _first_line(n) in runs]
+    return [n for n in tree.body if first_line(n) in runs]
 
 
 def executable_ranges(statements: list[TopLevelStatement]) -> list[tuple[int, int]]:

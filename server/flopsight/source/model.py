@@ -62,6 +62,8 @@ class ModelSpec:
     forward_params: list[str] = field(default_factory=list)
     # For the "insert pragma" code action: a shape guessed from the first layer, e.g. [1, 784].
     guessed_input: list[int] | None = None
+    # The guess's dtype when not float32 (``"int64"`` for a model starting with nn.Embedding).
+    guessed_dtype: str | None = None
     # Base classes as written (``nn.Module``, ``Block``), for display.
     bases: list[str] = field(default_factory=list)
 
