@@ -27,9 +27,9 @@ def annotate_text(
         if model.status == "error" and model.error is not None:
             err = model.error
             message = (err.message.splitlines() or [""])[0]
-            text = f"✗ {err.type}: {message}"
-            text = text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
-            labels.setdefault(err.line or model.line, text)
+            mark = f"✗ {err.type}: {message}"
+            mark = mark if len(mark) <= MAX_ERROR else mark[: MAX_ERROR - 1] + "…"
+            labels.setdefault(err.line or model.line, mark)
     lines = text.splitlines()
     labelled = [len(lines[n - 1].rstrip()) for n in labels if 0 < n <= len(lines)]
     column = min(max(labelled, default=0), MAX_COLUMN) + 2

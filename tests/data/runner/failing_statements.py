@@ -21,4 +21,4 @@ class Net(nn.Module):  # flopsight: input=(1, 8)
         return self.fc(x)
 
 
-train(Net())
+train(Net())  # noqa: F821

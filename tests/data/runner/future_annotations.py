@@ -9,5 +9,5 @@ class Later(nn.Module):  # flopsight: input=(1, 6)
         super().__init__()
         self.fc = nn.Linear(6, 3)
 
-    def forward(self, x: NotDefinedAnywhere) -> torch.Tensor:
+    def forward(self, x: NotDefinedAnywhere) -> torch.Tensor:  # noqa: F821
         return self.fc(x)

@@ -1,0 +1,60 @@
+"""``flopsight annotate``: the file with the editor's inlay-hint labels at the end of lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flopsight.cli import main
+
+ROOT = Path(__file__).parent.parent
+MLP = ROOT / "examples" / "seed_mlp.py"
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOPSIGHT_IN_PROCESS", "1")
+
+
+def labels(out: str) -> dict[int, str]:
+    return {
+        n: line.rsplit("  # ", 1)[1]
+        for n, line in enumerate(out.splitlines(), start=1)
+        if "  # " in line and "flopsight:" not in line.rsplit("  # ", 1)[1]
+    }
+
+
+def test_seed_mlp_annotated(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["annotate", str(MLP)]) == 0
+    out = capsys.readouterr().out
+    source = MLP.read_text().splitlines()
+    lines = out.splitlines()
+    assert len(lines) == len(source)
+    # Every line keeps its code; labels only follow it.
+    assert all(a.startswith(b.rstrip()) for a, b in zip(lines, source, strict=True))
+    total = 784 * 512 + 512 * 512 + 512 * 10  # 668,672 MACs in the macs convention
+    got = labels(out)
+    # The constructor lines inside the nn.Sequential(...), by hand:
+    assert got[12] == "401.41 KMac · 401.92 k params · 60.0%"  # 784*512; 784*512+512
+    assert got[14] == "262.14 KMac · 262.66 k params · 39.2%"  # 512*512; 512*512+512
+    assert got[16] == "5.12 KMac · 5.13 k params · 0.8%"  # 512*10; 512*10+10
+    assert 100 * 401_408 / total == pytest.approx(60.03, abs=0.01)
+    # The Sequential's line carries its subtree; the forward line that calls it, its work.
+    assert got[11] == "668.67 KMac · 669.71 k params · 100.0%"
+    assert got[21] == "668.67 KMac → [1, 10]"
+    # ReLU and Flatten cost nothing in this convention: no label.
+    assert 13 not in got and 10 not in got and 20 not in got
+    # Labels sit in one column.
+    columns = {line.index("  # ") for n, line in enumerate(lines, 1) if n in got and n != 7}
+    assert len(columns) == 1
+
+
+def test_model_error_is_marked_on_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    path = ROOT / "tests" / "data" / "runner" / "shape_mismatch.py"
+    assert main(["annotate", str(path)]) == 2
+    captured = capsys.readouterr()
+    line = captured.out.splitlines()[15]
+    assert line.startswith("        return self.fc(x)")
+    assert "✗ RuntimeError" in line
+    assert "Broken: RuntimeError" in captured.err

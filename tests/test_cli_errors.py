@@ -1,0 +1,143 @@
+"""Every bad input is one line on stderr, ``flopsight: error: ...``, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flopsight.cli import main
+
+ROOT = Path(__file__).parent.parent
+DATA = ROOT / "tests" / "data" / "runner"
+MLP = str(ROOT / "examples" / "seed_mlp.py")
+TWO = str(DATA / "two_inputs.py")
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOPSIGHT_IN_PROCESS", "1")
+
+
+def error_of(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("flopsight: error: ")
+    return lines[0].removeprefix("flopsight: error: ")
+
+
+def test_file_that_does_not_parse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from torch import nn\n\n\nclass Net(nn.Module:  # flopsight: input=(1, 8)\n")
+    message = error_of(capsys, ["report", str(bad)])
+    assert message.startswith(f"{bad}:4:20: FS101 ")
+    assert "fix the syntax" in message
+
+
+def test_model_that_raises_names_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "shape_mismatch.py")
+    message = error_of(capsys, ["report", path, "--model", "Broken"])
+    assert message.startswith(f"{path}:16: Broken: RuntimeError: ")
+    assert "model at line 7" in message
+
+
+def test_model_that_raises_in_its_constructor(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "shape_mismatch.py")
+    message = error_of(capsys, ["report", path, "--model", "Fails"])
+    assert message == (
+        f"{path}:22: Fails: ValueError: width 4 is not supported "
+        "(while building it; model at line 19)"
+    )
+
+
+@pytest.mark.parametrize("shape", ["1,a", "(1, 2.5)", "", "1,-3", "[[1]]"])
+def test_bad_input_shape(shape: str, capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", MLP, "--input", shape])
+    assert message.startswith(f"--input {shape!r}: not a shape")
+    assert "--input 1,3,224,224" in message
+
+
+def test_input_naming_no_forward_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", TWO, "--model", "Pair", "--input", "z=1,3"])
+    assert message == "--input z=...: Pair.forward has no parameter 'z' (it takes x, y)"
+
+
+def test_input_without_model_when_several(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", TWO, "--input", "1,5"])
+    assert "defines 2 models" in message and "--model NAME" in message
+    assert "Pair, Plain" in message
+
+
+def test_unknown_model_lists_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", TWO, "--model", "Nope"])
+    assert message == f"{TWO}: no model named 'Nope'; known models: Pair, Plain"
+
+
+def test_model_without_input_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", TWO, "--model", "Plain"])
+    # The suggested pragma comes from the first layer, nn.Linear(5, 7).
+    assert message.startswith(
+        f"{TWO}:15: Plain has no input shape; add `# flopsight: input=(1, 5)`"
+    )
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "nope.py")
+    assert error_of(capsys, ["report", missing]) == f"{missing}: no such file; check the path"
+
+
+def test_file_without_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "plain.py"
+    plain.write_text("x = 1\n")
+    assert "no nn.Module class or model instance found" in error_of(capsys, ["report", str(plain)])
+
+
+def test_bad_dtype(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["report", MLP, "--dtype", "float7"])
+    assert message.startswith("--dtype 'float7': not a torch dtype")
+
+
+def test_unresolved_dimension(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "symbolic.py")
+    message = error_of(capsys, ["report", path])
+    assert message.startswith(f"{path}:5: Seq: UnresolvedDimension: dimension 'seq' of Seq")
+    assert main(["report", path, "--dim", "seq=4"]) == 0
+
+
+def test_bad_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", MLP, "--convention", "gflops"]) == 2
+    assert "flopsight: error: argument --convention" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", TWO, "--model", "Nope", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "flopsight: error: " in err
+
+
+def test_torch_not_installed(tmp_path: Path) -> None:
+    # An interpreter without site-packages: the same Python, started with -S, has no torch.
+    python = tmp_path / "python-without-torch"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    env = {k: v for k, v in os.environ.items() if k != "FLOPSIGHT_IN_PROCESS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flopsight", "report", MLP, "--python", str(python)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"flopsight: error: torch is not installed in {python}: install it there "
+        "(pip install torch), or pass --python PATH naming an interpreter that has it"
+    ]

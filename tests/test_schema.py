@@ -1,0 +1,47 @@
+"""The project's copy of the report schema is the shared one, and every report the CLI emits
+validates against it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from flopsight.cli import main
+
+ROOT = Path(__file__).parent.parent
+OURS = ROOT / "server" / "flopsight" / "schema" / "report.schema.json"
+SHARED = Path("/work/shared/schema/report.schema.json")
+SCHEMA = json.loads(OURS.read_text())
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOPSIGHT_IN_PROCESS", "1")
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="no shared schema on this machine")
+def test_project_schema_equals_the_shared_one() -> None:
+    assert json.loads(OURS.read_text()) == json.loads(SHARED.read_text())
+
+
+CASES = [
+    ["examples/seed_mlp.py", "--convention", "ptflops"],
+    ["examples/seed_densenet.py"],
+    ["tests/data/runner/failing_statements.py"],
+    ["tests/data/runner/shape_mismatch.py"],  # errors and a skipped model
+    ["tests/data/runner/symbolic.py"],  # an unresolved dimension
+    ["tests/data/runner/two_inputs.py", "--convention", "ptflops"],
+    ["tests/data/runner/prints.py"],
+]
+
+
+@pytest.mark.parametrize("argv", CASES, ids=[c[0].rsplit("/", 1)[-1] for c in CASES])
+def test_every_report_validates(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    path, *rest = argv
+    main(["report", str(ROOT / path), *rest, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    jsonschema.validate(report, SCHEMA)
+    assert report["models"]
