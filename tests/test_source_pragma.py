@@ -382,14 +382,18 @@ def test_unknown_key_with_suggestion() -> None:
     assert bad.message == "unknown flopsight pragma key `inptu`: did you mean `input`?"
     assert bad.data == {"key": "inptu", "suggestion": "input"}
     assert bad.severity == "error"
-    # The model is still found; without an input it gets no FS107 (the pragma explains).
+    # The model is still found; without an input it gets no FS107 (the FS103 explains).
     [net] = analysis.models
     assert net.inputs is None
+    assert [d.code for d in analysis.diagnostics] == ["FS103"]
 
 
 def test_unknown_key_without_a_close_match() -> None:
     text = "net = f()  # flopsight: input=(1, 2), color=3\n"
-    bad = only(analyse(text), "FS103")
+    analysis = analyse(text)
+    bad = only(analysis, "FS103")
+    assert [d.code for d in analysis.diagnostics] == ["FS103"]
+    assert shapes(analysis, "net") == [("x", [1, 2], None)]
     assert bad.span == span_of(text, "color")
     assert bad.data == {"key": "color", "suggestion": None}
     assert "known keys: input, dtype, init, dims, name" in bad.message

@@ -90,6 +90,7 @@ class _Analyser:
             n: c for n, c in comments_containing(lines, tree, "flopsight").items() if is_pragma(c)
         }
         self.claimed: set[int] = set()
+        self.pragmas: list[Pragma] = []  # claimed, their diagnostics reported at the end
         self.nn_modules: set[str] = {"nn"}  # names bound to torch.nn
         self.nn_names: set[str] = set()  # names imported from torch.nn
         self.classes: dict[str, _Class] = {}
@@ -121,6 +122,8 @@ class _Analyser:
                         skip[node.lineno] = (
                             f"builds {built}, which flopsight builds itself from its annotation"
                         )
+        for pragma in self.pragmas:
+            self.diagnostics += pragma.diagnostics
         for lineno, comment in self.comments.items():
             if lineno not in self.claimed:
                 self.diagnostics.append(_stray_pragma(comment))
@@ -257,8 +260,7 @@ class _Analyser:
             comment = self.comments[n]
             if chosen is None:
                 chosen = parse_pragma(comment)
-                self.diagnostics += chosen.diagnostics
-                chosen.diagnostics = []
+                self.pragmas.append(chosen)
             else:
                 self.diagnostics.append(
                     SourceDiagnostic(
@@ -303,8 +305,6 @@ class _Analyser:
                 spec.input_source = forward.source
                 if settings is not None and settings.dtype is not None and cls.pragma is not None:
                     apply_dtype(cls.pragma, settings, spec.inputs)
-                    self.diagnostics += cls.pragma.diagnostics
-                    cls.pragma.diagnostics = []
             if forward is not None and own_forward:
                 # An inherited forward's annotation problems are reported on the base class.
                 self.diagnostics += forward.diagnostics
@@ -313,7 +313,8 @@ class _Analyser:
             if guess is not None:
                 spec.guessed_input = guess.shape
                 spec.guessed_dtype = guess.dtype
-            problems = settings is not None and settings.input_given
+            # A broken pragma or annotation already says what is wrong.
+            problems = cls.pragma is not None and bool(cls.pragma.diagnostics)
             problems = problems or (forward is not None and bool(forward.diagnostics))
             if not problems:
                 self.diagnostics.append(
@@ -334,8 +335,6 @@ class _Analyser:
             return None
         spec.pragma_span = pragma.span
         settings = read_pragma_settings(pragma, forward, spec.name, kind)
-        self.diagnostics += pragma.diagnostics
-        pragma.diagnostics = []
         spec.init = settings.init
         spec.dims = settings.dims
         spec.label = settings.label
@@ -396,10 +395,8 @@ class _Analyser:
             spec.input_source = cls_spec.input_source
             if settings.dtype is not None:
                 apply_dtype(pragma, settings, spec.inputs)
-                self.diagnostics += pragma.diagnostics
-                pragma.diagnostics = []
             spec.dims = {**cls_spec.dims, **spec.dims}
-        if spec.inputs is None and not (settings is not None and settings.input_given):
+        if spec.inputs is None and not pragma.diagnostics:
             self.diagnostics.append(_unannotated(spec, None, None))
         return spec
 
