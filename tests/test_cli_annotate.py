@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flopsight.cli import main
 
 ROOT = Path(__file__).parent.parent

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from flopsight.cli import main
 
 ROOT = Path(__file__).parent.parent

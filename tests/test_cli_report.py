@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from flopsight.cli import main
 
 ROOT = Path(__file__).parent.parent

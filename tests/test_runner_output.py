@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from flopsight.count.runner import OUTPUT_LIMIT, analyse_file
 from flopsight.job import AnalysisRequest
 
