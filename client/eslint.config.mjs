@@ -7,7 +7,14 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+  {
+    // Code inside page.evaluate runs in the browser.
+    files: ['e2e/**/*.mjs'],
+    languageOptions: { globals: { document: 'readonly', MouseEvent: 'readonly' } },
   },
   {
     rules: {

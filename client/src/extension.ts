@@ -10,13 +10,13 @@ import {
   type Middleware,
   type ServerOptions,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 import { type Interpreter, classifyProbe, installCommandLine, resolveModelPython, resolveServerPython } from './interpreter';
 import { onDidChangeInterpreter, selectedInterpreter } from './python';
 import { ReportPanel } from './reportPanel';
 import { type ClientContext, type FlopsightSection, executionBlockedReason, expandPath, serverSection } from './settings';
-import { type FileState, type SummaryParams, statusView } from './status';
+import { isFileReport } from './report';
+import { type FileState, type SummaryParams, statusView, summaryFromReport } from './status';
 
 const SECTION = 'flopsight';
 const SHOW_REPORT = 'flopsight.showReport';
@@ -24,8 +24,8 @@ const STATUS_CLICK = 'flopsight.statusBarClicked';
 
 interface UriParams {
   uri: string;
+  cancelled?: boolean;
   error?: string | null;
-  ok?: boolean;
 }
 
 class Flopsight implements vscode.Disposable {
@@ -37,8 +37,8 @@ class Flopsight implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private selected: string | undefined;
   private serverPython: Interpreter | undefined;
-  /** Why the server is not running (missing interpreter or package), shown in the status bar. */
-  private startProblem: string | undefined;
+  /** Why the server is not running, shown in the status bar. */
+  private problem: { message: string; reason: 'no-interpreter' | 'no-flopsight' | 'other' } | undefined;
 
   constructor() {
     this.status.name = 'flopsight';
@@ -122,21 +122,24 @@ class Flopsight implements vscode.Disposable {
     this.output.appendLine(`flopsight: server interpreter ${python.path} (from ${python.source})`);
     const probe = await probeFlopsight(python.path);
     if (!probe.ok) {
-      this.startProblem =
+      const message =
         probe.reason === 'no-interpreter'
           ? `Python interpreter not found: ${python.path}`
-          : `flopsight is not installed in ${python.path}`;
-      this.output.appendLine(`flopsight: ${this.startProblem}\n${probe.detail}`);
+          : probe.reason === 'no-flopsight'
+            ? `flopsight is not installed in ${python.path}`
+            : `\`import flopsight\` fails in ${python.path}`;
+      this.problem = { message, reason: probe.reason };
+      this.output.appendLine(`flopsight: ${message}\n${probe.detail}`);
       this.updateStatus();
       void this.offerFix(python, probe.reason);
       return;
     }
-    this.startProblem = undefined;
+    this.problem = undefined;
 
     const serverOptions: ServerOptions = {
       command: python.path,
       args: ['-m', 'flopsight', 'serve'],
-      transport: TransportKind.stdio,
+      // No transport: plain stdio without a `--stdio` argument, which `flopsight serve` does not take.
       options: { cwd: ctx.workspaceFolder, env: { ...process.env, PYTHONUNBUFFERED: '1' } },
     };
     const clientOptions: LanguageClientOptions = {
@@ -163,16 +166,20 @@ class Flopsight implements vscode.Disposable {
     client.onNotification('flopsight/analysisFinished', (params: UriParams) => {
       const state = this.fileState(params.uri);
       state.running = false;
-      state.failure = params.error ?? (params.ok === false ? 'see the flopsight output' : undefined);
+      state.failure = params.error ?? undefined;
       this.updateStatus();
-      this.report.refreshIfShowing(params.uri);
+      if (!params.cancelled) {
+        // The server sends flopsight/summary on save only; the report keeps the status bar current.
+        void this.refreshSummary(params.uri);
+        this.report.refreshIfShowing(params.uri);
+      }
     });
     this.client = client;
     try {
       await client.start();
     } catch (error) {
-      this.startProblem = `the server failed to start: ${String(error)}`;
-      this.output.appendLine(`flopsight: ${this.startProblem}`);
+      this.problem = { message: `the server failed to start: ${String(error)}`, reason: 'other' };
+      this.output.appendLine(`flopsight: ${this.problem.message}`);
     }
     this.updateStatus();
   }
@@ -218,17 +225,34 @@ class Flopsight implements vscode.Disposable {
     };
   }
 
-  /** The report: FileReport JSON when the server gives it, else its markdown. */
+  private async refreshSummary(uri: string): Promise<void> {
+    try {
+      const report = await this.fetchJson(uri);
+      if (isFileReport(report)) {
+        this.fileState(uri).summary = summaryFromReport(uri, report);
+        this.updateStatus();
+      }
+    } catch (error) {
+      this.output.appendLine(`flopsight: no report for ${uri}: ${String(error)}`);
+    }
+  }
+
+  private fetchJson(uri: string): Promise<unknown> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      return Promise.reject(new Error(this.problem?.message ?? 'the flopsight server is not running'));
+    }
+    return client.sendRequest('workspace/executeCommand', { command: SHOW_REPORT, arguments: [uri, { format: 'json', model: null }] });
+  }
+
+  /** The report of every model of the file: FileReport JSON when the server gives it, else markdown. */
   private async fetchReport(uri: string, model: string | undefined): Promise<unknown> {
     const client = this.client;
     if (!client || client.state !== State.Running) {
-      throw new Error(this.startProblem ?? 'the flopsight server is not running');
+      throw new Error(this.problem?.message ?? 'the flopsight server is not running');
     }
     try {
-      const json = await client.sendRequest('workspace/executeCommand', {
-        command: SHOW_REPORT,
-        arguments: [uri, { format: 'json', model: model ?? null }],
-      });
+      const json = await this.fetchJson(uri);
       if (json !== null && json !== undefined) {
         return json;
       }
@@ -272,9 +296,9 @@ class Flopsight implements vscode.Disposable {
   }
 
   private updateStatus(): void {
-    if (this.startProblem) {
+    if (this.problem) {
       this.status.text = '$(warning) flopsight';
-      this.status.tooltip = `${this.startProblem}. Click to fix.`;
+      this.status.tooltip = `${this.problem.message}. Click to ${this.problem.reason === 'other' ? 'see the log' : 'fix it'}.`;
       this.status.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
       this.status.command = STATUS_CLICK;
       this.status.show();
@@ -298,8 +322,12 @@ class Flopsight implements vscode.Disposable {
   }
 
   private async statusClicked(): Promise<void> {
-    if (this.startProblem && this.serverPython) {
-      await this.offerFix(this.serverPython, this.startProblem.startsWith('Python') ? 'no-interpreter' : 'no-flopsight');
+    if (this.problem?.reason === 'other') {
+      this.output.show(true);
+      return;
+    }
+    if (this.problem && this.serverPython) {
+      await this.offerFix(this.serverPython, this.problem.reason);
       return;
     }
     await vscode.commands.executeCommand(SHOW_REPORT);
@@ -314,6 +342,13 @@ class Flopsight implements vscode.Disposable {
       );
       if (choice === settings) {
         await vscode.commands.executeCommand('workbench.action.openSettings', 'flopsight.serverPython');
+      }
+      return;
+    }
+    if (reason === 'other') {
+      const log = 'Show Log';
+      if ((await vscode.window.showErrorMessage(`flopsight: \`import flopsight\` fails in ${python.path}.`, log)) === log) {
+        this.output.show(true);
       }
       return;
     }

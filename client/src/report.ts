@@ -68,6 +68,8 @@ export interface Bar {
 }
 
 export interface ModelView {
+  /** The class or variable name (what the code lens passes). */
+  name: string;
   title: string;
   line: number;
   status: string;
@@ -157,6 +159,7 @@ export function modelView(m: ModelJson, maxBars = 10): ModelView {
     facts.push(['Analysis', `${Math.round(m.elapsed_ms)} ms`]);
   }
   const view: ModelView = {
+    name: m.name,
     title: m.label || m.name,
     line: m.line,
     status: m.status,
@@ -212,25 +215,29 @@ function modelHtml(m: ModelView): string {
         )
         .join('')}</div>`
     : '';
+  // A Calls column only when some layer runs more than once (shared or looped modules).
+  const calls = m.rows.some((r) => r.calls > 1);
   const rows = m.rows
     .map(
       (r) =>
         `<tr><td class="path" style="padding-left:${0.4 + 1.1 * r.depth}em">${escapeHtml(r.path)}</td>` +
         `<td>${escapeHtml(r.type)}</td><td class="num">${lineLink(r.line)}</td>` +
-        `<td class="num">${r.calls > 1 ? `×${r.calls}` : ''}</td>` +
+        (calls ? `<td class="num">${r.calls > 1 ? `×${r.calls}` : ''}</td>` : '') +
         `<td class="num">${escapeHtml(r.macs)}</td><td class="num">${escapeHtml(r.share)}</td>` +
         `<td class="num">${escapeHtml(r.params)}</td><td class="shape">${escapeHtml(r.shape)}</td></tr>`,
     )
     .join('');
+  const head =
+    `<tr><th>Layer</th><th>Type</th><th class="num">Line</th>${calls ? '<th class="num">Calls</th>' : ''}` +
+    `<th class="num">MACs</th><th class="num">Share</th><th class="num">Params</th><th>Output shape</th></tr>`;
   const table = m.rows.length
-    ? `<h3>Layers</h3><table><thead><tr><th>Layer</th><th>Type</th><th>Line</th><th>Calls</th><th>MACs</th>` +
-      `<th>Share</th><th>Params</th><th>Output shape</th></tr></thead><tbody>${rows}</tbody></table>`
+    ? `<h3>Layers</h3><div class="table"><table><thead>${head}</thead><tbody>${rows}</tbody></table></div>`
     : '';
   const uncounted = m.uncounted.length
     ? `<p class="note">Ops without a formula (not counted): ${escapeHtml(m.uncounted.join(', '))}</p>`
     : '';
   return (
-    `<section class="model" data-model="${escapeHtml(m.title)}"><h2>${escapeHtml(m.title)} ${lineLink(m.line)}</h2>` +
+    `<section class="model" data-model="${escapeHtml(m.name)}"><h2>${escapeHtml(m.title)} ${lineLink(m.line)}</h2>` +
     `<div class="facts">${facts}</div>${error}${bars}${table}${uncounted}</section>`
   );
 }
@@ -254,10 +261,11 @@ a.line:hover { text-decoration: underline; }
 .bar-track { background: var(--vscode-editorWidget-background, #8882); height: 1em; border-radius: 2px; }
 .bar { background: var(--vscode-charts-blue, #3794ff); height: 100%; border-radius: 2px; min-width: 1px; }
 .bar-value { font-variant-numeric: tabular-nums; white-space: nowrap; }
+div.table { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid var(--vscode-panel-border, #8882); white-space: nowrap; }
 th { position: sticky; top: 0; background: var(--vscode-editor-background); }
-td.num, th:nth-child(n+3):nth-child(-n+7) { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.shape { font-family: var(--vscode-editor-font-family); font-size: .9em; }
 pre { white-space: pre-wrap; font-family: var(--vscode-editor-font-family); }
 `;

@@ -1,4 +1,5 @@
 // The status bar item's text and tooltip, from the server's `flopsight/summary` notification.
+import type { FileReportJson } from './report';
 import { formatFlops, formatMacs, formatParams } from './units';
 
 /** One model in `flopsight/summary`. */
@@ -126,4 +127,23 @@ export function statusView(state: FileState | undefined, blockedReason?: string)
     severity: 'none',
     visible: true,
   };
+}
+
+/**
+ * The summary of a FileReport (what `flopsight/summary` carries), so that the status bar follows
+ * every analysis, not only saves.
+ */
+export function summaryFromReport(uri: string, report: FileReportJson): SummaryParams {
+  const models: SummaryModel[] = report.models.map((m) => ({
+    name: m.label || m.name,
+    line: m.line - 1,
+    status: m.status,
+    macs: m.total?.macs ?? null,
+    flops: m.total?.flops ?? null,
+    params: m.total?.params ?? null,
+    error: m.error?.message ?? null,
+  }));
+  const summary: SummaryParams = { uri, models, convention: report.convention };
+  summary.heaviest = heaviestModel(summary) ?? null;
+  return summary;
 }

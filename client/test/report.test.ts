@@ -1,55 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type FileReportJson, isFileReport, leafLayers, markdownHtml, reportHtml, reportView } from '../src/report';
-
-// The seed MLP under ptflops' convention, by hand: a Linear costs in·out + out (bias) MACs and
-// has in·out + out params; a ReLU costs one MAC per element; Flatten nothing.
-const l1 = 784 * 512 + 512;
-const l2 = 512 * 512 + 512;
-const l3 = 512 * 10 + 10;
-const relu = 512;
-const total = l1 + relu + l2 + relu + l3;
-
-const layer = (path: string, type: string, line: number | null, macs: number, params: number, shape: number[]) => ({
-  path,
-  type,
-  line,
-  calls: 1,
-  macs,
-  flops: 2 * macs,
-  params,
-  output_shape: shape,
-});
-
-const seed: FileReportJson = {
-  schema: 'flopsight.report/1',
-  file: 'examples/seed_mlp.py',
-  convention: 'ptflops',
-  models: [
-    {
-      name: 'NeuralNetwork',
-      kind: 'class',
-      line: 7,
-      inputs: [{ name: 'x', shape: [1, 28, 28], dtype: 'float32' }],
-      status: 'ok',
-      error: null,
-      device: 'meta',
-      total: { macs: total, flops: 2 * total, params: l1 + l2 + l3, trainable_params: l1 + l2 + l3, param_bytes: 4 * (l1 + l2 + l3), activation_bytes: 0 },
-      layers: [
-        layer('', 'NeuralNetwork', null, total, l1 + l2 + l3, [1, 10]),
-        layer('flatten', 'Flatten', 10, 0, 0, [1, 784]),
-        layer('linear_relu_stack', 'Sequential', 11, total, l1 + l2 + l3, [1, 10]),
-        layer('linear_relu_stack.0', 'Linear', 12, l1, l1, [1, 512]),
-        layer('linear_relu_stack.1', 'ReLU', 13, relu, 0, [1, 512]),
-        layer('linear_relu_stack.2', 'Linear', 14, l2, l2, [1, 512]),
-        layer('linear_relu_stack.3', 'ReLU', 15, relu, 0, [1, 512]),
-        layer('linear_relu_stack.4', 'Linear', 16, l3, l3, [1, 10]),
-      ],
-      uncounted_ops: [],
-      elapsed_ms: 41,
-    },
-  ],
-};
+import { isFileReport, leafLayers, markdownHtml, reportHtml, reportView } from '../src/report';
+import { l1, l2, l3, seed } from './fixtures';
 
 test('a report is recognised by its schema', () => {
   assert.ok(isFileReport(seed));
@@ -118,4 +70,14 @@ test('the page: no network, escaped, lines clickable', () => {
   assert.match(html, /data-focus="NeuralNetwork"/);
   const md = markdownHtml('/w/a.py', '| <b>x</b> |', { cspSource: 's', nonce: 'n' });
   assert.match(md, /&lt;b&gt;x&lt;\/b&gt;/);
+});
+
+test('a Calls column only when a layer runs more than once', () => {
+  const opts = { cspSource: 's', nonce: 'n' };
+  assert.doesNotMatch(reportHtml(reportView(seed), opts), /<th class="num">Calls<\/th>/);
+  const shared = structuredClone(seed);
+  shared.models[0].layers[4].calls = 2;
+  const html = reportHtml(reportView(shared), opts);
+  assert.match(html, /<th class="num">Calls<\/th>/);
+  assert.match(html, /<td class="num">×2<\/td>/);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type SummaryParams, heaviestModel, statusView } from '../src/status';
+import { type SummaryParams, heaviestModel, statusView, summaryFromReport } from '../src/status';
+import { seed } from './fixtures';
 
 // densenet161 at (1, 3, 224, 224) as ptflops prints it in the seed article: 7.82 GMac, 28.68 M params.
 const densenet = { name: 'net', line: 9, status: 'ok', macs: 7_820_000_000, flops: 15_640_000_000, params: 28_680_000 };
@@ -60,4 +61,13 @@ test('nothing to show for a file without models; a hint for models without shape
   assert.equal(statusView({ running: false, summary: summary([]) }).visible, false);
   const skipped = statusView({ running: false, summary: summary([{ name: 'Net', status: 'skipped', line: 3 }]) });
   assert.equal(skipped.text, '⚡ no input shape');
+});
+
+test('a FileReport gives the same summary the server sends on save', () => {
+  const summary = summaryFromReport('file:///w/seed_mlp.py', seed);
+  assert.deepEqual(summary.models, [
+    { name: 'NeuralNetwork', line: 6, status: 'ok', macs: mlpMacs, flops: 2 * mlpMacs, params: mlpParams, error: null },
+  ]);
+  assert.equal((summary.heaviest as { name: string }).name, 'NeuralNetwork');
+  assert.equal(statusView({ running: false, summary }).text, '⚡ 670.73 KMac · 669.71 k');
 });
