@@ -138,6 +138,19 @@ def test_model_instances_and_annotated_class_builds_are_skipped() -> None:
     assert got[16] == (False, "expression statement")
 
 
+def test_a_build_an_instance_reads_is_not_skipped() -> None:
+    text = """
+        class Net(nn.Module):  # flopsight: input=(1, 8)
+            pass
+
+        base = Net()
+        net = torch.compile(base)  # flopsight: input=(2, 8)
+        """
+    got = runs(text)
+    assert got[5] == (True, "")
+    assert got[6] == (False, "model instance built by flopsight")
+
+
 def test_every_top_level_statement_is_listed_once_in_order() -> None:
     text = "import a\nx = 1; print(x); y = 2\nfor i in []: pass\n"
     assert [(s.line, s.executes) for s in statements(text)] == [

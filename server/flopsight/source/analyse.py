@@ -110,18 +110,23 @@ class _Analyser:
                 models.append(self._class_model(cls))
         skip: dict[int, str] = {}
         by_name = {m.name: m for m in models}
-        for node in self.tree.body:
-            if isinstance(node, ast.Assign | ast.AnnAssign):
-                spec = self._instance_model(node, by_name)
-                if spec is not None:
-                    models.append(spec)
-                    skip[node.lineno] = INSTANCE_REASON
-                else:
-                    built = self._builds_model(node, by_name)
-                    if built is not None:
-                        skip[node.lineno] = (
-                            f"builds {built}, which flopsight builds itself from its annotation"
-                        )
+        assignments = [n for n in self.tree.body if isinstance(n, ast.Assign | ast.AnnAssign)]
+        needed: set[str] = set()  # names the instances' expressions read
+        for node in assignments:
+            spec = self._instance_model(node, by_name)
+            if spec is not None:
+                models.append(spec)
+                skip[node.lineno] = INSTANCE_REASON
+                assert node.value is not None
+                needed |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        for node in assignments:
+            if node.lineno in skip or _assigned_names(node) & needed:
+                continue
+            built = self._builds_model(node, by_name)
+            if built is not None:
+                skip[node.lineno] = (
+                    f"builds {built}, which flopsight builds itself from its annotation"
+                )
         for pragma in self.pragmas:
             self.diagnostics += pragma.diagnostics
         for lineno, comment in self.comments.items():
@@ -428,6 +433,11 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from _module_level(h.body)
             yield from _module_level(t.orelse)
             yield from _module_level(t.finalbody)
+
+
+def _assigned_names(node: ast.Assign | ast.AnnAssign) -> set[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
 def _all_args(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
