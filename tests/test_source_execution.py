@@ -138,7 +138,7 @@ def test_model_instances_and_annotated_class_builds_are_skipped() -> None:
     assert got[16] == (False, "expression statement")
 
 
-def test_a_build_an_instance_reads_is_not_skipped() -> None:
+def test_an_assignment_an_instance_reads_is_not_skipped() -> None:
     text = """
         class Net(nn.Module):  # flopsight: input=(1, 8)
             pass

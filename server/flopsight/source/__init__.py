@@ -13,7 +13,18 @@
 - ``pragma_comment(shape, dtype=None)``: ``"# flopsight: input=(1, 3, 224, 224)"``.
 
 Lines are 1-based; columns are 0-based character offsets (equal to ``ast``'s byte offsets on
-ASCII lines).
+ASCII lines). Lines break at \\n, \\r\\n and \\r only, as Python's tokenizer does (not at form
+feeds, unlike ``str.splitlines``).
+
+Decisions where the design is silent:
+- Docstrings and other bare constants execute (harmless); every other expression statement is
+  skipped. A ``raise`` inside a ``try`` handler keeps the block executable (guarded imports).
+- A top-level assignment calling an annotated class of the file (``model = Net()``) is skipped
+  like a pragma'd instance: flopsight builds that model itself, on meta. It still runs when a
+  pragma'd instance's expression reads its name.
+- A pragma that belongs to no model (inside a function, on ``def forward``, on a tuple
+  assignment, separated from its class by a blank line) is an FS108 warning.
+- An unannotated model whose pragma or annotation already has a diagnostic gets no FS107 hint.
 """
 
 from __future__ import annotations
