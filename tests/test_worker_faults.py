@@ -22,6 +22,7 @@ from worker_support import (
     DATA,
     assert_linear_report,
     job_processes,
+    line_of,
     processes_with,
     request_for,
 )
@@ -58,7 +59,7 @@ def test_sys_exit_is_an_error_of_the_model(pool: WorkerPool) -> None:
     net = pool.analyse_blocking(request_for("faults/sys_exit.py")).model("Net")
     assert net.status == "error"
     assert net.error is not None and "sys.exit" in net.error.message
-    assert net.error.line == 10  # `sys.exit()` in __init__
+    assert net.error.line == line_of("faults/sys_exit.py", "sys.exit()")
     assert job_processes(pool) == []
     assert_linear_report(pool)
 

@@ -98,7 +98,6 @@ class _Host:
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
     restart: asyncio.TimerHandle | None = None
     start_timer: asyncio.TimerHandle | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -214,8 +213,9 @@ class WorkerPool:
         return host.pid if host is not None else None
 
     def wait_ready(self, python: str | None = None, timeout: float = START_TIMEOUT_S) -> bool:
-        """Block until the host for ``python`` is warm (benchmarks, tests); False if it failed."""
-        return self._submit(self._wait_ready(python or self.python)).result(timeout)
+        """Block until the host for ``python`` is warm, through restarts (benchmarks, tests);
+        False when it cannot start or ``timeout`` passed."""
+        return self._submit(self._wait_ready(python or self.python, timeout)).result()
 
     def clear_cache(self) -> None:
         with self._lock:
@@ -466,7 +466,6 @@ class WorkerPool:
 
     async def _launch(self, host: _Host) -> None:
         host.state = "starting"
-        host.ready.clear()
         host.fatal = None
         env = dict(os.environ)
         paths = [PACKAGE_ROOT, *self.extra_paths]
@@ -553,7 +552,6 @@ class WorkerPool:
             for job in self._queue:
                 if job.python == host.python and job.cache_key is None:
                     job.cache_key = job.request.cache_key(job.python, host.torch)
-            host.ready.set()
             log.info(
                 "flopsight worker ready: %s (pid %s, torch %s)", host.python, host.pid, host.torch
             )
@@ -567,7 +565,6 @@ class WorkerPool:
             host.start_timer.cancel()
         was = host.state
         host.proc = None
-        host.ready.set()  # wake waiters; they look at the state
         if was == "closed" or self._hosts.get(host.python) is not host:
             return
         host.state = "backoff"
@@ -595,12 +592,15 @@ class WorkerPool:
             self._stats["restarts"] += 1
         asyncio.get_running_loop().create_task(self._launch(host))
 
-    async def _wait_ready(self, python: str) -> bool:
+    async def _wait_ready(self, python: str, timeout: float) -> bool:
+        """Until the host is ready, through restarts; False once it failed to start."""
         host = await self._start_host(python)
-        while host.state == "starting":
-            await host.ready.wait()
-            if host.state == "starting":
-                host.ready.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while host.state != "ready" and loop.time() < deadline:
+            if host.state in ("backoff", "closed") and host.fatal:
+                return False
+            await asyncio.sleep(0.02)
         return host.state == "ready"
 
     def _write(self, host: _Host, message: dict[str, Any]) -> None:

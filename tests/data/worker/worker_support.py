@@ -39,6 +39,12 @@ def request_for(
     return AnalysisRequest(text=text, path=str(path), root=str(root or DATA), **fields)
 
 
+def line_of(relative: str, needle: str) -> int:
+    """The 1-based line of the fixture file that holds ``needle``."""
+    lines = (DATA / relative).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)
+
+
 def linear_request(out: int) -> AnalysisRequest:
     return request_for("linear.py", text=LINEAR_TEMPLATE.format(out=out))
 
