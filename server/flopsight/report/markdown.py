@@ -10,6 +10,7 @@ from flopsight.report.table import (
     error_text,
     footer_lines,
     inputs_text,
+    skipped_text,
     tree_rows,
     warning_text,
 )
@@ -32,11 +33,9 @@ def _escape(text: str) -> str:
 def render_model_markdown(
     model: ModelReport, file: str, convention: str, depth: int | None = None
 ) -> str:
-    title = (
-        model.display_name
-        if model.display_name == model.name
-        else (f"{model.display_name} ({model.name})")
-    )
+    title = model.display_name
+    if title != model.name:
+        title = f"{title} ({model.name})"
     out = [f"### {title}", "", f"`{file}:{model.line}` · {model.kind}"]
     if model.status == "skipped":
         out.append(
@@ -86,9 +85,13 @@ def render_model_markdown(
 def render_markdown(report: FileReport, depth: int | None = None) -> str:
     """Every model of a file, then the file's warnings and notes."""
     blocks = [f"## flopsight · `{report.file}`"]
-    blocks += [
-        render_model_markdown(m, report.file, report.convention, depth) for m in report.models
-    ]
+    skipped = [m for m in report.models if m.status == "skipped"]
+    counted = [m for m in report.models if m.status != "skipped"]
+    if not counted:
+        counted, skipped = skipped, []
+    blocks += [render_model_markdown(m, report.file, report.convention, depth) for m in counted]
+    if skipped:
+        blocks.append(_escape(skipped_text(skipped)))
     if not report.models:
         blocks.append("No `nn.Module` models found.")
     if report.warnings:

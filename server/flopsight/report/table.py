@@ -196,6 +196,15 @@ def error_text(model: ModelReport, file: str) -> str:
     return f"{err.type}: {err.message} (at {where}{during})"
 
 
+def skipped_text(models: list[ModelReport]) -> str:
+    """``Not counted (no input shape): RMSNorm (line 12), Attention (line 27)``."""
+    names = ", ".join(f"{m.name} (line {m.line})" for m in models)
+    return (
+        f"Not counted (no input shape): {names}; add `# flopsight: input=(...)` to count one "
+        "on its own, or pass --model NAME --input SHAPE"
+    )
+
+
 def warning_text(warning: SourceWarning, file: str) -> str:
     where = f"{file}:{warning.line}" if warning.line is not None else file
     return f"{where}: top-level statement failed (counting went on): {warning.message}"
@@ -206,11 +215,17 @@ def render_table(
 ) -> str:
     """Every model of a file, one table each; warnings and notes after them."""
     blocks = []
+    skipped = [m for m in report.models if m.status == "skipped"]
     for model in report.models:
-        if model.status == "error" and not include_errors:
+        if (model.status == "error" and not include_errors) or model.status == "skipped":
             continue
         blocks.append(render_model_table(model, report.file, report.convention, depth))
-    tail = [f"warning: {warning_text(w, report.file)}" for w in report.warnings]
+    tail = []
+    if skipped and len(skipped) == len(report.models):
+        tail += [render_model_table(m, report.file, report.convention) for m in skipped]
+    elif skipped:
+        tail.append(skipped_text(skipped))
+    tail += [f"warning: {warning_text(w, report.file)}" for w in report.warnings]
     tail += [f"note: {n}" for n in report.notes]
     if not report.models:
         tail.insert(0, f"{report.file}: no nn.Module models found")
