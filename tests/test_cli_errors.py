@@ -140,3 +140,10 @@ def test_torch_not_installed(tmp_path: Path) -> None:
         f"flopsight: error: torch is not installed in {python}: install it there "
         "(pip install torch), or pass --python PATH naming an interpreter that has it"
     ]
+
+
+def test_serve_rejects_a_bad_address(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--tcp", "localhost"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "flopsight: error: --tcp 'localhost': write HOST:PORT, e.g. --tcp 127.0.0.1:2087"
+    )

@@ -466,6 +466,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.tcp is not None and not re.fullmatch(r"[^:\s]*:\d{1,5}", args.tcp):
+        raise CliError(f"--tcp {args.tcp!r}: write HOST:PORT, e.g. --tcp 127.0.0.1:2087")
     from flopsight.lsp.server import start
 
     start(args.tcp)
