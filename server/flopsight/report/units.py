@@ -61,7 +61,9 @@ def format_shape(shape: object) -> str:
     return str(shape)
 
 
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtTbB]?)\s*(?:mac|macs|flops|params)?\s*$", re.I)
+_QUANTITY = re.compile(
+    r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtTbB]?)\s*(?:mac|macs|flops|params)?\s*$", re.I
+)
 _SCALE = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9, "t": 10**12}
 
 
@@ -69,5 +71,7 @@ def parse_quantity(text: str) -> int:
     """``10G`` → 10⁹·10, ``50M`` → 5·10⁷, ``1.5k`` → 1500 (the CLI's budgets)."""
     m = _QUANTITY.match(text)
     if not m:
-        raise ValueError(f"not a quantity: {text!r} (expected a number with an optional K/M/G/T suffix, e.g. 10G)")
+        raise ValueError(
+            f"not a quantity: {text!r} (expected a number with an optional K/M/G/T suffix, e.g. 10G)"
+        )
     return round(float(m.group(1)) * _SCALE[m.group(2).lower()])
