@@ -24,6 +24,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopsight.count import formulas, ptflops_rules
+from flopsight.count.meta_fast import FAST_META
 from flopsight.report.model import (
     Device,
     InputSpec,
@@ -106,7 +107,6 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.activation_bytes = 0
         self.attention_depth = 0
         self._last_visit: tuple[FrameType | None, int] = (None, 0)
-        self._op_rules: dict[Any, formulas.OpRule | None] = {}
         self._is_leaf: dict[int, bool] = {}
 
     @classmethod
@@ -166,20 +166,20 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         packet = func._overloadpacket
+        fast = FAST_META.get(packet)
+        out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
+        if out is None:
+            out = func(*args, **kwargs)
         macs = 0
         family = ""
         if self.charge_ops:
-            if packet in self._op_rules:
-                rule = self._op_rules[packet]
-            else:
-                rule = self._op_rules[packet] = self._classify(packet)
-            if rule is not None:
+            rule = formulas.CLASSIFIED.get(packet) or formulas.classify(packet)
+            if rule is formulas.UNCOUNTED:
+                self.uncounted[packet._qualified_op_name] += 1
+            elif rule is not formulas.FREE:
                 macs = rule.formula(args, kwargs, out)
                 family = "attention" if self.attention_depth else rule.family
-            elif not formulas.is_free(packet):
-                self.uncounted[packet._qualified_op_name] += 1
         if macs and self.stack:
             self.modules[id(self.stack[-1])].cost.add(family, macs)
         if self.source_files:
@@ -190,12 +190,6 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if shape is not None:
                     line.output_shape = shape
         return out
-
-    def _classify(self, packet: Any) -> formulas.OpRule | None:
-        rule = formulas.rule_for(packet)
-        if rule is None and not formulas.is_free(packet):
-            return None
-        return rule
 
     # --- lines -----------------------------------------------------------------------------
 
@@ -273,8 +267,10 @@ def _layers(
     """Every module in ``named_modules()`` order; containers carry their subtree's totals."""
     layers: list[LayerCost] = []
     seen: set[int] = set()
+    # A parameter shared by two subtrees counts in the first one only, so parents add up.
+    seen_params: set[int] = set()
 
-    def visit(module: nn.Module, path: str, depth: int) -> tuple[int, Counter[str]]:
+    def visit(module: nn.Module, path: str, depth: int) -> tuple[int, Counter[str], int]:
         seen.add(id(module))
         state = tally.modules.get(id(module)) or _ModuleState()
         layer = LayerCost(
@@ -284,23 +280,32 @@ def _layers(
             calls=state.calls,
             macs=0,
             flops=0,
-            params=sum(int(p.numel()) for p in module.parameters()),
+            params=0,
             output_shape=state.output_shape,
             depth=depth,
         )
         layers.append(layer)
         macs = state.cost.macs
         ops = Counter(state.cost.ops)
+        params = 0
+        for p in module._parameters.values():
+            if p is not None and id(p) not in seen_params:
+                seen_params.add(id(p))
+                params += int(p.numel())
         for name, child in module._modules.items():
             if child is None or id(child) in seen:
                 continue
-            child_macs, child_ops = visit(child, f"{path}.{name}" if path else name, depth + 1)
+            child_macs, child_ops, child_params = visit(
+                child, f"{path}.{name}" if path else name, depth + 1
+            )
             macs += child_macs
             ops.update(child_ops)
+            params += child_params
         layer.macs = macs
         layer.flops = 2 * macs
+        layer.params = params
         layer.ops = dict(ops)
-        return macs, ops
+        return macs, ops, params
 
     visit(model, "", 0)
     return layers

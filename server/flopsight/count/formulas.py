@@ -34,6 +34,17 @@ class OpRule:
 OP_RULES: dict[torch._ops.OpOverloadPacket, OpRule] = {}
 
 
+def _no_macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return 0
+
+
+# What ``classify`` answers besides a formula: the op is free, or it has no formula.
+FREE = OpRule("", _no_macs)
+UNCOUNTED = OpRule("", _no_macs)
+# classify's cache, per op packet; registering a formula clears it.
+CLASSIFIED: dict[torch._ops.OpOverloadPacket, OpRule] = {}
+
+
 def register(
     targets: torch._ops.OpOverloadPacket | Sequence[torch._ops.OpOverloadPacket], family: str
 ) -> Callable[[MacsFormula], MacsFormula]:
@@ -43,6 +54,7 @@ def register(
     def add(formula: MacsFormula) -> MacsFormula:
         for packet in packets:
             OP_RULES[packet] = OpRule(family, formula)
+        CLASSIFIED.clear()
         return formula
 
     return add
@@ -75,9 +87,33 @@ def _family_of(name: str) -> str:
     return "attention"
 
 
+# The code object of flop_counter's shape_wrapper closure: formulas wrapped by it take shapes.
+_SHAPE_WRAPPER_CODE = flop_counter.shape_wrapper(lambda: 0).__code__  # type: ignore[no-untyped-call]
+
+
+def _shape_or_value(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.shape
+    if isinstance(value, (tuple, list)) and any(isinstance(v, torch.Tensor) for v in value):
+        return type(value)(_shape_or_value(v) for v in value)
+    return value
+
+
 def _from_flop_counter(flops_formula: Callable[..., int]) -> MacsFormula:
+    shape_formula = getattr(flops_formula, "__wrapped__", None)
+    if shape_formula is None or flops_formula.__code__ is not _SHAPE_WRAPPER_CODE:
+
+        def raw_macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+            return int(flops_formula(*args, **kwargs, out_val=out)) // 2
+
+        return raw_macs
+
+    # Same call as shape_wrapper's, without its pytree walk over every argument (it dominated
+    # the cost of counting a convolution).
     def macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
-        return int(flops_formula(*args, **kwargs, out_val=out)) // 2
+        shapes = [_shape_or_value(a) for a in args]
+        named = {k: _shape_or_value(v) for k, v in kwargs.items()}
+        return int(shape_formula(*shapes, **named, out_shape=_shape_or_value(out))) // 2
 
     return macs
 
@@ -268,5 +304,10 @@ def is_free(packet: torch._ops.OpOverloadPacket) -> bool:
     return name in _FREE_NAMES or name.rstrip("_") in _FREE_NAMES or name.startswith(_FREE_PREFIXES)
 
 
-def rule_for(packet: torch._ops.OpOverloadPacket) -> OpRule | None:
-    return OP_RULES.get(packet)
+def classify(packet: torch._ops.OpOverloadPacket) -> OpRule:
+    """The op's rule under ``macs``: its formula, ``FREE``, or ``UNCOUNTED`` (cached)."""
+    rule = OP_RULES.get(packet)
+    if rule is None:
+        rule = FREE if is_free(packet) else UNCOUNTED
+    CLASSIFIED[packet] = rule
+    return rule

@@ -1,0 +1,214 @@
+"""Cheap meta-device outputs for the ops whose meta kernels are slow Python decompositions.
+
+On meta, ``native_batch_norm`` costs about 2 ms a call, ``native_layer_norm`` 3 ms, ``gelu`` and
+softmax 1-3 ms: more than everything else in counting a ResNet or a ViT. Only shapes matter
+there, so for plain (contiguous) inputs the output is allocated directly, with the shape,
+dtype and strides torch's own meta kernel gives (tests/test_count_meta_fast.py checks that).
+Anything unusual returns None and the op runs as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+aten = torch.ops.aten
+
+# (positional args, keyword args) -> the op's output, or None to run the op itself.
+FastMeta = Callable[[tuple[Any, ...], dict[str, Any]], Any]
+
+FAST_META: dict[Any, FastMeta] = {}
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def register(packets: Sequence[Any]) -> Callable[[FastMeta], FastMeta]:
+    def add(fast: FastMeta) -> FastMeta:
+        for packet in packets:
+            FAST_META[packet] = fast
+        return fast
+
+    return add
+
+
+def _plain(t: Any) -> bool:
+    """A dense meta tensor laid out contiguously (row-major)."""
+    return isinstance(t, torch.Tensor) and t.is_meta and t.is_contiguous()
+
+
+def _plain_or_channels_last(t: Any) -> bool:
+    return (
+        isinstance(t, torch.Tensor)
+        and t.is_meta
+        and (
+            t.is_contiguous()
+            or (t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last))
+        )
+    )
+
+
+def _broadcast(*shapes: Sequence[int]) -> torch.Size:
+    return torch.broadcast_shapes(*shapes)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _stats_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+@register([aten.native_batch_norm])
+def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if kwargs or not _plain_or_channels_last(x) or not x.dtype.is_floating_point or x.dim() < 2:
+        return None
+    if any(isinstance(a, torch.Tensor) and not a.is_meta for a in args[1:5]):
+        return None
+    stats = torch.empty((x.shape[1],), dtype=_stats_dtype(x.dtype), device="meta")
+    return torch.empty_like(x), stats, torch.empty_like(stats)
+
+
+@register([aten.native_layer_norm])
+def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x, normalized_shape = args[0], args[1]
+    if kwargs or not _plain(x) or not x.dtype.is_floating_point:
+        return None
+    if any(isinstance(a, torch.Tensor) and not a.is_meta for a in args[2:4]):
+        return None
+    k = len(normalized_shape)
+    stats_shape = (*x.shape[: x.dim() - k], *([1] * k))
+    stats = torch.empty(stats_shape, dtype=_stats_dtype(x.dtype), device="meta")
+    return torch.empty(x.shape, dtype=x.dtype, device="meta"), stats, torch.empty_like(stats)
+
+
+_UNARY = [
+    aten.gelu,
+    aten.relu,
+    aten.silu,
+    aten.sigmoid,
+    aten.tanh,
+    aten.hardswish,
+    aten.hardsigmoid,
+    aten.hardtanh,
+    aten.elu,
+    aten.leaky_relu,
+    aten.mish,
+]
+_UNARY_INPLACE = [
+    aten.gelu_,
+    aten.relu_,
+    aten.silu_,
+    aten.sigmoid_,
+    aten.tanh_,
+    aten.hardswish_,
+    aten.hardsigmoid_,
+    aten.hardtanh_,
+    aten.elu_,
+    aten.leaky_relu_,
+    aten.mish_,
+]
+
+
+@register(_UNARY)
+def _unary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if not _plain_or_channels_last(x) or not x.dtype.is_floating_point:
+        return None
+    if any(isinstance(a, torch.Tensor) for a in args[1:]):
+        return None
+    return torch.empty_like(x)
+
+
+@register(_UNARY_INPLACE)
+def _unary_inplace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if not _plain_or_channels_last(x) or not x.dtype.is_floating_point:
+        return None
+    if any(isinstance(a, torch.Tensor) for a in args[1:]):
+        return None
+    return x
+
+
+@register([aten._softmax, aten._safe_softmax, aten._log_softmax])
+def _softmax(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if not _plain(x) or not x.dtype.is_floating_point:
+        return None
+    half_to_float = bool(args[2]) if len(args) > 2 else False
+    if half_to_float or kwargs.get("dtype") is not None:
+        return None
+    return torch.empty(x.shape, dtype=x.dtype, device="meta")
+
+
+@register([aten.addmm])
+def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bias, a, b = args[:3]
+    if not all(isinstance(t, torch.Tensor) and t.is_meta for t in (bias, a, b)):
+        return None
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        return None
+    if not (bias.dtype == a.dtype == b.dtype):
+        return None
+    try:
+        shape = _broadcast(bias.shape, (a.shape[0], b.shape[1]))
+    except RuntimeError:
+        return None
+    if shape != (a.shape[0], b.shape[1]):
+        return None
+    return torch.empty(shape, dtype=a.dtype, device="meta")
+
+
+@register([aten.cat])
+def _cat(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    tensors = args[0]
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    if not tensors or not all(_plain(t) for t in tensors):
+        return None
+    first = tensors[0]
+    if first.dim() == 0 or any(t.dim() != first.dim() or t.dtype != first.dtype for t in tensors):
+        return None
+    dim = dim % first.dim()
+    rest = [s for i, s in enumerate(first.shape) if i != dim]
+    for t in tensors[1:]:
+        if [s for i, s in enumerate(t.shape) if i != dim] != rest:
+            return None
+    shape = list(first.shape)
+    shape[dim] = sum(int(t.shape[dim]) for t in tensors)
+    return torch.empty(shape, dtype=first.dtype, device="meta")
+
+
+def _binary_shape(args: tuple[Any, ...]) -> torch.Size | None:
+    """The output shape when both operands are plain same-dtype meta tensors, else None."""
+    a, b = args[0], args[1]
+    if not (_plain(a) and _plain(b)) or a.dtype != b.dtype or not a.dtype.is_floating_point:
+        return None
+    if any(isinstance(x, torch.Tensor) for x in args[2:]):
+        return None
+    try:
+        shape = _broadcast(a.shape, b.shape)
+    except RuntimeError:
+        return None
+    # The output follows the operand that already has its shape (row-major) when one does.
+    if shape != a.shape and shape != b.shape:
+        return None
+    return shape
+
+
+@register([aten.add, aten.sub, aten.mul, aten.div])
+def _binary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if len(args) < 2 or kwargs.get("rounding_mode") is not None:
+        return None
+    shape = _binary_shape(args)
+    if shape is None:
+        return None
+    return torch.empty(shape, dtype=args[0].dtype, device="meta")
+
+
+@register([aten.add_, aten.sub_, aten.mul_, aten.div_])
+def _binary_inplace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if len(args) < 2 or kwargs.get("rounding_mode") is not None:
+        return None
+    shape = _binary_shape(args)
+    if shape is None or shape != args[0].shape:
+        return None
+    return args[0]
