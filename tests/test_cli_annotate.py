@@ -57,3 +57,16 @@ def test_model_error_is_marked_on_its_line(capsys: pytest.CaptureFixture[str]) -
     assert line.startswith("        return self.fc(x)")
     assert "✗ RuntimeError" in line
     assert "Broken: RuntimeError" in captured.err
+
+
+def test_notebook_annotated_with_cell_markers(capsys: pytest.CaptureFixture[str]) -> None:
+    notebook = ROOT / "examples" / "seed_mlp.ipynb"
+    assert main(["annotate", str(notebook)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("# %% cell")] == [
+        "# %% cell 2",
+        "# %% cell 3",
+        "# %% cell 4",
+    ]
+    linear = next(line for line in out if "nn.Linear(28 * 28, 512)" in line)
+    assert linear.endswith("# 401.41 KMac · 401.92 k params · 60.0%")  # 784*512; 784*512+512

@@ -107,3 +107,15 @@ def test_end_to_end_through_the_worker() -> None:
     report = json.loads(done.stdout)
     jsonschema.validate(report, SCHEMA)
     assert report["models"][0]["total"]["params"] == 669706
+
+
+def test_notebook_lines_are_cell_and_line(capsys: pytest.CaptureFixture[str]) -> None:
+    notebook = str(ROOT / "examples" / "seed_mlp.ipynb")
+    assert main(["report", notebook, "--convention", "ptflops"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"NeuralNetwork · class at {notebook} (cell 3, line 1)\n")
+    assert "Computational complexity: 670.73 KMac\n" in out
+    assert "Number of parameters: 669.71 k\n" in out
+    rows = [line for line in out.splitlines() if "(Linear)" in line]
+    # The class is the first line of the notebook's third cell; its Linears on lines 6, 8, 10.
+    assert [row.split()[-1] for row in rows] == ["3:6", "3:8", "3:10"]

@@ -44,3 +44,23 @@ def test_every_report_validates(argv: list[str], capsys: pytest.CaptureFixture[s
     report = json.loads(capsys.readouterr().out)
     jsonschema.validate(report, SCHEMA)
     assert report["models"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shared schema's output_shape is a oneOf, and [] (a scalar output) matches both "
+    "of its array forms; anyOf would accept it",
+)
+def test_scalar_output_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "scalar.py"
+    path.write_text(
+        "from torch import nn\n\n\n"
+        "class Loss(nn.Module):  # flopsight: input=(1, 4)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x).sum()\n"
+    )
+    assert main(["report", str(path), "--format", "json"]) == 0
+    jsonschema.validate(json.loads(capsys.readouterr().out), SCHEMA)

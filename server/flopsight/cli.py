@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from flopsight import __version__
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, InputSpec, ModelReport
+from flopsight.report.table import LineNames
 from flopsight.report.units import format_macs, format_params, parse_quantity
 from flopsight.settings import Settings
+from flopsight.source.notebook import (
+    VirtualModule,
+    build_virtual_module,
+    is_notebook_path,
+    read_ipynb,
+)
 
 if TYPE_CHECKING:
     from flopsight.source.model import ModelSpec, SourceAnalysis
@@ -214,6 +221,20 @@ def parse_dims(texts: Sequence[str], base: dict[str, int]) -> dict[str, int]:
 
 
 @dataclass
+class Problem:
+    """One error to report: where (1-based line, 0-based column) and what."""
+
+    line: int | None
+    text: str
+    col: int | None = None
+
+    def where(self, path: str, names: LineNames) -> str:
+        if self.line is not None and self.col is not None:
+            return _where(names, path, self.line, self.col)
+        return names.at(path, self.line)
+
+
+@dataclass
 class Target:
     """The file a command works on, its source analysis and the request to run."""
 
@@ -222,11 +243,42 @@ class Target:
     analysis: SourceAnalysis
     request: AnalysisRequest
     settings: Settings
-    # Problems found before anything ran (malformed pragmas): "file:line:col: CODE message".
-    source_errors: list[str]
+    # Problems found before anything ran (malformed pragmas).
+    source_errors: list[Problem]
+    # How lines are named in messages and tables (a notebook's: cell and line).
+    names: LineNames
 
 
-def read_source(path: str) -> str:
+class NotebookLines(LineNames):
+    """A notebook's lines as cell and line: the analysed text joins its code cells."""
+
+    def __init__(self, module: VirtualModule) -> None:
+        self.module = module
+
+    def column(self, line: int) -> str:
+        where = self.module.to_cell(line)
+        return f"{where[0].index + 1}:{where[1]}" if where else str(line)
+
+    def at(self, file: str, line: int | None) -> str:
+        return f"{file} ({self.module.describe(line)})" if line is not None else file
+
+    def line(self, line: int) -> str:
+        return self.module.describe(line)
+
+
+def read_source(path: str) -> tuple[str, LineNames]:
+    """The text to analyse and how to name its lines; a notebook's code cells joined."""
+    raw = _read_text(path)
+    if not is_notebook_path(path):
+        return raw, LineNames()
+    try:
+        module = build_virtual_module(read_ipynb(raw))
+    except ValueError as e:
+        raise CliError(f"{path}: {e}") from e
+    return module.text, NotebookLines(module)
+
+
+def _read_text(path: str) -> str:
     if not os.path.exists(path):
         raise CliError(f"{path}: no such file; check the path")
     if os.path.isdir(path):
@@ -254,22 +306,20 @@ def model_names(analysis: SourceAnalysis) -> str:
 def prepare(args: argparse.Namespace) -> Target:
     """Reads and parses FILE, checks --model/--input/--dtype, builds the request."""
     path: str = args.file
-    text = read_source(path)
+    text, names = read_source(path)
     analysis = _analyse_source(text, path)
     if analysis.syntax_error is not None:
         d = analysis.syntax_error
         message = d.message.split("; fix it")[0]
-        raise CliError(
-            f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {message}; fix the syntax and "
-            "run again"
-        )
+        where = _where(names, path, d.span.line, d.span.col)
+        raise CliError(f"{where}: {d.code} {message}; fix the syntax and run again")
     if not analysis.models:
         raise CliError(
             f"{path}: no nn.Module class or model instance found; flopsight counts the models a "
             "file defines (a class deriving from nn.Module, or `net = ...  # flopsight: input=...`)"
         )
     source_errors = [
-        f"{path}:{d.span.line}:{d.span.col + 1}: {d.code} {d.message}"
+        Problem(d.span.line, f"{d.code} {d.message}", d.span.col)
         for d in analysis.diagnostics
         if d.severity == "error"
     ]
@@ -328,22 +378,30 @@ def prepare(args: argparse.Namespace) -> Target:
     )
     if spec is not None and spec.inputs is None and override is None:
         raise CliError(
-            f"{path}:{spec.line}: {spec.name} has no input shape; {_pragma_advice(spec)} "
+            f"{names.at(path, spec.line)}: {spec.name} has no input shape; "
+            f"{_pragma_advice(spec, names)} "
             "or pass --input SHAPE"
         )
     if selected is None and analysis.models and all(m.inputs is None for m in analysis.models):
         first = analysis.models[0]
         raise CliError(
-            f"{path}: no model has an input shape; {_pragma_advice(first)}, "
+            f"{path}: no model has an input shape; {_pragma_advice(first, names)}, "
             "or pass --model NAME --input SHAPE"
         )
-    return Target(path, text, analysis, request, settings, source_errors)
+    return Target(path, text, analysis, request, settings, source_errors, names)
 
 
-def _pragma_advice(spec: ModelSpec) -> str:
+def _where(names: LineNames, path: str, line: int, col: int) -> str:
+    """``file:line:col`` (1-based column), or a notebook's ``file (cell 2, line 3), column 5``."""
+    if isinstance(names, NotebookLines):
+        return f"{names.at(path, line)}, column {col + 1}"
+    return f"{path}:{line}:{col + 1}"
+
+
+def _pragma_advice(spec: ModelSpec, names: LineNames) -> str:
     shape = str(tuple(spec.guessed_input)) if spec.guessed_input else "(...)"
     where = "the class line" if spec.kind == "class" else "the assignment"
-    return f"add `# flopsight: input={shape}` to {where} (line {spec.line})"
+    return f"add `# flopsight: input={shape}` to {where} ({names.line(spec.line)})"
 
 
 def analyse(target: Target) -> FileReport:
@@ -351,27 +409,31 @@ def analyse(target: Target) -> FileReport:
         return run_analysis(target.request, target.settings)
 
 
-def model_errors(report: FileReport) -> list[str]:
-    """One line per model that raised: ``file:line: Name: Type: message (while ...)``."""
+def model_errors(report: FileReport, names: LineNames) -> list[Problem]:
+    """One per model that raised: ``Name: Type: message (while ...)`` at its deepest line."""
     out = []
     for m in report.models:
         if m.status != "error":
             continue
         err = m.error
         if err is None:
-            out.append(f"{report.file}:{m.line}: {m.name} could not be counted")
+            out.append(Problem(m.line, f"{m.name} could not be counted"))
             continue
-        line = err.line if err.line is not None else m.line
         message = " ".join(err.message.split())
         phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "")
-        during = f" (while {phase}; model at line {m.line})" if phase else ""
-        out.append(f"{report.file}:{line}: {m.name}: {err.type}: {message}{during}")
+        during = f" (while {phase}; model at {names.line(m.line)})" if phase else ""
+        line = err.line if err.line is not None else m.line
+        out.append(Problem(line, f"{m.name}: {err.type}: {message}{during}"))
     return out
 
 
-def _print_errors(lines: Sequence[str]) -> None:
-    for line in lines:
-        print(f"flopsight: error: {line}", file=sys.stderr)
+def problems(target: Target, report: FileReport) -> list[Problem]:
+    return target.source_errors + model_errors(report, target.names)
+
+
+def _print_errors(target: Target, errors: Sequence[Problem]) -> None:
+    for e in errors:
+        print(f"flopsight: error: {e.where(target.path, target.names)}: {e.text}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -385,13 +447,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         from flopsight.report.markdown import render_markdown
 
-        sys.stdout.write(render_markdown(report, depth=args.depth))
+        sys.stdout.write(render_markdown(report, depth=args.depth, names=target.names))
     else:
         from flopsight.report.table import render_table
 
-        sys.stdout.write(render_table(report, depth=args.depth, include_errors=False))
-    errors = target.source_errors + model_errors(report)
-    _print_errors(errors)
+        sys.stdout.write(
+            render_table(report, depth=args.depth, include_errors=False, names=target.names)
+        )
+    errors = problems(target, report)
+    _print_errors(target, errors)
     return EXIT_ERROR if errors else EXIT_OK
 
 
@@ -425,20 +489,17 @@ def cmd_check(args: argparse.Namespace) -> int:
                     f"{format_params(budgets['params'])}",
                 )
             )
+    plain_lines = not isinstance(target.names, NotebookLines)
     for m, why in over:
         if args.github:
-            print(f"::error file={report.file},line={m.line},title=flopsight::{m.name}: {why}")
+            print(github_error(target.path, m.line if plain_lines else None, f"{m.name}: {why}"))
         else:
-            print(f"{report.file}:{m.line}: {m.name}: {why}")
-    errors = target.source_errors + model_errors(report)
+            print(f"{target.names.at(target.path, m.line)}: {m.name}: {why}")
+    errors = problems(target, report)
     if args.github:
-        for line in errors:
-            where, _, what = line.partition(": ")
-            file, _, rest = where.partition(":")
-            number = rest.split(":")[0] if rest else ""
-            at = f",line={number}" if number.isdigit() else ""
-            print(f"::error file={file}{at},title=flopsight::{what}")
-    _print_errors(errors)
+        for e in errors:
+            print(github_error(target.path, e.line if plain_lines else None, e.text))
+    _print_errors(target, errors)
     if errors:
         return EXIT_ERROR
     if over:
@@ -449,9 +510,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"max {format_params(budgets['params'])} params" if "params" in budgets else "",
     ]
     within = ", ".join(x for x in limits if x) or "no budget given"
-    names = ", ".join(m.name for m in counted) or "no model counted"
-    print(f"{report.file}: {names}: within budget ({within})")
+    counted_names = ", ".join(m.name for m in counted) or "no model counted"
+    print(f"{target.path}: {counted_names}: within budget ({within})")
     return EXIT_OK
+
+
+def github_error(path: str, line: int | None, text: str) -> str:
+    """A GitHub Actions workflow command that annotates ``path`` (at ``line``) with ``text``."""
+    at = f",line={line}" if line is not None else ""
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::error file={path}{at},title=flopsight::{escaped}"
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -459,10 +527,24 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     target = prepare(args)
     report = analyse(target)
-    sys.stdout.write(annotate_text(target.text, report))
-    errors = target.source_errors + model_errors(report)
-    _print_errors(errors)
+    text = annotate_text(target.text, report)
+    if isinstance(target.names, NotebookLines):
+        text = _with_cell_markers(text, target.names.module)
+    sys.stdout.write(text)
+    errors = problems(target, report)
+    _print_errors(target, errors)
     return EXIT_ERROR if errors else EXIT_OK
+
+
+def _with_cell_markers(text: str, module: VirtualModule) -> str:
+    """A ``# %% cell N`` line before each code cell of an annotated notebook."""
+    starts = {cell.start: cell.index + 1 for cell in module.cells}
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number in starts:
+            out.append(f"# %% cell {starts[number]}")
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -7,9 +7,12 @@ from __future__ import annotations
 from flopsight.report.model import FileReport, ModelReport
 from flopsight.report.table import (
     DEVICE_TEXT,
+    PLAIN,
+    LineNames,
     error_text,
     footer_lines,
     inputs_text,
+    line_cell,
     skipped_text,
     tree_rows,
     warning_text,
@@ -31,19 +34,24 @@ def _escape(text: str) -> str:
 
 
 def render_model_markdown(
-    model: ModelReport, file: str, convention: str, depth: int | None = None
+    model: ModelReport,
+    file: str,
+    convention: str,
+    depth: int | None = None,
+    names: LineNames = PLAIN,
 ) -> str:
     title = model.display_name
     if title != model.name:
         title = f"{title} ({model.name})"
-    out = [f"### {title}", "", f"`{file}:{model.line}` · {model.kind}"]
+    out = [f"### {title}", "", f"`{names.at(file, model.line)}` · {model.kind}"]
     if model.status == "skipped":
         out.append(
-            f"\nNot counted: no input shape. Add `# flopsight: input=(...)` to line {model.line}."
+            "\nNot counted: no input shape. Add `# flopsight: input=(...)` to "
+            f"{names.line(model.line)}."
         )
         return "\n".join(out)
     if model.status == "error" or model.total is None:
-        out.append(f"\n**Error**: {_escape(error_text(model, file))}")
+        out.append(f"\n**Error**: {_escape(error_text(model, file, names))}")
         return "\n".join(out)
     total = model.total
     device = DEVICE_TEXT.get(model.device or "", model.device or "?")
@@ -63,7 +71,7 @@ def render_model_markdown(
         depth_of = 0 if layer.path == "" else layer.path.count(".") + 1
         name = model.name if layer.path == "" else layer.path.rsplit(".", 1)[-1]
         calls = f" ×{layer.calls}" if layer.calls > 1 else ""
-        line = layer.line if layer.line is not None else (model.line if layer.path == "" else "")
+        line = line_cell(layer, model, names)
         out.append(
             f"| {INDENT * depth_of}`{_escape(name)}`{calls} | {_escape(layer.type)} | "
             f"{format_macs(layer.macs)} | {format_share(layer.macs, total.macs)} | "
@@ -82,22 +90,26 @@ def render_model_markdown(
     return "\n".join(out)
 
 
-def render_markdown(report: FileReport, depth: int | None = None) -> str:
+def render_markdown(report: FileReport, depth: int | None = None, names: LineNames = PLAIN) -> str:
     """Every model of a file, then the file's warnings and notes."""
     blocks = [f"## flopsight · `{report.file}`"]
     skipped = [m for m in report.models if m.status == "skipped"]
     counted = [m for m in report.models if m.status != "skipped"]
     if not counted:
         counted, skipped = skipped, []
-    blocks += [render_model_markdown(m, report.file, report.convention, depth) for m in counted]
+    blocks += [
+        render_model_markdown(m, report.file, report.convention, depth, names) for m in counted
+    ]
     if skipped:
-        blocks.append(_escape(skipped_text(skipped)))
+        blocks.append(_escape(skipped_text(skipped, names)))
     if not report.models:
         blocks.append("No `nn.Module` models found.")
     if report.warnings:
         blocks.append(
             "**Warnings**\n\n"
-            + "\n".join(f"- {_escape(warning_text(w, report.file))}" for w in report.warnings)
+            + "\n".join(
+                f"- {_escape(warning_text(w, report.file, names))}" for w in report.warnings
+            )
         )
     if report.notes:
         blocks.append("\n".join(f"_{n}_" for n in report.notes))

@@ -26,6 +26,25 @@ DEVICE_TEXT = {
 }
 
 
+class LineNames:
+    """How a report's lines are named: plain numbers here; a notebook says cell and line."""
+
+    def column(self, line: int) -> str:
+        """The table's Line column."""
+        return str(line)
+
+    def at(self, file: str, line: int | None) -> str:
+        """``file:line``, for messages."""
+        return f"{file}:{line}" if line is not None else file
+
+    def line(self, line: int) -> str:
+        """``line 12``, in prose."""
+        return f"line {line}"
+
+
+PLAIN = LineNames()
+
+
 @dataclass
 class TreeRow:
     """One row of the module tree: ``prefix`` holds the tree's drawing (``│  ├─ ``)."""
@@ -106,10 +125,10 @@ def tree_rows(model: ModelReport, depth: int | None = None) -> list[TreeRow]:
     return rows
 
 
-def _line_cell(layer: LayerCost, model: ModelReport) -> str:
+def line_cell(layer: LayerCost, model: ModelReport, names: LineNames = PLAIN) -> str:
     if layer.line is not None:
-        return str(layer.line)
-    return str(model.line) if layer.path == "" else ""
+        return names.column(layer.line)
+    return names.column(model.line) if layer.path == "" else ""
 
 
 def _truncate(text: str, width: int) -> str:
@@ -120,26 +139,30 @@ def inputs_text(inputs: list[InputSpec]) -> str:
     return ", ".join(f"{i.name} {format_shape(i.shape)} {i.dtype}" for i in inputs) or "none"
 
 
-def model_heading(model: ModelReport, file: str) -> str:
+def model_heading(model: ModelReport, file: str, names: LineNames = PLAIN) -> str:
     kind = "class" if model.kind == "class" else "instance"
     shown = model.display_name
     name = shown if shown == model.name else f"{shown} ({model.name})"
-    return f"{name} · {kind} at {file}:{model.line}"
+    return f"{name} · {kind} at {names.at(file, model.line)}"
 
 
 def render_model_table(
-    model: ModelReport, file: str, convention: str, depth: int | None = None
+    model: ModelReport,
+    file: str,
+    convention: str,
+    depth: int | None = None,
+    names: LineNames = PLAIN,
 ) -> str:
     """One model: heading, module tree with MACs/params and their shares, then ptflops' footer."""
-    lines = [model_heading(model, file)]
+    lines = [model_heading(model, file, names)]
     if model.status == "skipped":
         lines.append(
-            f"  not counted: no input shape (add `# flopsight: input=(...)` to line {model.line} "
-            "or pass --input)"
+            "  not counted: no input shape (add `# flopsight: input=(...)` to "
+            f"{names.line(model.line)} or pass --input)"
         )
         return "\n".join(lines)
     if model.status == "error" or model.total is None:
-        lines.append(f"  error: {error_text(model, file)}")
+        lines.append(f"  error: {error_text(model, file, names)}")
         return "\n".join(lines)
     lines.append(
         f"  input: {inputs_text(model.inputs)} · convention: {convention} · "
@@ -156,7 +179,7 @@ def render_model_table(
             format_params(row.layer.params),
             format_share(row.layer.params, total.params),
             format_shape(row.layer.output_shape),
-            _line_cell(row.layer, model),
+            line_cell(row.layer, model, names),
         )
         for row in rows
     ]
@@ -185,33 +208,37 @@ def render_model_table(
     return "\n".join(lines)
 
 
-def error_text(model: ModelReport, file: str) -> str:
+def error_text(model: ModelReport, file: str, names: LineNames = PLAIN) -> str:
     """``RuntimeError: mat1 and mat2 ... (at file:21, while running forward)``."""
     err = model.error
     if err is None:
         return f"{model.name} could not be counted"
-    where = f"{file}:{err.line}" if err.line is not None else f"{file}:{model.line}"
+    where = names.at(file, err.line if err.line is not None else model.line)
     phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "", err.kind)
     during = f", while {phase}" if phase else ""
     return f"{err.type}: {err.message} (at {where}{during})"
 
 
-def skipped_text(models: list[ModelReport]) -> str:
+def skipped_text(models: list[ModelReport], names: LineNames = PLAIN) -> str:
     """``Not counted (no input shape): RMSNorm (line 12), Attention (line 27)``."""
-    names = ", ".join(f"{m.name} (line {m.line})" for m in models)
+    listed = ", ".join(f"{m.name} ({names.line(m.line)})" for m in models)
     return (
-        f"Not counted (no input shape): {names}; add `# flopsight: input=(...)` to count one "
+        f"Not counted (no input shape): {listed}; add `# flopsight: input=(...)` to count one "
         "on its own, or pass --model NAME --input SHAPE"
     )
 
 
-def warning_text(warning: SourceWarning, file: str) -> str:
-    where = f"{file}:{warning.line}" if warning.line is not None else file
+def warning_text(warning: SourceWarning, file: str, names: LineNames = PLAIN) -> str:
+    where = names.at(file, warning.line)
     return f"{where}: top-level statement failed (counting went on): {warning.message}"
 
 
 def render_table(
-    report: FileReport, depth: int | None = None, *, include_errors: bool = True
+    report: FileReport,
+    depth: int | None = None,
+    *,
+    include_errors: bool = True,
+    names: LineNames = PLAIN,
 ) -> str:
     """Every model of a file, one table each; warnings and notes after them."""
     blocks = []
@@ -219,13 +246,15 @@ def render_table(
     for model in report.models:
         if (model.status == "error" and not include_errors) or model.status == "skipped":
             continue
-        blocks.append(render_model_table(model, report.file, report.convention, depth))
+        blocks.append(render_model_table(model, report.file, report.convention, depth, names))
     tail = []
     if skipped and len(skipped) == len(report.models):
-        tail += [render_model_table(m, report.file, report.convention) for m in skipped]
+        tail += [
+            render_model_table(m, report.file, report.convention, None, names) for m in skipped
+        ]
     elif skipped:
-        tail.append(skipped_text(skipped))
-    tail += [f"warning: {warning_text(w, report.file)}" for w in report.warnings]
+        tail.append(skipped_text(skipped, names))
+    tail += [f"warning: {warning_text(w, report.file, names)}" for w in report.warnings]
     tail += [f"note: {n}" for n in report.notes]
     if not report.models:
         tail.insert(0, f"{report.file}: no nn.Module models found")
