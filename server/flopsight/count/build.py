@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopsight.report.model import InputSpec
 
@@ -47,13 +48,59 @@ def params_on_meta() -> Iterator[None]:
         nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
 
 
+class _SkipInitOnMeta(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    """Weight initialisation on meta tensors does nothing: skip its in-place ops.
+
+    ``normal_``, ``uniform_``, ``trunc_normal_``'s arithmetic and friends have slow Python
+    meta kernels (about 2 ms a call); an in-place op cannot change its tensor's metadata, so
+    returning the tensor itself is exactly what the kernel would give.
+    """
+
+    _skippable: ClassVar[dict[Any, bool]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+    @classmethod
+    def _in_place(cls, func: Any) -> bool:
+        skippable = cls._skippable.get(func)
+        if skippable is None:
+            schema = func._schema
+            returns = schema.returns
+            skippable = cls._skippable[func] = (
+                torch.Tag.inplace in func.tags
+                and torch.Tag.inplace_view not in func.tags
+                and len(returns) == 1
+                and returns[0].alias_info is not None
+                and returns[0].alias_info.is_write
+                and bool(schema.arguments)
+                and schema.arguments[0].alias_info is not None
+            )
+        return skippable
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        if args and isinstance(args[0], torch.Tensor) and args[0].is_meta and self._in_place(func):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
 def _on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInitOnMeta():
         return factory()
 
 
 def _meta_params(factory: Callable[[], nn.Module]) -> nn.Module:
-    with params_on_meta():
+    with params_on_meta(), _SkipInitOnMeta():
         return factory()
 
 
