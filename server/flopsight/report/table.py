@@ -18,9 +18,9 @@ from flopsight.report.units import (
 
 MAX_NAME_WIDTH = 64
 DEVICE_TEXT = {
-    "meta": "meta device (no memory)",
-    "meta-params": "meta parameters (the constructor needed real tensors)",
-    "cpu": "CPU tensors (the constructor needed real parameters)",
+    "meta": "meta (no memory)",
+    "meta-params": "meta parameters",
+    "cpu": "CPU",
     "cuda": "CUDA",
     "mps": "MPS",
 }
@@ -135,6 +135,10 @@ def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def duration_text(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
 def inputs_text(inputs: list[InputSpec]) -> str:
     return ", ".join(f"{i.name} {format_shape(i.shape)} {i.dtype}" for i in inputs) or "none"
 
@@ -165,8 +169,9 @@ def render_model_table(
         lines.append(f"  error: {error_text(model, file, names)}")
         return "\n".join(lines)
     lines.append(
-        f"  input: {inputs_text(model.inputs)} · convention: {convention} · "
+        f"  input {inputs_text(model.inputs)} · {convention} convention · "
         f"built on {DEVICE_TEXT.get(model.device or '', model.device or '?')}"
+        + (f" · {duration_text(model.elapsed_ms)}" if model.elapsed_ms else "")
     )
     total = model.total
     rows = tree_rows(model, depth)
