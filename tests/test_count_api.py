@@ -126,3 +126,21 @@ def test_ops_without_a_formula_are_listed_never_dropped() -> None:
         report = flopsight.count(model, torch.randn(1, 4, device=device))
         assert [(u.op, u.count) for u in report.uncounted_ops] == [("flopsight_test::mystery", 2)]
         assert report.total is not None and report.total.macs == 4 * 4
+
+
+def test_ptflops_convention_lists_weighted_modules_it_has_no_formula_for() -> None:
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.weight
+
+    model = nn.Sequential(nn.Embedding(10, 4), Scale(), nn.Linear(4, 2))
+    report = flopsight.count(model, torch.zeros(1, 3, dtype=torch.long), convention="ptflops")
+    assert [(u.op, u.count) for u in report.uncounted_ops] == [
+        ("module:Embedding", 1),
+        ("module:Scale", 1),
+    ]
+    assert report.total is not None and report.total.macs == 3 * (4 * 2 + 2)

@@ -140,6 +140,14 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
             return
         rule = ptflops_rules.rule_for(module)
         if rule is None:
+            # ptflops treats it as a zero-op (its verbose warning); a leaf holding weights
+            # surely computes something, so the report says it was not counted.
+            if (
+                not self.charged_depth
+                and self._leaf(module)
+                and any(p is not None for p in module._parameters.values())
+            ):
+                self.uncounted[f"module:{type(module).__name__}"] += 1
             return
         self.charged_depth -= 1
         if self.charged_depth:
