@@ -46,6 +46,8 @@ export interface FileReportJson {
 
 export interface Row {
   path: string;
+  /** The last part of the path: the tree's indentation says the rest. */
+  name: string;
   type: string;
   depth: number;
   /** 1-based, or null when the layer was built outside the file. */
@@ -120,6 +122,7 @@ export function modelView(m: ModelJson, maxBars = 10): ModelView {
   const whole = total?.macs ?? 0;
   const rows: Row[] = m.layers.map((l) => ({
     path: l.path === '' ? `(${m.label || m.name})` : l.path,
+    name: l.path === '' ? `(${m.label || m.name})` : l.path.split('.').pop() ?? l.path,
     type: l.type,
     depth: depthOf(l),
     line: l.line,
@@ -210,7 +213,9 @@ function modelHtml(m: ModelView): string {
           (b) =>
             `<div class="bar-row" title="${escapeHtml(`${b.label} (${b.type}): ${b.macs}, ${b.share}`)}">` +
             `<div class="bar-label">${escapeHtml(b.label)} <small>${escapeHtml(b.type)}</small> ${lineLink(b.line)}</div>` +
-            `<div class="bar-track"><div class="bar" style="width:${b.width}%"></div></div>` +
+            // SVG geometry, not a style attribute: the page's CSP allows no inline styles.
+            `<svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">` +
+            `<rect class="bar" width="${Math.max(b.width, 0.3)}" height="10" rx="0.5"></rect></svg>` +
             `<div class="bar-value">${escapeHtml(b.macs)} <small>${escapeHtml(b.share)}</small></div></div>`,
         )
         .join('')}</div>`
@@ -220,15 +225,15 @@ function modelHtml(m: ModelView): string {
   const rows = m.rows
     .map(
       (r) =>
-        `<tr><td class="path" style="padding-left:${0.4 + 1.1 * r.depth}em">${escapeHtml(r.path)}</td>` +
-        `<td>${escapeHtml(r.type)}</td><td class="num">${lineLink(r.line)}</td>` +
+        `<tr><td class="path depth-${Math.min(r.depth, MAX_INDENT)}" title="${escapeHtml(r.path)}">` +
+        `${escapeHtml(r.name)} <small>${escapeHtml(r.type)}</small></td><td class="num">${lineLink(r.line)}</td>` +
         (calls ? `<td class="num">${r.calls > 1 ? `×${r.calls}` : ''}</td>` : '') +
         `<td class="num">${escapeHtml(r.macs)}</td><td class="num">${escapeHtml(r.share)}</td>` +
         `<td class="num">${escapeHtml(r.params)}</td><td class="shape">${escapeHtml(r.shape)}</td></tr>`,
     )
     .join('');
   const head =
-    `<tr><th>Layer</th><th>Type</th><th class="num">Line</th>${calls ? '<th class="num">Calls</th>' : ''}` +
+    `<tr><th>Layer</th><th class="num">Line</th>${calls ? '<th class="num">Calls</th>' : ''}` +
     `<th class="num">MACs</th><th class="num">Share</th><th class="num">Params</th><th>Output shape</th></tr>`;
   const table = m.rows.length
     ? `<h3>Layers</h3><div class="table"><table><thead>${head}</thead><tbody>${rows}</tbody></table></div>`
@@ -242,7 +247,10 @@ function modelHtml(m: ModelView): string {
   );
 }
 
-const STYLE = `
+const MAX_INDENT = 12;
+const INDENT = Array.from({ length: MAX_INDENT + 1 }, (_, d) => `td.depth-${d} { padding-left: ${(0.4 + 1.1 * d).toFixed(1)}em; }`).join('\n');
+
+const STYLE = `${INDENT}
 body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 0 1.2em 2em; }
 h1 { font-size: 1.3em; font-weight: 600; margin-bottom: .2em; }
 h1 + .sub { color: var(--vscode-descriptionForeground); margin-top: 0; }
@@ -258,8 +266,8 @@ a.line:hover { text-decoration: underline; }
 .bars { display: grid; grid-template-columns: minmax(12em, max-content) 1fr max-content; gap: .25em .8em; align-items: center; }
 .bar-row { display: contents; }
 .bar-label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.bar-track { background: var(--vscode-editorWidget-background, #8882); height: 1em; border-radius: 2px; }
-.bar { background: var(--vscode-charts-blue, #3794ff); height: 100%; border-radius: 2px; min-width: 1px; }
+.bar-track { background: var(--vscode-editorWidget-background, #8882); height: 1em; width: 100%; border-radius: 2px; display: block; }
+.bar { fill: var(--vscode-charts-blue, #3794ff); }
 .bar-value { font-variant-numeric: tabular-nums; white-space: nowrap; }
 div.table { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }

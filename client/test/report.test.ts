@@ -13,16 +13,16 @@ test('rows: every layer, in order, indented, in ptflops units', () => {
   const view = reportView(seed).models[0];
   assert.equal(view.title, 'NeuralNetwork');
   assert.deepEqual(
-    view.rows.map((r) => [r.path, r.depth, r.macs, r.share, r.params]),
+    view.rows.map((r) => [r.path, r.name, r.depth, r.macs, r.share, r.params]),
     [
-      ['(NeuralNetwork)', 0, '670.73 KMac', '100.0%', '669.71 k'],
-      ['flatten', 1, '0 Mac', '0.0%', '0'],
-      ['linear_relu_stack', 1, '670.73 KMac', '100.0%', '669.71 k'],
-      ['linear_relu_stack.0', 2, '401.92 KMac', '59.9%', '401.92 k'],
-      ['linear_relu_stack.1', 2, '512 Mac', '0.1%', '0'],
-      ['linear_relu_stack.2', 2, '262.66 KMac', '39.2%', '262.66 k'],
-      ['linear_relu_stack.3', 2, '512 Mac', '0.1%', '0'],
-      ['linear_relu_stack.4', 2, '5.13 KMac', '0.8%', '5.13 k'],
+      ['(NeuralNetwork)', '(NeuralNetwork)', 0, '670.73 KMac', '100.0%', '669.71 k'],
+      ['flatten', 'flatten', 1, '0 Mac', '0.0%', '0'],
+      ['linear_relu_stack', 'linear_relu_stack', 1, '670.73 KMac', '100.0%', '669.71 k'],
+      ['linear_relu_stack.0', '0', 2, '401.92 KMac', '59.9%', '401.92 k'],
+      ['linear_relu_stack.1', '1', 2, '512 Mac', '0.1%', '0'],
+      ['linear_relu_stack.2', '2', 2, '262.66 KMac', '39.2%', '262.66 k'],
+      ['linear_relu_stack.3', '3', 2, '512 Mac', '0.1%', '0'],
+      ['linear_relu_stack.4', '4', 2, '5.13 KMac', '0.8%', '5.13 k'],
     ],
   );
   assert.deepEqual(Object.fromEntries(view.facts), {
@@ -66,7 +66,9 @@ test('the page: no network, escaped, lines clickable', () => {
   assert.match(html, /default-src 'none'/);
   assert.doesNotMatch(html, /https?:\/\//);
   assert.match(html, /<a href="#" class="line" data-line="12">12<\/a>/);
-  assert.match(html, /style="width:100%"/);
+  assert.match(html, /<rect class="bar" width="100"/);
+  assert.doesNotMatch(html, / style="/, 'no inline style attributes: the CSP would drop them');
+  assert.match(html, /<td class="path depth-2" title="linear_relu_stack.0">0 <small>Linear<\/small><\/td>/);
   assert.match(html, /data-focus="NeuralNetwork"/);
   const md = markdownHtml('/w/a.py', '| <b>x</b> |', { cspSource: 's', nonce: 'n' });
   assert.match(md, /&lt;b&gt;x&lt;\/b&gt;/);
