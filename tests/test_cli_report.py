@@ -119,3 +119,16 @@ def test_notebook_lines_are_cell_and_line(capsys: pytest.CaptureFixture[str]) ->
     rows = [line for line in out.splitlines() if "(Linear)" in line]
     # The class is the first line of the notebook's third cell; its Linears on lines 6, 8, 10.
     assert [row.split()[-1] for row in rows] == ["3:6", "3:8", "3:10"]
+
+
+def test_identical_siblings_fold_into_one_row(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(ROOT / "tests" / "data" / "runner" / "repeated.py")
+    assert main(["report", path]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    tree = [row for row in rows if "(Linear" in row or "4 × Linear" in row]
+    assert tree[0].startswith("│  ├─ 0 (Linear)") and "64 Mac" in tree[0]  # 8*8
+    # The four others, summed: 4 * 8*8 MACs, 4 * (8*8 + 8) params.
+    assert tree[1].startswith("│  └─ 1–4 (4 × Linear, as 0)")
+    assert "256 Mac" in tree[1] and " 288 " in tree[1]
+    assert tree[2].startswith("└─ head (Linear)")
+    assert "Computational complexity: 336 Mac" in rows  # 5*64 + 8*2

@@ -71,6 +71,8 @@ def render_model_markdown(
         depth_of = 0 if layer.path == "" else layer.path.count(".") + 1
         name = model.name if layer.path == "" else layer.path.rsplit(".", 1)[-1]
         calls = f" ×{layer.calls}" if layer.calls > 1 else ""
+        if row.copies:
+            calls = f" ({row.copies} ×, as `{row.like}`)"
         line = line_cell(layer, model, names)
         out.append(
             f"| {INDENT * depth_of}`{_escape(name)}`{calls} | {_escape(layer.type)} | "

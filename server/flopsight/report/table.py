@@ -51,6 +51,9 @@ class TreeRow:
 
     layer: LayerCost
     prefix: str
+    # For a row standing for a run of identical siblings: how many, and the one they copy.
+    copies: int = 0
+    like: str = ""
 
     @property
     def name(self) -> str:
@@ -58,6 +61,9 @@ class TreeRow:
         calls = f" ×{layer.calls}" if layer.calls > 1 else ""
         if layer.path == "":
             return f"{layer.type}{calls}"
+        if self.copies:
+            last = layer.path.rsplit(".", 1)[-1]
+            return f"{self.prefix}{last} ({self.copies} × {layer.type}, as {self.like})"
         return f"{self.prefix}{layer.path.rsplit('.', 1)[-1]} ({layer.type}){calls}"
 
 
@@ -98,30 +104,76 @@ def _root(model: ModelReport) -> LayerCost:
     )
 
 
-def tree_rows(model: ModelReport, depth: int | None = None) -> list[TreeRow]:
-    """The module tree in ``named_modules()`` order, cut below ``depth`` (the root is depth 0)."""
+def _leaf(layer: LayerCost) -> str:
+    return layer.path.rsplit(".", 1)[-1]
+
+
+MIN_RUN = 3  # identical siblings from which the rest of a run folds into one row
+
+
+def tree_rows(model: ModelReport, depth: int | None = None, *, fold: bool = True) -> list[TreeRow]:
+    """The module tree in ``named_modules()`` order, cut below ``depth`` (the root is depth 0).
+
+    With ``fold``, a run of identical siblings (80 decoder layers) shows its first member with
+    its subtree, then one row for the others, their costs summed: ``1–79 (79 × Block, as 0)``.
+    """
     root = _root(model)
-    kept = [
-        layer
-        for layer in model.layers
-        if layer.path != "" and (depth is None or _depth(layer) <= depth)
-    ]
-    children: dict[str, list[LayerCost]] = {}
-    for layer in kept:
-        children.setdefault(_parent(layer.path), []).append(layer)
+    everything: dict[str, list[LayerCost]] = {}
+    for layer in model.layers:
+        if layer.path != "":
+            everything.setdefault(_parent(layer.path), []).append(layer)
+    signatures: dict[str, tuple[object, ...]] = {}
+
+    def signature(layer: LayerCost) -> tuple[object, ...]:
+        # What makes two siblings the same: their own costs and their subtrees', by position.
+        if layer.path not in signatures:
+            own = (layer.type, layer.macs, layer.params, layer.calls, repr(layer.output_shape))
+            kids = tuple(signature(k) for k in everything.get(layer.path, []))
+            signatures[layer.path] = (own, kids)
+        return signatures[layer.path]
+
+    def runs(kids: list[LayerCost]) -> list[list[LayerCost]]:
+        out: list[list[LayerCost]] = []
+        for kid in kids:
+            if fold and out and signature(out[-1][0]) == signature(kid):
+                out[-1].append(kid)
+            else:
+                out.append([kid])
+        split: list[list[LayerCost]] = []
+        for run in out:
+            split.extend([run] if len(run) >= MIN_RUN else [[k] for k in run])
+        return split
+
     rows = [TreeRow(root, "")]
 
-    def walk(path: str, indent: str) -> None:
-        kids = children.get(path, [])
-        for i, kid in enumerate(kids):
-            last = i == len(kids) - 1
-            rows.append(TreeRow(kid, indent + ("└─ " if last else "├─ ")))
-            walk(kid.path, indent + ("   " if last else "│  "))
+    def walk(path: str, indent: str, level: int) -> None:
+        if depth is not None and level > depth:
+            return
+        groups = runs(everything.get(path, []))
+        for i, group in enumerate(groups):
+            last = i == len(groups) - 1
+            first = group[0]
+            if len(group) == 1:
+                rows.append(TreeRow(first, indent + ("└─ " if last else "├─ ")))
+                walk(first.path, indent + ("   " if last else "│  "), level + 1)
+                continue
+            rows.append(TreeRow(first, indent + "├─ "))
+            walk(first.path, indent + "│  ", level + 1)
+            rest = group[1:]
+            folded = LayerCost(
+                path=f"{path + '.' if path else ''}{_leaf(rest[0])}–{_leaf(rest[-1])}",
+                type=first.type,
+                line=first.line,
+                calls=1,
+                macs=sum(k.macs for k in rest),
+                flops=sum(k.flops for k in rest),
+                params=sum(k.params for k in rest),
+                output_shape=first.output_shape,
+            )
+            prefix = indent + ("└─ " if last else "├─ ")
+            rows.append(TreeRow(folded, prefix, copies=len(rest), like=_leaf(first)))
 
-    walk("", "")
-    # Layers whose parent was not listed (a report trimmed elsewhere) still show, at the root.
-    shown = {id(r.layer) for r in rows}
-    rows.extend(TreeRow(layer, "?─ ") for layer in kept if id(layer) not in shown)
+    walk("", "", 1)
     return rows
 
 
