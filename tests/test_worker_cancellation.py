@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "worker"))
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport
 from flopsight.worker import JobCancelled, WorkerPool
-from worker_support import job_processes, linear_request, request_for
+from worker_support import job_children, job_processes, linear_request, request_for
 
 MAX_CHILDREN = 2
 
@@ -71,13 +71,11 @@ async def test_burst_of_200_jobs_delivers_only_the_last(pool: WorkerPool) -> Non
 
 
 async def test_newer_job_kills_the_running_older_child(pool: WorkerPool) -> None:
-    host = pool.host_pid()
-    assert host is not None
     # Without the cancel this job would run for 600 s.
     older = asyncio.create_task(
         pool.analyse(slow_request(4, 600, "older"), document="d.py", model="Net", timeout_s=900)
     )
-    child = await _first_child(host)
+    child = await _first_child(pool)
     newer = await pool.analyse(linear_request(3), document="d.py", model="Net")
     with pytest.raises(JobCancelled):
         await older
@@ -98,10 +96,8 @@ async def test_other_documents_and_models_are_not_cancelled(pool: WorkerPool) ->
 
 
 async def test_cancelling_the_caller_kills_the_child(pool: WorkerPool) -> None:
-    host = pool.host_pid()
-    assert host is not None
     task = asyncio.create_task(pool.analyse(slow_request(4, 600, "caller"), timeout_s=900))
-    child = await _first_child(host)
+    child = await _first_child(pool)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -110,17 +106,12 @@ async def test_cancelling_the_caller_kills_the_child(pool: WorkerPool) -> None:
 
 
 async def test_at_most_n_children_and_newest_first(pool: WorkerPool) -> None:
-    host = pool.host_pid()
-    assert host is not None
     seen = 0
 
     async def watch() -> None:
         nonlocal seen
         while True:
-            children = [
-                c for c in psutil.Process(host).children() if c.status() != psutil.STATUS_ZOMBIE
-            ]
-            seen = max(seen, len(children))
+            seen = max(seen, len(job_children(pool)))
             await asyncio.sleep(0.01)
 
     watcher = asyncio.create_task(watch())
@@ -129,7 +120,7 @@ async def test_at_most_n_children_and_newest_first(pool: WorkerPool) -> None:
         asyncio.create_task(pool.analyse(slow_request(1, 1.0, f"busy{i}"), document=f"busy{i}"))
         for i in range(MAX_CHILDREN)
     ]
-    await _children(host, MAX_CHILDREN)
+    await _children(pool, MAX_CHILDREN)
     queued = []
     for i in range(5):
         queued.append(
@@ -153,15 +144,15 @@ def _started_at(report: FileReport) -> float:
     raise AssertionError(f"no start time in {report.output!r}")
 
 
-async def _first_child(host: int) -> psutil.Process:
-    return (await _children(host, 1))[0]
+async def _first_child(pool: WorkerPool) -> psutil.Process:
+    return (await _children(pool, 1))[0]
 
 
-async def _children(host: int, n: int, timeout_s: float = 30.0) -> list[psutil.Process]:
+async def _children(pool: WorkerPool, n: int, timeout_s: float = 30.0) -> list[psutil.Process]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:
-        children = psutil.Process(host).children()
+        children = job_children(pool)
         if len(children) >= n:
             return children
         await asyncio.sleep(0.01)

@@ -21,6 +21,7 @@ from flopsight.worker import WorkerPool
 from worker_support import (
     DATA,
     assert_linear_report,
+    job_children,
     job_processes,
     line_of,
     processes_with,
@@ -143,7 +144,7 @@ def test_host_killed_during_a_job_takes_the_job_with_it(pool: WorkerPool) -> Non
 
     thread = threading.Thread(target=run)
     thread.start()
-    children = _wait_for_children(host)
+    children = _wait_for_job_children(pool)
     os.kill(host, signal.SIGKILL)
     thread.join(30)
     report = done[0]
@@ -190,6 +191,16 @@ def test_server_killed_takes_host_and_children_along(tmp_path: Path) -> None:
         assert alive == []
     finally:
         server.kill()
+
+
+def _wait_for_job_children(pool: WorkerPool, timeout_s: float = 30.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children = job_children(pool)
+        if children:
+            return children
+        time.sleep(0.02)
+    raise AssertionError("no job child appeared")
 
 
 def _wait_for_children(pid: int, timeout_s: float = 30.0) -> list[psutil.Process]:

@@ -39,22 +39,44 @@ def prctl(option: int, value: int) -> bool:
 
 def run_child(
     job: JobFunction,
-    request: dict[str, Any],
+    request: dict[str, Any] | None,
     *,
     result_fd: int,
     output_fd: int,
     memory_mb: int,
     host_pid: int,
     close_fds: Iterable[int],
+    job_fd: int | None = None,
+    ready_fd: int | None = None,
+    warm: Callable[[], None] | None = None,
 ) -> NoReturn:
-    """Set the child up, run ``job``, write its answer to ``result_fd``, exit. Never returns."""
+    """Set the child up, run ``job``, write its answer to ``result_fd``, exit. Never returns.
+
+    A spare (``request`` None) is forked before its job exists: it isolates itself, runs
+    ``warm`` (so the pages a job touches are already its own), says so on ``ready_fd``, then
+    waits for ``{"request": ..., "memory_mb": ...}`` on ``job_fd``; EOF means "not needed".
+    """
     code = 70
     try:
-        _isolate(result_fd, output_fd, memory_mb, host_pid, close_fds)
-        answer = _run(job, request)
-        payload = json.dumps(answer, separators=(",", ":")).encode()
-        _flush_std()
-        _write_all(result_fd, payload)
+        _isolate(result_fd, output_fd, host_pid, close_fds)
+        if request is None:
+            assert job_fd is not None
+            if warm is not None:
+                with contextlib.suppress(Exception):
+                    warm()
+            if ready_fd is not None:
+                os.write(ready_fd, b"r")
+                os.close(ready_fd)
+            message = _read_all(job_fd)
+            if message:
+                order = json.loads(message)
+                request, memory_mb = order["request"], int(order["memory_mb"])
+        if request is not None:
+            _limit_memory(memory_mb)
+            answer = _run(job, request)
+            payload = json.dumps(answer, separators=(",", ":")).encode()
+            _flush_std()
+            _write_all(result_fd, payload)
         code = 0
     except BaseException:  # the child must reach os._exit whatever happened
         try:
@@ -66,9 +88,7 @@ def run_child(
         os._exit(code)
 
 
-def _isolate(
-    result_fd: int, output_fd: int, memory_mb: int, host_pid: int, close_fds: Iterable[int]
-) -> None:
+def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[int]) -> None:
     # A process group of its own: the host kills the job and every process it started at once.
     with contextlib.suppress(OSError):  # the host may have done it already
         os.setpgid(0, 0)
@@ -90,13 +110,24 @@ def _isolate(
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
+    # A segfault must not leave a core file in the user's folder.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _limit_memory(memory_mb: int) -> None:
     limit = memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    # A segfault must not leave a core file in the user's folder.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -110,12 +111,37 @@ class _Child:
         return text + self.tail.decode(errors="replace")
 
 
+# How long the host waits, idle, before it forks the next job's child ahead of time.
+SPARE_AFTER_IDLE_S = 0.1
+
+
+@dataclass
+class _Spare:
+    pid: int
+    job_w: int
+    result_r: int
+    output_r: int
+    ready_r: int
+    ready: bool = False
+
+
 class Host:
     """The fork-per-job loop (POSIX). One thread; a selector over the control pipe, SIGCHLD and
     every child's two pipes; deadlines enforced between selects."""
 
-    def __init__(self, job: JobFunction, ctl_in: int, ctl_out: int) -> None:
+    def __init__(
+        self,
+        job: JobFunction,
+        ctl_in: int,
+        ctl_out: int,
+        warm: Callable[[], None] | None = None,
+        spares: bool = True,
+    ) -> None:
         self.job = job
+        self.warm = warm
+        self.spares = spares
+        self.spare: _Spare | None = None
+        self.idle_since = time.monotonic()
         self.ctl_in = ctl_in
         self.ctl_out = ctl_out
         self.pid = os.getpid()
@@ -143,6 +169,8 @@ class Host:
                         self._read_control()
                     elif key.data == "wake":
                         _drain(self.wake_r)
+                    elif key.data == "spare":
+                        self._spare_ready()
                     else:
                         kind, child = key.data
                         self._read_child(kind, child)
@@ -150,14 +178,23 @@ class Host:
                 self._enforce_deadlines()
                 for child in [c for c in self.children.values() if c.exit_code is not None]:
                     self._finish(child)
+                if self._spare_due() <= 0:
+                    self._make_spare()
         finally:
             self.shutdown()
 
     def _next_timeout(self) -> float | None:
-        live = [c.deadline for c in self.children.values() if c.exit_code is None]
-        if not live:
-            return None
-        return max(0.0, min(live) - time.monotonic())
+        now = time.monotonic()
+        due = [c.deadline - now for c in self.children.values() if c.exit_code is None]
+        due.append(self._spare_due())
+        return max(0.0, min(due)) if min(due) < float("inf") else None
+
+    def _spare_due(self) -> float:
+        """Seconds until a spare should be forked (inf: not now). Only once the host has been
+        idle a moment: the next queued job usually arrives right after a report."""
+        if not self.spares or self.spare is not None or self.children or self.closing:
+            return float("inf")
+        return self.idle_since + SPARE_AFTER_IDLE_S - time.monotonic()
 
     def _read_control(self) -> None:
         while True:
@@ -191,31 +228,24 @@ class Host:
 
     def _start(self, message: dict[str, Any]) -> None:
         job_id = int(message["id"])
-        result_r, result_w = os.pipe()
-        output_r, output_w = os.pipe()
-        inherited = [self.ctl_in, self.ctl_out, self.wake_r, self.wake_w, result_r, output_r]
-        selector_fd = getattr(self.selector, "fileno", None)
-        if selector_fd is not None:
-            inherited.append(selector_fd())
-        for other in self.children.values():
-            inherited += [other.result_fd, other.output_fd]
-        _flush_std()
         now = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            run_child(
-                self.job,
-                message["request"],
-                result_fd=result_w,
-                output_fd=output_w,
-                memory_mb=int(message["memory_mb"]),
-                host_pid=self.pid,
-                close_fds=inherited,
-            )
-        with contextlib.suppress(OSError):  # the child got there first, or is already gone
-            os.setpgid(pid, pid)
-        os.close(result_w)
-        os.close(output_w)
+        spare, self.spare = self.spare, None
+        pid = -1
+        if spare is not None and not spare.ready:
+            self._discard_spare(spare)  # still warming: a fresh fork is sooner
+        elif spare is not None:
+            order = encode({"request": message["request"], "memory_mb": message["memory_mb"]})
+            try:
+                os.set_blocking(spare.job_w, True)
+                _write_all(spare.job_w, order)
+                os.close(spare.job_w)
+                self._close_pipe(spare.ready_r)
+                self._send({"op": "spare", "pid": None})
+                pid, result_r, output_r = spare.pid, spare.result_r, spare.output_r
+            except OSError:  # the spare died: fork as if there were none
+                self._discard_spare(spare)
+        if pid < 0:
+            pid, result_r, output_r, _, _ = self._fork(message)
         os.set_blocking(result_r, False)
         os.set_blocking(output_r, False)
         child = _Child(
@@ -231,6 +261,76 @@ class Host:
         self.selector.register(result_r, selectors.EVENT_READ, ("result", child))
         self.selector.register(output_r, selectors.EVENT_READ, ("output", child))
         self._send({"op": "started", "id": job_id, "pid": pid})
+
+    def _fork(self, message: dict[str, Any] | None) -> tuple[int, int, int, int, int]:
+        """Fork a child for ``message``'s job, or a spare (None) that waits for one on its job
+        pipe; returns (pid, result and output read ends, job write end, ready read end), the
+        last two -1 for a child forked for its job."""
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        job_r, job_w = os.pipe() if message is None else (-1, -1)
+        ready_r, ready_w = os.pipe() if message is None else (-1, -1)
+        inherited = [self.ctl_in, self.ctl_out, self.wake_r, self.wake_w, result_r, output_r]
+        inherited += [job_w, ready_r]
+        selector_fd = getattr(self.selector, "fileno", None)
+        if selector_fd is not None:
+            inherited.append(selector_fd())
+        for other in self.children.values():
+            inherited += [other.result_fd, other.output_fd]
+        if self.spare is not None:
+            spare = self.spare
+            inherited += [spare.job_w, spare.result_r, spare.output_r, spare.ready_r]
+        _flush_std()
+        pid = os.fork()
+        if pid == 0:
+            run_child(
+                self.job,
+                message["request"] if message is not None else None,
+                result_fd=result_w,
+                output_fd=output_w,
+                memory_mb=int(message["memory_mb"]) if message is not None else 0,
+                host_pid=self.pid,
+                close_fds=[fd for fd in inherited if fd >= 0],
+                job_fd=job_r if message is None else None,
+                ready_fd=ready_w if message is None else None,
+                warm=self.warm,
+            )
+        with contextlib.suppress(OSError):  # the child got there first, or is already gone
+            os.setpgid(pid, pid)
+        os.close(result_w)
+        os.close(output_w)
+        for fd in (job_r, ready_w):
+            if fd >= 0:
+                os.close(fd)
+        return pid, result_r, output_r, job_w, ready_r
+
+    def _make_spare(self) -> None:
+        """Fork the next job's child ahead of time, while nothing runs: the fork and the page
+        copies a job causes in its first milliseconds leave the job's path."""
+        pid, result_r, output_r, job_w, ready_r = self._fork(None)
+        self.spare = _Spare(pid, job_w, result_r, output_r, ready_r)
+        self._send({"op": "spare", "pid": pid})
+        os.set_blocking(ready_r, False)
+        self.selector.register(ready_r, selectors.EVENT_READ, "spare")
+
+    def _spare_ready(self) -> None:
+        spare = self.spare
+        if spare is None:
+            return
+        with contextlib.suppress(OSError):
+            spare.ready = os.read(spare.ready_r, 1) == b"r"
+        self._close_pipe(spare.ready_r)
+        spare.ready_r = -1
+
+    def _discard_spare(self, spare: _Spare) -> None:
+        self._close_pipe(spare.ready_r)
+        for fd in (spare.job_w, spare.result_r, spare.output_r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _kill_group(spare.pid)
+        if self.spare is spare:
+            self.spare = None
+        self._send({"op": "spare", "pid": None})
 
     def _read_child(self, kind: str, child: _Child, limit: int = 64) -> None:
         fd = child.result_fd if kind == "result" else child.output_fd
@@ -271,6 +371,8 @@ class Host:
             child = self.by_pid.pop(pid, None)
             if child is not None:
                 child.exit_code = os.waitstatus_to_exitcode(status)
+            elif self.spare is not None and pid == self.spare.pid:
+                self._discard_spare(self.spare)  # killed while it waited; the next one is forked
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -290,6 +392,7 @@ class Host:
         self._close_pipe(child.result_fd)
         self._close_pipe(child.output_fd)
         del self.children[child.id]
+        self.idle_since = time.monotonic()
         result: dict[str, Any] | None = None
         if child.exit_code == 0 and child.result:
             try:
@@ -313,6 +416,8 @@ class Host:
         """Kill processes reparented to this host (it is a subreaper) that are not jobs: what a
         job started in a session of its own, which its group kill did not reach."""
         jobs = set(self.by_pid)
+        if self.spare is not None:
+            jobs.add(self.spare.pid)
         for pid in _child_pids(self.pid):
             if pid not in jobs:
                 with contextlib.suppress(OSError):
@@ -334,6 +439,8 @@ class Host:
             view = view[n:]
 
     def shutdown(self) -> None:
+        if self.spare is not None:
+            self._discard_spare(self.spare)
         for child in list(self.children.values()):
             _kill_group(child.pid)
         deadline = time.monotonic() + 2.0
@@ -361,6 +468,12 @@ def _child_pids(pid: int) -> list[int]:
         except (OSError, ValueError):
             pass
     return pids
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _drain(fd: int) -> None:
@@ -409,14 +522,16 @@ def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
     module_name, _, function_name = job_spec.partition(":")
     job: JobFunction = getattr(importlib.import_module(module_name), function_name)
     info["import_ms"] = (time.perf_counter() - t0) * 1000.0
-    if warm and job_spec == DEFAULT_JOB:
+    if warm:
         t1 = time.perf_counter()
-        _warm_up(job)
+        _warm_up()
         info["warm_ms"] = (time.perf_counter() - t1) * 1000.0
     return job, info
 
 
-def _warm_up(job: JobFunction) -> None:
+def _warm_up() -> None:
+    """Count WARM_TEXT with the runner in the host itself (whatever the job function is)."""
+    from flopsight.count.runner import analyse_file
     from flopsight.job import AnalysisRequest
 
     folder = tempfile.mkdtemp(prefix="flopsight-warm-")
@@ -426,7 +541,9 @@ def _warm_up(job: JobFunction) -> None:
     saved_cwd = os.getcwd()
     try:
         for convention in ("macs", "ptflops"):
-            job(AnalysisRequest(text=WARM_TEXT, path=path, root=folder, convention=convention))
+            analyse_file(
+                AnalysisRequest(text=WARM_TEXT, path=path, root=folder, convention=convention)
+            )
     except Exception as e:
         print(f"flopsight worker: warm-up failed: {type(e).__name__}: {e}", file=sys.stderr)
     finally:
@@ -480,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
-    host = Host(job, ctl_in=0, ctl_out=ctl_out)
+    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=_warm_up if not args.no_warm else None)
     host._send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()

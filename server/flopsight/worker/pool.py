@@ -90,6 +90,7 @@ class _Host:
     state: HostState = "starting"
     proc: asyncio.subprocess.Process | None = None
     pid: int | None = None
+    spare_pid: int | None = None
     torch: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     running: dict[int, _Job] = field(default_factory=dict)
@@ -203,7 +204,13 @@ class WorkerPool:
             out: dict[str, Any] = dict(self._stats)
             out["cached_reports"] = len(self._cache)
         out["hosts"] = {
-            python: {"pid": h.pid, "state": h.state, "torch": h.torch, "running": len(h.running)}
+            python: {
+                "pid": h.pid,
+                "state": h.state,
+                "torch": h.torch,
+                "running": len(h.running),
+                "spare_pid": h.spare_pid,
+            }
             for python, h in list(self._hosts.items())
         }
         return out
@@ -211,6 +218,11 @@ class WorkerPool:
     def host_pid(self, python: str | None = None) -> int | None:
         host = self._hosts.get(python or self.python)
         return host.pid if host is not None else None
+
+    def spare_pid(self, python: str | None = None) -> int | None:
+        """The child forked ahead of the next job, waiting (None: none now)."""
+        host = self._hosts.get(python or self.python)
+        return host.spare_pid if host is not None else None
 
     def wait_ready(self, python: str | None = None, timeout: float = START_TIMEOUT_S) -> bool:
         """Block until the host for ``python`` is warm, through restarts (benchmarks, tests);
@@ -492,6 +504,7 @@ class WorkerPool:
             return
         host.proc = proc
         host.pid = proc.pid
+        host.spare_pid = None
         loop = asyncio.get_running_loop()
         host.start_timer = loop.call_later(START_TIMEOUT_S, self._start_timeout, host, proc)
         host.tasks = {
@@ -556,6 +569,8 @@ class WorkerPool:
                 "flopsight worker ready: %s (pid %s, torch %s)", host.python, host.pid, host.torch
             )
             self._pump()
+        elif op == "spare":
+            host.spare_pid = message.get("pid")
         elif op == "fatal":
             host.fatal = str(message.get("message"))
 

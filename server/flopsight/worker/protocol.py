@@ -10,6 +10,7 @@ host -> pool (a dedicated descriptor: the host's original stdout, which no job c
     {"op": "ready", "pid": 123, "python": "...", "torch": "2.13.0", "notes": [...], ...}
     {"op": "fatal", "message": "No module named 'torch'"}           then the host exits
     {"op": "started", "id": 7, "pid": 456}                           the job's child (and pgid)
+    {"op": "spare", "pid": 457}      a child forked ahead of the next job (pid null: none now)
     {"op": "done", "id": 7, ...JobOutcome...}
 
 Standard library only: the host imports this in the models' interpreter.

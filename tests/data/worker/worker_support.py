@@ -50,17 +50,34 @@ def linear_request(out: int) -> AnalysisRequest:
 
 
 def job_processes(pool: WorkerPool, settle_s: float = 5.0) -> list[psutil.Process]:
-    """The host's descendants (job children and whatever they started) that are still alive,
-    after giving killed ones up to ``settle_s`` to be reaped."""
+    """The host's descendants (job children and whatever they started) still alive, after
+    giving killed ones up to ``settle_s`` to be reaped. The spare (a child forked ahead of
+    the next job, waiting for it) is not a job's."""
     host_pid = pool.host_pid()
     assert host_pid is not None and psutil.pid_exists(host_pid)
     host = psutil.Process(host_pid)
     deadline = time.monotonic() + settle_s
     while True:
-        left = host.children(recursive=True)
+        spare = pool.spare_pid()
+        left = [p for p in host.children(recursive=True) if p.pid != spare]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.02)
+
+
+def job_children(pool: WorkerPool) -> list[psutil.Process]:
+    """The host's children running a job now (not the spare, not zombies)."""
+    host_pid = pool.host_pid()
+    assert host_pid is not None
+    spare = pool.spare_pid()
+    alive = []
+    for child in psutil.Process(host_pid).children():
+        try:
+            if child.pid != spare and child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
 
 
 def processes_with(marker: str, settle_s: float = 5.0) -> list[psutil.Process]:
