@@ -358,6 +358,13 @@ def _spellings(path: str) -> frozenset[str]:
     return frozenset({path, os.path.abspath(path), os.path.realpath(path)})
 
 
+def _uses_torchvision(text: str, had_torchvision: bool) -> bool:
+    """Whether this file's run needed torchvision (so the import fix concerns it)."""
+    if not had_torchvision:
+        return "torchvision" in sys.modules
+    return re.search(r"^\s*(from|import)\s+torchvision\b", text, re.MULTILINE) is not None
+
+
 def environment() -> dict[str, str]:
     env = {"python": platform.python_version(), "torch": str(torch.__version__)}
     with suppress(importlib.metadata.PackageNotFoundError):
@@ -379,6 +386,7 @@ def analyse_file(request: AnalysisRequest) -> FileReport:
     report = FileReport(file=request.path, convention=request.convention)
     report.environment = environment()
     output = CapturedOutput()
+    had_torchvision = "torchvision" in sys.modules  # a warm worker imports it up front
     with captured(output), file_module(request) as module:
         tvfix.ensure_torchvision_importable()
         namespace = module.__dict__
@@ -406,7 +414,7 @@ def analyse_file(request: AnalysisRequest) -> FileReport:
             if model_report.status == "error":
                 model_report.elapsed_ms = 1000 * (time.perf_counter() - started)
             report.models.append(model_report)
-        if tvfix.fix_applied() and "torchvision" in sys.modules:
+        if tvfix.fix_applied() and _uses_torchvision(request.text, had_torchvision):
             report.notes.append(TORCHVISION_NOTE)
     report.output = output.text()
     return report
