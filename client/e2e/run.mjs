@@ -347,10 +347,44 @@ async function main() {
       log('saved docs/vscode-report.png');
     }
 
+    // --- densenet161, the seed article's script; the report through the command palette ------------
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+W'); // close all editors
+    await quickOpen(page, 'seed_densenet.py');
+    // ptflops' figures for densenet161 at (1, 3, 224, 224), as the seed article prints them.
+    const denseStatus = await waitFor('the status bar for densenet161', async () => (await statusBarText(page)).find((t) => t.includes('GMac')), 240_000).catch(
+      async () => (await statusBarText(page)).join(' | '),
+    );
+    check(String(denseStatus).includes('⚡ 7.82 GMac · 28.68 M'), `the status bar shows densenet161's 7.82 GMac · 28.68 M: "${denseStatus}"`);
+    const denseLens = await waitFor(
+      'the densenet161 code lens',
+      async () => page.evaluate(() => [...document.querySelectorAll('.codelens-decoration')].map((e) => e.textContent ?? '').find((t) => t.includes('GMac'))),
+      30_000,
+    ).catch(() => '');
+    check(denseLens.includes('7.82 GMac') && denseLens.includes('28.68 M params'), `the code lens shows 7.82 GMac and 28.68 M params: "${denseLens}"`);
+    await page.mouse.move(5, 400);
+    await page.screenshot({ path: join(docs, 'vscode-densenet.png') });
+    log('saved docs/vscode-densenet.png');
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input >> visible=true', { timeout: 10_000 });
+    await page.keyboard.type('flopsight: Show Report', { delay: 10 });
+    await page.waitForTimeout(600);
+    await page.keyboard.press('Enter');
+    const denseReport = await waitFor('the densenet161 report', () => frameWithText(page, 'DenseNet'), 30_000).catch(() => undefined);
+    check(Boolean(denseReport), 'flopsight: Show Report from the command palette opens the report of the active file');
+    if (denseReport) {
+      const text = await denseReport.evaluate(() => document.body.innerText);
+      check(text.includes('7.82 GMac') && text.includes('Heaviest layers'), 'the densenet161 report shows 7.82 GMac and its heaviest layers');
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(docs, 'vscode-densenet-report.png') });
+      log('saved docs/vscode-densenet-report.png');
+    }
+
     // --- the notebook --------------------------------------------------------------------------
     if (withNotebook && existsSync(join(folder, 'seed_mlp.ipynb'))) {
       await page.keyboard.press('Control+K');
       await page.keyboard.press('Control+W'); // close all editors
+      await page.keyboard.press('Control+B'); // the side bar back
       await page.waitForTimeout(500);
       await quickOpen(page, 'seed_mlp.ipynb');
       await page.waitForSelector('.notebook-editor >> visible=true', { timeout: 30_000 });
