@@ -1,8 +1,10 @@
 """``flopsight report | check | annotate | serve``: the engine on the command line.
 
-This module imports no torch: models run through ``run_analysis`` (in this process for now,
-its stdout protected, so ``--format json`` stays clean). Errors are one line on stderr,
-``flopsight: error: <where>: <what>, <what to do>``, exit status 2; ``--debug`` adds tracebacks.
+This module imports no torch: the file is read and checked here (syntax, --model, --input)
+and its models run through ``run_analysis``, in a worker process under the time and memory
+limits (or in this process with ``FLOPSIGHT_IN_PROCESS=1``). Errors are one line on stderr,
+``flopsight: error: <where>: <what>; <what to do>``, exit status 2; ``--debug`` adds tracebacks.
+Exit status 1 is ``check``'s "over budget".
 """
 
 from __future__ import annotations
@@ -128,11 +130,16 @@ def progress(message: str, stream: TextIO | None = None) -> Iterator[None]:
         yield
         return
     shown = threading.Event()
+    done = threading.Event()
+    lock = threading.Lock()
 
     def show() -> None:
-        shown.set()
-        out.write(f"flopsight: {message}…")
-        out.flush()
+        with lock:
+            if done.is_set():
+                return
+            shown.set()
+            out.write(f"flopsight: {message}…")
+            out.flush()
 
     timer = threading.Timer(PROGRESS_AFTER_S, show)
     timer.daemon = True
@@ -141,6 +148,8 @@ def progress(message: str, stream: TextIO | None = None) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+        with lock:
+            done.set()
         if shown.is_set():
             out.write("\r\033[K")
             out.flush()
