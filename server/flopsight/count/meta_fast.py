@@ -33,6 +33,10 @@ def register(packets: Sequence[Any]) -> Callable[[FastMeta], FastMeta]:
     return add
 
 
+def _meta_tensor(t: Any) -> bool:
+    return isinstance(t, torch.Tensor) and t.is_meta
+
+
 def _plain(t: Any) -> bool:
     """A dense meta tensor laid out contiguously (row-major)."""
     return isinstance(t, torch.Tensor) and t.is_meta and t.is_contiguous()
@@ -51,6 +55,22 @@ def _plain_or_channels_last(t: Any) -> bool:
 
 def _broadcast(*shapes: Sequence[int]) -> torch.Size:
     return torch.broadcast_shapes(*shapes)  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _dense(t: Any) -> bool:
+    """A meta tensor whose elements fill its storage in some order of dims (no gaps, no
+    overlap): elementwise kernels give such an input's strides to their output, as
+    ``empty_like`` does."""
+    if not isinstance(t, torch.Tensor) or not t.is_meta or t.numel() == 0:
+        return False
+    expected = 1
+    for stride, size in sorted(
+        (st, sz) for st, sz in zip(t.stride(), t.shape, strict=True) if sz != 1
+    ):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def _stats_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -112,7 +132,7 @@ _UNARY_INPLACE = [
 @register(_UNARY)
 def _unary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     x = args[0]
-    if not _plain_or_channels_last(x) or not x.dtype.is_floating_point:
+    if not _dense(x) or not x.dtype.is_floating_point:
         return None
     if any(isinstance(a, torch.Tensor) for a in args[1:]):
         return None
@@ -122,7 +142,7 @@ def _unary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 @register(_UNARY_INPLACE)
 def _unary_inplace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     x = args[0]
-    if not _plain_or_channels_last(x) or not x.dtype.is_floating_point:
+    if not _meta_tensor(x) or not x.dtype.is_floating_point:
         return None
     if any(isinstance(a, torch.Tensor) for a in args[1:]):
         return None
@@ -194,10 +214,28 @@ def _binary_shape(args: tuple[Any, ...]) -> torch.Size | None:
     return shape
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float))
+
+
+def _with_scalar(args: tuple[Any, ...]) -> bool:
+    """A plain float tensor with a number, or a 0-dim real tensor (which promotes like one)."""
+    a, b = args[0], args[1]
+    if not _dense(a) or not a.dtype.is_floating_point:
+        return False
+    if any(isinstance(x, torch.Tensor) for x in args[2:]):
+        return False
+    if isinstance(b, torch.Tensor):
+        return b.dim() == 0 and not b.dtype.is_complex
+    return _is_number(b)
+
+
 @register([aten.add, aten.sub, aten.mul, aten.div])
 def _binary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if len(args) < 2 or kwargs.get("rounding_mode") is not None:
         return None
+    if _with_scalar(args):
+        return torch.empty_like(args[0])
     shape = _binary_shape(args)
     if shape is None:
         return None
@@ -208,7 +246,84 @@ def _binary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 def _binary_inplace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if len(args) < 2 or kwargs.get("rounding_mode") is not None:
         return None
+    if _with_scalar(args):
+        return args[0]
     shape = _binary_shape(args)
     if shape is None or shape != args[0].shape:
         return None
     return args[0]
+
+
+@register(
+    [
+        aten.neg,
+        aten.rsqrt,
+        aten.sqrt,
+        aten.exp,
+        aten.log,
+        aten.reciprocal,
+        aten.abs,
+        aten.sin,
+        aten.cos,
+        aten.erf,
+        aten.pow,
+        aten.clamp,
+    ]
+)
+def _elementwise_with_numbers(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # One float tensor and only numbers besides (pow.Tensor_Scalar, clamp(min, max), tril(k)).
+    x = args[0]
+    if not _dense(x) or not x.dtype.is_floating_point:
+        return None
+    if not all(a is None or _is_number(a) for a in (*args[1:], *kwargs.values())):
+        return None
+    return torch.empty_like(x)
+
+
+@register([aten.tril, aten.triu])
+def _triangle(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if not _plain(x) or x.dim() < 2 or not all(_is_number(a) for a in args[1:]) or kwargs:
+        return None
+    return torch.empty_like(x)
+
+
+@register([aten.mm])
+def _mm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    a, b = args[:2]
+    if not (_meta_tensor(a) and _meta_tensor(b)) or a.dim() != 2 or b.dim() != 2:
+        return None
+    if a.shape[1] != b.shape[0] or a.dtype != b.dtype or kwargs:
+        return None
+    return torch.empty((a.shape[0], b.shape[1]), dtype=a.dtype, device="meta")
+
+
+@register([aten.bmm])
+def _bmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    a, b = args[:2]
+    if not (_meta_tensor(a) and _meta_tensor(b)) or a.dim() != 3 or b.dim() != 3:
+        return None
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1] or a.dtype != b.dtype or kwargs:
+        return None
+    return torch.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype, device="meta")
+
+
+@register([aten.mean])
+def _mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # mean.dim(x, dim, keepdim=False, *, dtype=None); mean.default(x) reduces everything.
+    x = args[0]
+    if not _plain(x) or not x.dtype.is_floating_point or kwargs.get("dtype") is not None:
+        return None
+    dims = args[1] if len(args) > 1 else None
+    keepdim = bool(args[2]) if len(args) > 2 else bool(kwargs.get("keepdim", False))
+    if dims is None or len(dims) == 0:
+        reduced = set(range(x.dim()))
+    else:
+        if x.dim() == 0 or not all(isinstance(d, int) and -x.dim() <= d < x.dim() for d in dims):
+            return None
+        reduced = {d % x.dim() for d in dims}
+    if keepdim:
+        shape = [1 if i in reduced else s for i, s in enumerate(x.shape)]
+    else:
+        shape = [s for i, s in enumerate(x.shape) if i not in reduced]
+    return torch.empty(shape, dtype=x.dtype, device="meta")
