@@ -13,9 +13,10 @@ from torch import nn
 
 from flopsight.count.construction import record_construction
 from flopsight.count.counter import CONVENTIONS, count_model
+from flopsight.count.warm import warm_up
 from flopsight.report.model import ModelReport
 
-__all__ = ["CONVENTIONS", "count", "count_model", "record_construction"]
+__all__ = ["CONVENTIONS", "count", "count_model", "record_construction", "warm_up"]
 
 
 def count(
