@@ -34,7 +34,8 @@ class _Sampler(nn.Module):
         att = F.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
         att = att + F.scaled_dot_product_attention(q, k, v, is_causal=True)
         h = h + att.transpose(1, 2).reshape(1, -1, 8)
-        return h + self.mlp(h).mean(dim=-1, keepdim=True)
+        out: torch.Tensor = h + self.mlp(h).mean(dim=-1, keepdim=True)
+        return out
 
 
 def warm_up() -> None:
