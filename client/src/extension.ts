@@ -14,7 +14,7 @@ import {
 import { type Interpreter, classifyProbe, installCommandLine, resolveModelPython, resolveServerPython } from './interpreter';
 import { onDidChangeInterpreter, selectedInterpreter } from './python';
 import { ReportPanel } from './reportPanel';
-import { type ClientContext, type FlopsightSection, executionBlockedReason, expandPath, serverSection } from './settings';
+import { type ClientContext, type FlopsightSection, adjustConfiguration, executionBlockedReason, expandPath, serverSection } from './settings';
 import { isFileReport } from './report';
 import { type FileState, type SummaryParams, statusView, summaryFromReport } from './status';
 
@@ -190,22 +190,7 @@ class Flopsight implements vscode.Disposable {
         // The server pulls `flopsight`; trust and the selected interpreter adjust what it gets.
         configuration: async (params, token, next) => {
           const result = await next(params, token);
-          if (!Array.isArray(result)) {
-            return result;
-          }
-          return result.map((value: unknown, i) => {
-            const section = params.items[i]?.section;
-            if (section === SECTION) {
-              return this.section();
-            }
-            if (section === `${SECTION}.execute` && !vscode.workspace.isTrusted) {
-              return false;
-            }
-            if (!section && value && typeof value === 'object') {
-              return { ...(value as object), [SECTION]: this.section() };
-            }
-            return value;
-          });
+          return Array.isArray(result) ? adjustConfiguration(params.items, result, () => this.section()) : result;
         },
         didChangeConfiguration: async () => this.sendSettings(),
       },

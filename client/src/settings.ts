@@ -89,3 +89,31 @@ export function executionBlockedReason(section: FlopsightSection | undefined, tr
   }
   return undefined;
 }
+
+/**
+ * Answers to a `workspace/configuration` request, adjusted: the `flopsight` section (asked for by
+ * name, inside the whole configuration, or one key of it) is what `section` gives.
+ */
+export function adjustConfiguration(
+  items: ReadonlyArray<{ section?: string | null }>,
+  answers: unknown[],
+  section: () => FlopsightSection,
+): unknown[] {
+  return answers.map((value, i) => {
+    const name = items[i]?.section;
+    if (name === 'flopsight') {
+      return section();
+    }
+    if (name && name.startsWith('flopsight.')) {
+      let node: unknown = section();
+      for (const part of name.slice('flopsight.'.length).split('.')) {
+        node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined;
+      }
+      return node === undefined ? value : node;
+    }
+    if (!name && typeof value === 'object' && value !== null) {
+      return { ...(value as object), flopsight: section() };
+    }
+    return value;
+  });
+}

@@ -16,15 +16,23 @@ const PARAM_PREFIXES: Prefixes = [
   [1e3, 'k'],
 ];
 
-/** `x.toFixed(precision)` rounding exact ties to even, as Python's format does. */
+/**
+ * `x.toFixed(precision)` as Python formats it: both round the exact binary value, but an exact tie
+ * goes to the even digit in Python and up in JavaScript. A double is an exact tie at `precision`
+ * digits only when `x · 2^(precision+1)` is an odd integer (10^-p is not dyadic otherwise).
+ */
 export function toFixedHalfEven(x: number, precision: number): string {
-  const scaled = x * 10 ** precision;
-  const floor = Math.floor(scaled);
-  if (scaled - floor === 0.5 && Number.isFinite(scaled)) {
-    const even = floor % 2 === 0 ? floor : floor + 1;
-    return (even / 10 ** precision).toFixed(precision);
+  const y = Math.abs(x) * 2 ** (precision + 1);
+  if (!Number.isSafeInteger(y) || y % 2 !== 1) {
+    return x.toFixed(precision);
   }
-  return x.toFixed(precision);
+  // |x|·10^p = y·5^p / 2 = k + ½ exactly: take the even one of k and k + 1.
+  const twice = BigInt(y) * 5n ** BigInt(precision);
+  const k = (twice - 1n) / 2n;
+  const n = k % 2n === 0n ? k : k + 1n;
+  const digits = n.toString().padStart(precision + 1, '0');
+  const text = precision > 0 ? `${digits.slice(0, -precision)}.${digits.slice(-precision)}` : digits;
+  return x < 0 && n !== 0n ? `-${text}` : text;
 }
 
 function scaled(value: number, prefixes: Prefixes, precision: number): [string, string] {

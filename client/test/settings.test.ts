@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { executionBlockedReason, expandPath, nestSection, serverSection } from '../src/settings';
+import { adjustConfiguration, executionBlockedReason, expandPath, nestSection, serverSection } from '../src/settings';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
 const props: Record<string, { default: unknown; enum?: string[]; items?: { enum?: string[] }; markdownDescription?: string; description?: string }> =
@@ -103,4 +103,21 @@ test('the server reads the contributed defaults as its own defaults', { skip: !e
   }
   const [read, defaultSettings] = JSON.parse(out);
   assert.deepEqual(read, defaultSettings);
+});
+
+test('workspace/configuration answers carry the adjusted section however it is asked for', () => {
+  const raw = { convention: 'ptflops', execute: true, limits: { timeoutSeconds: 20 } };
+  const adjusted = () => serverSection(raw, { trusted: false });
+  const answers = adjustConfiguration(
+    [{ section: 'flopsight' }, { section: 'flopsight.execute' }, { section: 'flopsight.limits.timeoutSeconds' }, { section: 'editor' }, {}],
+    [raw, true, 20, { tabSize: 4 }, { flopsight: raw, editor: {} }],
+    adjusted,
+  );
+  assert.deepEqual(answers, [
+    { convention: 'ptflops', execute: false, limits: { timeoutSeconds: 20 } },
+    false,
+    20,
+    { tabSize: 4 },
+    { flopsight: { convention: 'ptflops', execute: false, limits: { timeoutSeconds: 20 } }, editor: {} },
+  ]);
 });
