@@ -106,3 +106,51 @@ def test_seed_densenet161_figures() -> None:
     assert format_params(by_convention["ptflops"].params) == "28.68 M"
     assert format_macs(by_convention["macs"].macs) == "7.73 GMac"
     assert format_params(by_convention["macs"].params) == "28.68 M"
+
+
+class _SelfAttention(torch.nn.Module):
+    def __init__(self, by_keyword: bool) -> None:
+        super().__init__()
+        self.by_keyword = by_keyword
+        self.attn = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.by_keyword:
+            out, _ = self.attn(query=x, key=x, value=x, need_weights=False)
+        else:
+            out, _ = self.attn(x, x, x, need_weights=False)
+        return out
+
+
+def test_multihead_attention_formula_by_hand_also_when_called_with_keywords() -> None:
+    # ptflops' MultiheadAttention formula for q = k = v of (batch 1, length 5, dim 16), 4 heads:
+    length, dim, heads = 5, 16, 4
+    scaling = length * dim
+    projections = 3 * length * dim * dim
+    in_bias = 3 * length * dim
+    per_head = length * length * (dim // heads) + length * length + length * length * (dim // heads)
+    out_projection = length * dim * (dim + 1)
+    expected = scaling + projections + in_bias + heads * per_head + out_projection
+    assert expected == 6420
+
+    x = torch.randn(1, length, dim)
+    positional = _SelfAttention(by_keyword=False)
+    assert _ptflops_on(positional, x) == expected  # ptflops itself agrees
+    for by_keyword in (False, True):
+        report = count_model(_SelfAttention(by_keyword), (x,), convention="ptflops")
+        assert report.total is not None
+        assert report.total.macs == expected
+        assert report.uncounted_ops == []
+
+
+def _ptflops_on(model: torch.nn.Module, x: torch.Tensor) -> int:
+    macs, _ = get_model_complexity_info(
+        model,
+        tuple(x.shape[1:]),
+        as_strings=False,
+        print_per_layer_stat=False,
+        backend="pytorch",
+        backend_specific_config={"count_functional": False},
+    )
+    assert macs is not None
+    return int(macs)

@@ -128,7 +128,9 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if self.charge_modules and ptflops_rules.rule_for(module) is not None:
             self.charged_depth += 1
 
-    def post_hook(self, module: nn.Module, inputs: Any, output: Any) -> None:
+    def post_hook(
+        self, module: nn.Module, inputs: Any, kwargs: dict[str, Any], output: Any
+    ) -> None:
         if not self.stack or self.stack[-1] is not module:
             return
         self.stack.pop()
@@ -152,7 +154,11 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.charged_depth -= 1
         if self.charged_depth:
             return
-        macs = int(rule.formula(module, tuple(inputs), output))
+        try:
+            macs = int(rule.formula(module, _positional(module, inputs, kwargs), output))
+        except Exception:  # a call the formula cannot read (ptflops would fail on it too)
+            self.uncounted[f"module:{type(module).__name__}"] += 1
+            return
         state.cost.add(rule.family, macs)
         line = self._line_state(sys._getframe(1))
         if line is not None:
@@ -220,6 +226,18 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
             state.calls += 1
             self._last_visit = visit
         return state
+
+
+def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The call's arguments in ``forward``'s order, so `mha(query=q, key=k, value=v)` reads
+    like `mha(q, k, v)` to the ptflops formulas."""
+    if not kwargs:
+        return tuple(args)
+    try:
+        bound = inspect.signature(module.forward).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return tuple(args)
+    return tuple(bound.arguments.values())
 
 
 def _spellings(source_file: str | None) -> frozenset[str]:
@@ -420,7 +438,9 @@ def count_model(
     tally = _Tally(model, convention, source_file)
     modes = _set_eval(model)
     pre = nn.modules.module.register_module_forward_pre_hook(tally.pre_hook)
-    post = nn.modules.module.register_module_forward_hook(tally.post_hook, always_call=True)
+    post = nn.modules.module.register_module_forward_hook(
+        tally.post_hook, with_kwargs=True, always_call=True
+    )
     try:
         with torch.no_grad(), _AttentionScope(tally), tally:
             model(*args, **kwargs)
