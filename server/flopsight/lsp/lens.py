@@ -13,13 +13,12 @@ from typing import Any
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
-from flopsight.report.model import ModelReport
+from flopsight.report.markdown import render_model_markdown
+from flopsight.report.model import FileReport, ModelReport
 from flopsight.report.units import (
     format_flops,
     format_macs,
     format_params,
-    format_shape,
-    format_share,
 )
 
 SHOW_REPORT = "flopsight.showReport"
@@ -57,40 +56,8 @@ def lenses(view: DocumentView) -> list[Lens]:
 
 
 def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
-    """The per-layer table of one model, ptflops-like, as markdown."""
-    m = anchored.report
-    head = f"## {m.display_name}" + (f" — {path}" if path else "")
-    if m.status != "ok" or m.total is None:
-        title = model_title(m) or "not analysed: no input shape"
-        return f"{head}\n\n{title}\n"
-    t = m.total
-    rows = [
-        head,
-        "",
-        f"input `{format_inputs(m.inputs)}` · convention `{anchored.convention}` · "
-        f"device `{m.device}`",
-        "",
-        "| module | type | MACs | share | params | share | output | line |",
-        "|---|---|--:|--:|--:|--:|---|--:|",
-    ]
-    for layer in m.layers:
-        name = layer.path or m.display_name
-        indent = "&nbsp;&nbsp;" * layer.depth
-        rows.append(
-            f"| {indent}`{name}` | {layer.type} | {format_macs(layer.macs)} | "
-            f"{format_share(layer.macs, t.macs)} | {format_params(layer.params)} | "
-            f"{format_share(layer.params, t.params)} | {format_shape(layer.output_shape)} | "
-            f"{layer.line if layer.line is not None else ''} |"
-        )
-    rows += [
-        "",
-        f"Computational complexity: {format_macs(t.macs)}  ",
-        f"Computational complexity: {format_flops(t.flops)}  ",
-        f"Number of parameters: {format_params(t.params)}",
-    ]
-    if m.uncounted_ops:
-        rows += ["", "Not counted: " + ", ".join(f"`{u.op}` ×{u.count}" for u in m.uncounted_ops)]
-    return "\n".join(rows) + "\n"
+    """The per-layer table of one model as markdown (``flopsight report --format markdown``)."""
+    return render_model_markdown(anchored.report, path, anchored.convention)
 
 
 def summary(uri: str, view: DocumentView) -> dict[str, Any]:
@@ -136,3 +103,25 @@ def log_lines(path: str, view: DocumentView) -> Sequence[str]:
         m = anchored.report
         out.append(f"{path}:{m.line}: {m.display_name}: {model_title(m) or m.status}")
     return out
+
+
+def show_report(
+    view: DocumentView | None, path: str, name: str | None, fmt: str | None = None
+) -> str | dict[str, Any]:
+    """What ``flopsight.showReport`` answers: markdown, or the FileReport JSON (``fmt="json"``)."""
+    if view is None:
+        return "flopsight: no analysis for this document (is flopsight.execute off?)"
+    models = [m for m in view.models if name is None or m.report.name == name]
+    if fmt == "json":
+        convention = models[0].convention if models else "macs"
+        report = FileReport(
+            file=path,
+            convention=convention,
+            models=[m.report for m in models],
+            warnings=list(view.warnings),
+            notes=list(view.notes),
+        )
+        return report.to_json()
+    if not models:
+        return f"flopsight: no analysed model named {name!r} in {path}"
+    return "\n\n".join(report_markdown(m, path) for m in models)

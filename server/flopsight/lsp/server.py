@@ -27,6 +27,7 @@ markdown.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from typing import Any
@@ -149,7 +150,11 @@ def initialize(ls: FlopsightServer, params: types.InitializeParams) -> None:
 
 @server.feature(types.INITIALIZED)
 async def initialized(ls: FlopsightServer, params: types.InitializedParams) -> None:
-    await _pull_configuration(ls)
+    try:
+        await _pull_configuration(ls)
+    finally:
+        ls.session.configured.set()
+    ls.session.warm_up()
 
 
 @server.feature(types.SHUTDOWN)
@@ -256,22 +261,19 @@ def code_action(ls: FlopsightServer, params: types.CodeActionParams) -> list[typ
 
 
 @server.command(lens.SHOW_REPORT)
-def show_report(ls: FlopsightServer, *args: Any) -> str:
-    """``[uri, model]`` -> the model's per-layer table as markdown (every model when no name)."""
+def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
+    """``[uri, model]`` -> the model's per-layer table as markdown (every model without a name);
+    ``[uri, {"format": "json", "model": name | null}]`` -> the report as JSON, lines as now."""
     uri = str(args[0]) if args else ""
-    name = str(args[1]) if len(args) > 1 else None
-    view = ls.session.view(uri)
-    if view is None:
-        return "flopsight: no analysis for this document (is flopsight.execute off?)"
-    models = [m for m in view.models if name is None or m.report.name == name]
-    if not models:
-        return f"flopsight: no analysed model named {name!r} in {uri_to_path(uri)}"
-    return "\n".join(lens.report_markdown(m, uri_to_path(uri)) for m in models)
+    options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+    name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
+    return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
 
 
 def start(tcp: str | None = None) -> None:
     """Runs the server on stdio, or on ``tcp`` (``HOST:PORT``) for debugging."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    level = os.environ.get("FLOPSIGHT_LOG", "WARNING").upper()
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.WARNING))
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

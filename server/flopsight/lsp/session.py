@@ -31,7 +31,8 @@ from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.settings import Settings
-from flopsight.source.model import SourceAnalysis
+from flopsight.source.inputs import resolve_inputs
+from flopsight.source.model import ModelSpec, SourceAnalysis, UnresolvedDimension
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,15 @@ class OpenDocument:
         return uri_to_path(self.uri)
 
 
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Collects the outcome of a job nobody waits for any more."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _is_cancellation(exc: BaseException) -> bool:
-    return isinstance(exc, asyncio.CancelledError) or "Cancel" in type(exc).__name__
+    """asyncio's cancellation, or the pool's (``JobCancelled``: a newer job replaced this one)."""
+    return isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "JobCancelled"
 
 
 class Session:
@@ -110,6 +118,7 @@ class Session:
         self._analyser_python: str | None = None
         self.utf16 = True
         self._closing: asyncio.Future[Any] | None = None
+        self.configured = asyncio.Event()
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
@@ -150,7 +159,10 @@ class Session:
         return doc.results.view(doc.text)
 
     def hint_options(self) -> HintOptions:
-        return HintOptions(self.settings.inlay_hints_show, self.settings.inlay_hints_min_share)
+        # minShare is a fraction (0.01: lines under 1% get no hint), as the VS Code settings
+        # describe it; a value above 1 is read as a percentage.
+        share = self.settings.inlay_hints_min_share
+        return HintOptions(self.settings.inlay_hints_show, share * 100 if share <= 1 else share)
 
     # -- events ---------------------------------------------------------------------------
     def opened(self, uri: str, text: str, version: int | None) -> None:
@@ -205,43 +217,50 @@ class Session:
     async def _after(self, doc: OpenDocument, delay_s: float, summary: bool) -> None:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
+        # Nothing runs before the client's settings are in (workspace/configuration).
+        await self.configured.wait()
         if doc.round is not None and not doc.round.done():
             doc.round.cancel()
         doc.round = asyncio.ensure_future(self.analyse(doc, summary))
 
     async def analyse(self, doc: OpenDocument, summary: bool = False) -> None:
-        """One round: parse, run every annotated model, publish, refresh."""
+        """One round: parse, run every annotated model, publish, refresh.
+
+        ``flopsight/analysisStarted`` opens every round and ``flopsight/analysisFinished``
+        closes it, after the diagnostics and refresh requests (``cancelled``: superseded).
+        """
+        self.client.notify("flopsight/analysisStarted", {"uri": doc.uri})
+        try:
+            await self._run_models(doc)
+        except asyncio.CancelledError:
+            self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": True})
+            raise
+        self.publish(doc)
+        self.client.refresh()
+        if summary:
+            self.send_summary(doc)
+        self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
+
+    async def _run_models(self, doc: OpenDocument) -> None:
         text = doc.text
         source = self.source(doc)
         doc.rounds += 1
         doc.extra = []
-        settings = self.settings
-        if not settings.execute or source.syntax_error is not None:
-            if not settings.execute:
-                doc.results.clear()
-            self.publish(doc)
-            self.client.refresh()
-            if summary:
-                self.send_summary(doc)
+        if not self.settings.execute:
+            doc.results.clear()
             return
-        runnable = [m for m in source.models if m.inputs is not None]
+        if source.syntax_error is not None:
+            return  # the last results stay, re-anchored, until the text parses again
+        runnable = [m for m in source.models if self._resolvable(doc, m)]
         doc.results.keep_only({m.name for m in runnable})
         if not runnable:
-            self.publish(doc)
-            self.client.refresh()
-            if summary:
-                self.send_summary(doc)
             return
-        self.client.notify("flopsight/analysisStarted", {"uri": doc.uri})
-        progress = asyncio.ensure_future(self._progress(doc, [m.name for m in runnable]))
-        jobs = [
-            asyncio.ensure_future(self._job(doc, text, name)) for name in (m.name for m in runnable)
-        ]
-        cancelled = False
+        names = [m.name for m in runnable]
+        progress = asyncio.ensure_future(self._progress(doc, names))
+        jobs = [asyncio.ensure_future(self._job(doc, text, name)) for name in names]
         try:
             await asyncio.gather(*jobs)
         except asyncio.CancelledError:
-            cancelled = True
             for job in jobs:
                 job.cancel()
             raise
@@ -250,14 +269,30 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 token = await progress
                 if token is not None:
-                    self.client.progress_end(token, "cancelled" if cancelled else "done")
-            self.client.notify(
-                "flopsight/analysisFinished", {"uri": doc.uri, "cancelled": cancelled}
-            )
-        self.publish(doc)
-        self.client.refresh()
-        if summary:
-            self.send_summary(doc)
+                    self.client.progress_end(token, "done")
+
+    def _resolvable(self, doc: OpenDocument, spec: ModelSpec) -> bool:
+        """Whether the model has concrete inputs; a dimension without a value is FS105."""
+        if spec.inputs is None:
+            return False
+        try:
+            resolve_inputs(spec, self.settings.dims)
+        except UnresolvedDimension as exc:
+            lines = diag.Lines(doc.text, self.utf16)
+            rng = lines.span_range(exc.span or spec.name_span)
+            doc.extra.append(diag.make(rng, "FS105", str(exc), types.DiagnosticSeverity.Error))
+            return False
+        except ValueError:
+            return False
+        return True
+
+    def warm_up(self) -> None:
+        """Starts the models' worker now, so the first analysis finds it warm."""
+        if not self.settings.execute:
+            return
+        start = getattr(self.analyser(), "start", None)
+        if callable(start):
+            start()
 
     async def _progress(self, doc: OpenDocument, models: list[str]) -> object | None:
         await asyncio.sleep(PROGRESS_AFTER_S)
@@ -281,13 +316,22 @@ class Session:
         )
         started = time.perf_counter()
         try:
-            report = await self.analyser().analyse(
-                request,
-                document=doc.uri,
-                model=model,
-                timeout_s=settings.timeout_seconds,
-                memory_mb=settings.memory_mb,
+            pending = asyncio.ensure_future(
+                self.analyser().analyse(
+                    request,
+                    document=doc.uri,
+                    model=model,
+                    timeout_s=settings.timeout_seconds,
+                    memory_mb=settings.memory_mb,
+                )
             )
+            # The pool itself cancels a job when a newer one for the same (document, model)
+            # comes; cancelling its await from here as well could interrupt it half-way.
+            try:
+                report = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                pending.add_done_callback(_forget)
+                raise
         except BaseException as exc:  # the worker's failures become diagnostics
             if _is_cancellation(exc):
                 if isinstance(exc, asyncio.CancelledError):
