@@ -21,6 +21,12 @@ Shape = list[int]
 OutputShape = Shape | list[Shape] | None
 
 
+def _schema_shape(shape: OutputShape) -> OutputShape:
+    # The schema's output_shape is a oneOf in which a scalar's [] matches two branches, so a
+    # 0-d output is written as null (no shape to show) rather than as an invalid [].
+    return None if shape == [] else shape
+
+
 @dataclass
 class InputSpec:
     name: str
@@ -61,7 +67,7 @@ class Totals:
 
 @dataclass
 class LayerCost:
-    """One module of the hierarchy, in ``named_modules()`` order; containers carry subtree totals."""
+    """A module of the hierarchy, in ``named_modules()`` order; containers carry subtree totals."""
 
     path: str
     type: str
@@ -84,7 +90,7 @@ class LayerCost:
             "macs": self.macs,
             "flops": self.flops,
             "params": self.params,
-            "output_shape": self.output_shape,
+            "output_shape": _schema_shape(self.output_shape),
             "depth": self.depth,
             "ops": dict(self.ops),
         }
@@ -121,7 +127,7 @@ class LineCost:
             "line": self.line,
             "macs": self.macs,
             "flops": self.flops,
-            "output_shape": self.output_shape,
+            "output_shape": _schema_shape(self.output_shape),
             "calls": self.calls,
             "ops": dict(self.ops),
         }
