@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import flopsight
 import torch
 from torch import nn
@@ -144,3 +147,18 @@ def test_ptflops_convention_lists_weighted_modules_it_has_no_formula_for() -> No
         ("module:Scale", 1),
     ]
     assert report.total is not None and report.total.macs == 3 * (4 * 2 + 2)
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_importing_flopsight_does_not_import_torch() -> None:
+    result = _python("import sys, flopsight; print('torch' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    # ... while the counting subpackage, the callable API, does.
+    result = _python("import sys, flopsight; flopsight.count; print('torch' in sys.modules)")
+    assert result.stdout.strip() == "True"
