@@ -54,3 +54,31 @@ def test_workspace_root_is_on_sys_path(tmp_path: Path) -> None:
     assert net.total is not None and net.total.macs == 6 * 2
     sys.modules.pop("mypkg", None)
     sys.modules.pop("mypkg.layers", None)
+
+
+def test_relative_imports_inside_a_package(tmp_path: Path) -> None:
+    pkg = tmp_path / "relpkg"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers.py").write_text("from torch import nn\n\nWIDTH = 6\n")
+    models = pkg / "models"
+    # The package imports the analysed file itself: it gets the version on disk.
+    (models / "__init__.py").write_text("from .net import Net\n")
+    on_disk = (
+        "from torch import nn\n"
+        "from ..layers import WIDTH\n\n"
+        "class Net(nn.Module):  # flopsight: input=(1, 6)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(WIDTH, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    (models / "net.py").write_text(on_disk)
+    buffer = on_disk.replace("nn.Linear(WIDTH, 2)", "nn.Linear(WIDTH, 5)")
+    report = analyse_file(AnalysisRequest(text=buffer, path=str(models / "net.py")))
+    assert report.warnings == []
+    (net,) = report.models
+    assert net.status == "ok" and net.total is not None
+    assert net.total.macs == 6 * 5  # the buffer's Linear(6, 5), not the file's Linear(6, 2)
+    assert not any(name.startswith("relpkg") for name in sys.modules)

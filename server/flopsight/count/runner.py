@@ -106,12 +106,30 @@ def captured(stream: CapturedOutput) -> Iterator[None]:
 # ----------------------------------------------------------------------------- the module
 
 
+def package_of(path: str) -> tuple[list[str], str]:
+    """The packages holding the file (folders with ``__init__.py``, outermost first) and the
+    folder that holds the outermost one; ``([], folder)`` for a file outside any package."""
+    folder = os.path.dirname(os.path.abspath(path))
+    parts: list[str] = []
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        name = os.path.basename(folder)
+        if not name.isidentifier():
+            break
+        parts.insert(0, name)
+        folder = os.path.dirname(folder)
+    return parts, folder
+
+
 def module_name(path: str) -> str:
-    """The name the file runs under: its stem, like an import, unless that name is taken."""
+    """The name the file runs under: as an import would name it (``pkg.models.net`` inside a
+    package, so relative imports work), unless that name is already taken by another module."""
     stem = os.path.splitext(os.path.basename(path))[0]
     safe = re.sub(r"\W", "_", stem) or "module"
     if safe[0].isdigit():
         safe = f"_{safe}"
+    packages, _ = package_of(path)
+    if packages and safe == stem:
+        return ".".join([*packages, stem])
     taken = sys.modules.get(safe)
     if safe != stem or (taken is not None and not getattr(taken, "__flopsight__", False)):
         return f"flopsight_user_{safe}"
@@ -122,7 +140,9 @@ def module_name(path: str) -> str:
 def file_module(request: AnalysisRequest) -> Iterator[types.ModuleType]:
     """A fresh module for the text, registered in ``sys.modules``; the folders on ``sys.path``.
 
-    Afterwards ``sys.path`` is restored, and the module and the file's sibling modules it
+    Inside a package the module carries its dotted name and ``__package__``, and the folder
+    above the outermost package goes on ``sys.path`` too, so ``from .layers import Block``
+    works. Afterwards ``sys.path`` is restored, and the module and the local modules it
     imported leave ``sys.modules`` (another file with a sibling of the same name must not get
     this one's).
     """
@@ -130,22 +150,31 @@ def file_module(request: AnalysisRequest) -> Iterator[types.ModuleType]:
     module = types.ModuleType(name)
     module.__file__ = request.path
     module.__dict__["__flopsight__"] = True
+    packages, package_root = package_of(request.path)
+    if packages and name.startswith(".".join(packages) + "."):
+        module.__package__ = name.rpartition(".")[0]
     folder = os.path.dirname(os.path.abspath(request.path))
-    paths = [folder] + ([os.path.abspath(request.root)] if request.root else [])
+    local = package_root if packages else folder
+    paths = [folder] + ([package_root] if packages else [])
+    paths += [os.path.abspath(request.root)] if request.root else []
     saved_path = list(sys.path)
     before = set(sys.modules)
     for p in reversed(paths):
         if p not in sys.path:
             sys.path.insert(0, p)
-    sys.modules[name] = module
+    # The package's own __init__ may import this file: it then gets the one on disk.
+    registered = name not in sys.modules
+    if registered:
+        sys.modules[name] = module
     try:
         yield module
     finally:
         sys.path[:] = saved_path
-        sys.modules.pop(name, None)
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
         for key in set(sys.modules) - before:
             file = getattr(sys.modules.get(key), "__file__", None)
-            if isinstance(file, str) and _is_sibling(file, folder):
+            if isinstance(file, str) and _is_sibling(file, local):
                 sys.modules.pop(key, None)
 
 
