@@ -1,0 +1,11 @@
+from torch import nn
+
+
+class Hangs(nn.Module):  # flopsight: input=(1, 8)
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        while True:
+            pass

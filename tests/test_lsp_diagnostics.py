@@ -1,0 +1,105 @@
+"""Diagnostics end to end: the real server and worker; each at the right line with its code."""
+
+from __future__ import annotations
+
+import pytest_lsp
+from lsp_harness import DATA, EXAMPLES, SERVER, line_of, open_text, start
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    yield
+    await lsp_client.shutdown_session()
+
+
+def by_code(client: LanguageClient, uri: str, code: str) -> list[types.Diagnostic]:
+    return [d for d in client.diagnostics.get(uri, []) if d.code == code]
+
+
+async def test_shape_mismatch_on_the_line_that_raised(client: LanguageClient) -> None:
+    recorder = await start(client)
+    path = DATA / "shape_mismatch.py"
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    [diag] = by_code(client, uri, "FS202")
+    # fc1 gives 64 features, fc2 wants 128: the matmul of `return self.fc2(x)` raises.
+    assert diag.range.start.line == line_of(path.read_text(), "return self.fc2(x)")
+    assert diag.severity == types.DiagnosticSeverity.Error
+    assert diag.source == "flopsight"
+    assert "RuntimeError" in diag.message
+    assert "[1, 64]" in diag.message and "[128, 10]" in diag.message
+
+
+async def test_pragma_errors_at_their_span(client: LanguageClient) -> None:
+    recorder = await start(client)
+    path = DATA / "pragma_errors.py"
+    text = path.read_text()
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    [typo] = by_code(client, uri, "FS103")
+    row = line_of(text, "inptu=")
+    col = text.splitlines()[row].index("inptu")
+    assert (typo.range.start.line, typo.range.start.character) == (row, col)
+    assert (typo.range.end.line, typo.range.end.character) == (row, col + len("inptu"))
+    assert "did you mean `input`" in typo.message
+    [malformed] = by_code(client, uri, "FS102")
+    assert malformed.range.start.line == line_of(text, "class Malformed")
+    assert malformed.severity == types.DiagnosticSeverity.Error
+
+
+async def test_unresolved_symbolic_dimension(client: LanguageClient) -> None:
+    recorder = await start(client, {"dims": {"batch": 1}})
+    path = DATA / "symbolic_dims.py"
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    [diag] = by_code(client, uri, "FS105")
+    assert diag.range.start.line == line_of(path.read_text(), "class Seq")
+    assert "'seq'" in diag.message
+    # With a value for it, the model runs: the diagnostic goes.
+    client.set_configuration(
+        {"debounceMs": 20, "dims": {"batch": 1, "seq": 7}}, section="flopsight"
+    )
+    done = recorder.finished(uri)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await recorder.analysed(uri, done)
+    assert by_code(client, uri, "FS105") == []
+
+
+async def test_failed_top_level_statement_is_a_warning(client: LanguageClient) -> None:
+    recorder = await start(client)
+    path = DATA / "top_level_failure.py"
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    [diag] = by_code(client, uri, "FS203")
+    assert diag.range.start.line == line_of(path.read_text(), "SIZE = helper")
+    assert diag.severity == types.DiagnosticSeverity.Warning
+    assert "helper_that_does_not_exist" in diag.message
+
+
+async def test_unannotated_model_gets_a_hint(client: LanguageClient) -> None:
+    recorder = await start(client)
+    path = DATA / "unannotated.py"
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    [diag] = by_code(client, uri, "FS107")
+    assert diag.range.start.line == line_of(path.read_text(), "class Classifier")
+
+
+async def test_execution_off_one_info_per_file(client: LanguageClient) -> None:
+    recorder = await start(client, {"execute": False})
+    uris = [open_text(client, EXAMPLES / "seed_mlp.py"), open_text(client, DATA / "hang.py")]
+    for uri in uris:
+        await recorder.analysed(uri)
+        diags = client.diagnostics[uri]
+        assert [d.code for d in diags] == ["FS401"]
+        assert diags[0].severity == types.DiagnosticSeverity.Information
+    # Nothing ran: no analysis reached the worker, so no hints, no lenses.
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uris[0]),
+            range=types.Range(start=types.Position(0, 0), end=types.Position(100, 0)),
+        )
+    )
+    assert not hints
