@@ -147,3 +147,20 @@ def test_serve_rejects_a_bad_address(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().err.strip() == (
         "flopsight: error: --tcp 'localhost': write HOST:PORT, e.g. --tcp 127.0.0.1:2087"
     )
+
+
+def test_malformed_pragma(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "typo.py"
+    path.write_text(
+        "from torch import nn\n\n\n"
+        "class Net(nn.Module):  # flopsight: inptu=(1, 8)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    message = error_of(capsys, ["report", str(path), "--model", "Net", "--input", "1,8"])
+    # Column 37 (1-based) is where the key starts: `class Net(nn.Module):  # flopsight: ` is 36.
+    assert message.startswith(f"{path}:4:37: FS103 ")
+    assert "inptu" in message and "input" in message
