@@ -162,3 +162,20 @@ def test_importing_flopsight_does_not_import_torch() -> None:
     # ... while the counting subpackage, the callable API, does.
     result = _python("import sys, flopsight; flopsight.count; print('torch' in sys.modules)")
     assert result.stdout.strip() == "True"
+
+
+def test_attention_is_its_own_family_also_inside_multihead_attention() -> None:
+    with torch.device("meta"):
+        mha = nn.MultiheadAttention(16, 4, batch_first=True)
+    x = torch.empty(1, 5, 16, device="meta")
+    report = flopsight.count(mha, x, x, x, need_weights=False)
+
+    # q @ k^T and att @ v over 4 heads of dim 4: 2 * (5 * 5 * 16).
+    attention = 2 * 5 * 5 * 16
+    # The q/k/v in-projections and the out-projection: 4 * (5 x 16 @ 16 x 16).
+    projections = 4 * 5 * 16 * 16
+    assert report.ops == {"matmul": projections, "attention": attention}
+    assert (
+        torch.nn.functional.scaled_dot_product_attention
+        is torch._C._nn.scaled_dot_product_attention
+    )

@@ -66,12 +66,36 @@ class _ModuleState:
     output_shape: OutputShape = None
 
 
+_SDPA = torch.nn.functional.scaled_dot_product_attention
+
+
 class _AttentionScope(TorchFunctionMode):
-    """Marks the matmuls that ``F.scaled_dot_product_attention`` decomposes into as attention."""
+    """Marks the matmuls that ``F.scaled_dot_product_attention`` decomposes into as attention.
+
+    The mode sees the calls in the model's own code, however it imported the function; torch
+    functions that call it internally (``F.multi_head_attention_forward``) run with the mode
+    off, so ``torch.nn.functional.scaled_dot_product_attention`` is wrapped too while counting.
+    """
 
     def __init__(self, tally: _Tally) -> None:
         super().__init__()
         self._tally = tally
+
+    def _marked(self, *args: Any, **kwargs: Any) -> Any:
+        self._tally.attention_depth += 1
+        try:
+            return _SDPA(*args, **kwargs)
+        finally:
+            self._tally.attention_depth -= 1
+
+    def __enter__(self) -> _AttentionScope:
+        torch.nn.functional.scaled_dot_product_attention = self._marked
+        super().__enter__()  # type: ignore[no-untyped-call]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)  # type: ignore[no-untyped-call]
+        torch.nn.functional.scaled_dot_product_attention = _SDPA
 
     def __torch_function__(
         self,
@@ -80,7 +104,7 @@ class _AttentionScope(TorchFunctionMode):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        if func is not torch.nn.functional.scaled_dot_product_attention:
+        if func is not _SDPA:
             return func(*args, **(kwargs or {}))
         self._tally.attention_depth += 1
         try:
