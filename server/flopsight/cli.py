@@ -413,9 +413,36 @@ def _pragma_advice(spec: ModelSpec, names: LineNames) -> str:
     return f"add `# flopsight: input={shape}` to {where} ({names.line(spec.line)})"
 
 
+# The worker names the editor's settings; on the command line the flags set them.
+SETTING_FLAGS = {
+    "flopsight.limits.timeoutSeconds": "--timeout",
+    "flopsight.limits.memoryMB": "--memory-mb",
+    "flopsight.python": "--python",
+}
+
+
 def analyse(target: Target) -> FileReport:
     with progress(f"counting {target.path}"):
-        return run_analysis(target.request, target.settings)
+        report = run_analysis(target.request, target.settings)
+    return for_the_command_line(report)
+
+
+def for_the_command_line(report: FileReport) -> FileReport:
+    """Settings named as their flags; notes that only repeat a model's error dropped."""
+    messages = []
+    for m in report.models:
+        if m.error is not None:
+            for setting, flag in SETTING_FLAGS.items():
+                m.error.message = m.error.message.replace(setting, flag)
+            messages.append(m.error.message)
+    notes = []
+    for note in report.notes:
+        for setting, flag in SETTING_FLAGS.items():
+            note = note.replace(setting, flag)
+        if not any(note.endswith(message) for message in messages):
+            notes.append(note)
+    report.notes = notes
+    return report
 
 
 def model_errors(report: FileReport, names: LineNames) -> list[Problem]:
