@@ -70,3 +70,16 @@ def test_notebook_annotated_with_cell_markers(capsys: pytest.CaptureFixture[str]
     ]
     linear = next(line for line in out if "nn.Linear(28 * 28, 512)" in line)
     assert linear.endswith("# 401.41 KMac · 401.92 k params · 60.0%")  # 784*512; 784*512+512
+
+
+def test_show_and_min_share_pick_what_labels_say(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["annotate", str(MLP), "--show", "flops,share", "--min-share", "10"]) == 0
+    got = labels(capsys.readouterr().out)
+    assert got[12] == "802.82 KFLOPs · 60.0%"  # 2 * 784*512 FLOPs
+    assert got[21] == "1.34 MFLOPs"  # no shape asked for
+    assert 16 not in got  # 512*10 / 668,672 = 0.8% of the model, under 10%
+
+
+def test_unknown_label_part_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["annotate", str(MLP), "--show", "gflops"]) == 2
+    assert capsys.readouterr().err.startswith("flopsight: error: --show 'gflops': name parts")

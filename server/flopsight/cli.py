@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from flopsight import __version__
 from flopsight.job import AnalysisRequest
+from flopsight.report.hints import DEFAULT_PARTS
 from flopsight.report.model import FileReport, InputSpec, ModelReport
 from flopsight.report.table import LineNames
 from flopsight.report.units import format_macs, format_params, parse_quantity
-from flopsight.settings import Settings
+from flopsight.settings import HINT_PARTS, Settings
 from flopsight.source.notebook import (
     VirtualModule,
     build_virtual_module,
@@ -561,9 +562,16 @@ def github_error(path: str, line: int | None, text: str) -> str:
 def cmd_annotate(args: argparse.Namespace) -> int:
     from flopsight.report.annotate import annotate_text
 
+    parts = [p.strip() for p in args.show.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in HINT_PARTS]
+    if unknown or not parts:
+        raise CliError(
+            f"--show {args.show!r}: name parts from {', '.join(HINT_PARTS)}, "
+            "e.g. --show macs,params"
+        )
     target = prepare(args)
     report = analyse(target)
-    text = annotate_text(target.text, report)
+    text = annotate_text(target.text, report, parts, args.min_share)
     if isinstance(target.names, NotebookLines):
         text = _with_cell_markers(text, target.names.module)
     sys.stdout.write(text)
@@ -653,6 +661,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     annotate = sub.add_parser("annotate", parents=[model], help="the file with counts per line")
+    annotate.add_argument(
+        "--show",
+        metavar="PARTS",
+        default=",".join(DEFAULT_PARTS),
+        help=f"parts of each label, in order, from {', '.join(HINT_PARTS)} "
+        f"(default {','.join(DEFAULT_PARTS)})",
+    )
+    annotate.add_argument(
+        "--min-share",
+        metavar="PERCENT",
+        type=float,
+        default=0.0,
+        help="lines with a smaller share of the model's MACs get no label",
+    )
     annotate.set_defaults(func=cmd_annotate)
 
     serve = sub.add_parser("serve", parents=[common], help="run the language server")
