@@ -28,7 +28,7 @@ demo: install
 	@$(BIN)/flopsight report examples/seed_mlp.py --convention ptflops
 	@$(BIN)/flopsight report examples/seed_densenet.py --convention ptflops --depth 1
 	@$(BIN)/flopsight annotate examples/transformer_block.py
-	@$(BIN)/flopsight report examples/llama.py --depth 1
+	@$(BIN)/flopsight report examples/llama.py --depth 3
 
 lint: dev
 	$(BIN)/ruff check server tests bench examples
