@@ -64,10 +64,10 @@ def lines_by_line(model: ModelReport) -> dict[int, LineCost]:
 
 
 def op_breakdown(ops: dict[str, int]) -> str:
-    """``conv 91% · matmul 9%`` (families without MACs left out)."""
+    """``conv 91.2% · matmul 8.8%`` (families without MACs left out)."""
     total = sum(ops.values())
     items = sorted(((k, v) for k, v in ops.items() if v > 0), key=lambda kv: -kv[1])
-    return " · ".join(f"{k} {share_percent(v, total):.0f}%" for k, v in items)
+    return " · ".join(f"{k} {share_percent(v, total):.1f}%" for k, v in items)
 
 
 def _layer_tooltip(layers: Sequence[LayerCost], total_macs: int) -> str:

@@ -1,0 +1,70 @@
+"""Code lens end to end: the model's totals above the class, running flopsight.showReport.
+
+Seed MLP, ptflops convention: 670,730 MACs (670.73 KMac), FLOPs = 2 × MACs = 1,341,460
+(1.34 MFLOPs), 669,706 params (669.71 k), input (1, 28, 28) — figures by hand in
+test_lsp_inlay_hints.py.
+"""
+
+from __future__ import annotations
+
+import pytest_lsp
+from lsp_harness import DATA, EXAMPLES, SERVER, line_of, open_text, start
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+SEED = EXAMPLES / "seed_mlp.py"
+TEXT = SEED.read_text()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_lens_title_and_show_report(client: LanguageClient) -> None:
+    recorder = await start(client, {"convention": "ptflops"})
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert lenses is not None
+    [lens] = lenses
+    assert lens.range.start.line == line_of(TEXT, "class NeuralNetwork")
+    assert lens.command is not None
+    assert lens.command.title == "670.73 KMac · 1.34 MFLOPs · 669.71 k params · (1, 28, 28)"
+    assert lens.command.command == "flopsight.showReport"
+    assert list(lens.command.arguments or []) == [uri, "NeuralNetwork"]
+
+    table = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="flopsight.showReport", arguments=[uri, "NeuralNetwork"])
+    )
+    assert isinstance(table, str)
+    assert "| Module |" in table
+    rows = [r for r in table.splitlines() if "`0`" in r]  # linear_relu_stack.0, Linear(784, 512)
+    assert (rows and "401.92 KMac" in rows[0] and "59.92%" in rows[0]) or "59.9%" in rows[0]
+    assert "Computational complexity: 670.73 KMac" in table
+    assert "Number of parameters: 669.71 k" in table
+
+    report = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="flopsight.showReport", arguments=[uri, {"format": "json", "model": None}]
+        )
+    )
+    assert report["schema"] == "flopsight.report/1"
+    [model] = report["models"]
+    assert model["total"]["macs"] == 670_730 and model["total"]["params"] == 669_706
+
+
+async def test_error_lens(client: LanguageClient) -> None:
+    recorder = await start(client)
+    uri = open_text(client, DATA / "shape_mismatch.py")
+    await recorder.analysed(uri)
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert lenses is not None
+    [lens] = lenses
+    assert lens.command is not None
+    assert lens.command.title.startswith("flopsight: RuntimeError:")
