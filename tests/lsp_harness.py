@@ -214,3 +214,19 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return i
     raise AssertionError(f"{needle!r} not in text")
+
+
+def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
+    """The text after ``edits`` (ASCII text: columns are characters); last edit first."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(pos: types.Position) -> int:
+        return offsets[min(pos.line, len(lines))] + pos.character
+
+    for edit in sorted(edits, key=lambda e: offset(e.range.start), reverse=True):
+        start, end = offset(edit.range.start), offset(edit.range.end)
+        text = text[:start] + edit.new_text + text[end:]
+    return text
