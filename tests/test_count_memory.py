@@ -8,9 +8,10 @@ from pathlib import Path
 from types import ModuleType
 
 import psutil
+import pytest
 import torch
 import torchvision.models as tvm
-from flopsight.count.build import build_model, make_inputs
+from flopsight.count.build import build_model, make_inputs, needs_real_tensors
 from flopsight.count.counter import count_model
 from flopsight.report.model import InputSpec
 
@@ -105,3 +106,31 @@ def test_cpu_inputs_are_valid_for_embeddings() -> None:
     assert ids.dtype == torch.int64 and int(ids.max()) == 0
     assert image.dtype == torch.float16 and image.device.type == "cpu"
     assert make_inputs([InputSpec("x", [4], "bfloat16")], "meta")[0].is_meta
+
+
+class _ReadsData(torch.nn.Module):
+    """A forward pass that looks at values: impossible on meta, fine on the CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        return y if float(y.abs().sum()) >= 0 else -y
+
+
+def test_a_forward_that_reads_data_falls_back_to_the_cpu() -> None:
+    model, device = build_model(_ReadsData)
+    assert device == "meta"
+    (x,) = make_inputs([InputSpec("x", [2, 4])], device)
+    with pytest.raises(RuntimeError) as failure:
+        count_model(model, (x,), device=device)
+    assert needs_real_tensors(failure.value)
+
+    model, device = build_model(_ReadsData, start="cpu")
+    assert device == "cpu"
+    (x,) = make_inputs([InputSpec("x", [2, 4])], device)
+    report = count_model(model, (x,), device=device)
+    assert report.total is not None and report.total.macs == 2 * 4 * 4
+    assert not needs_real_tensors(ValueError("a bug in the model"))

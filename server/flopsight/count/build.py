@@ -111,19 +111,32 @@ _ATTEMPTS: tuple[tuple[str, Callable[[Callable[[], nn.Module]], nn.Module]], ...
 )
 
 
-def build_model(factory: Callable[[], nn.Module]) -> tuple[nn.Module, str]:
+def build_model(factory: Callable[[], nn.Module], start: str = "meta") -> tuple[nn.Module, str]:
     """Build with ``factory`` on meta, else with meta parameters, else on the CPU.
 
     Returns the model and the device used (``meta``, ``meta-params`` or ``cpu``); the CPU
-    attempt's exception propagates when every attempt fails.
+    attempt's exception propagates when every attempt fails. ``start`` skips the earlier
+    attempts: ``build_model(factory, start="cpu")`` after a forward pass that needed real
+    tensors (see ``needs_real_tensors``).
     """
-    for device, build in _ATTEMPTS[:-1]:
+    names = [device for device, _ in _ATTEMPTS]
+    if start not in names:
+        raise ValueError(f"unknown build device {start!r}: use one of {', '.join(names)}")
+    attempts = _ATTEMPTS[names.index(start) :]
+    for device, build in attempts[:-1]:
         try:
             return build(factory), device
         except Exception:
             continue
-    device, build = _ATTEMPTS[-1]
+    device, build = attempts[-1]
     return build(factory), device
+
+
+def needs_real_tensors(error: BaseException) -> bool:
+    """Whether a failure on meta comes from the meta device itself (the model read data:
+    ``.item()``, ``.tolist()``, ``nonzero``; or mixed meta and real tensors), so that the same
+    model built and run on the CPU may well succeed."""
+    return isinstance(error, NotImplementedError) or "meta" in str(error)
 
 
 def torch_dtype(name: str) -> torch.dtype:
