@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import flopsight
 import torch
+from flopsight.count import formulas
 from torch import nn
 
 
@@ -179,3 +181,44 @@ def test_attention_is_its_own_family_also_inside_multihead_attention() -> None:
         torch.nn.functional.scaled_dot_product_attention
         is torch._C._nn.scaled_dot_product_attention
     )
+
+
+@torch.library.custom_op("flopsight_test::outer_sum", mutates_args=())
+def outer_sum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a[:, None] * b[None, :]).sum(0)
+
+
+@outer_sum.register_fake
+def _(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return b.new_empty(b.shape)
+
+
+@torch.library.custom_op("flopsight_test::fragile", mutates_args=())
+def fragile(x: torch.Tensor) -> torch.Tensor:
+    return x.clone()
+
+
+@fragile.register_fake
+def _(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@formulas.register(torch.ops.flopsight_test.outer_sum, "matmul")
+def _outer_sum_macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    return int(args[0].numel()) * int(args[1].numel())
+
+
+@formulas.register(torch.ops.flopsight_test.fragile, "matmul")
+def _fragile_macs(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    raise ValueError("this formula cannot read its arguments")
+
+
+def test_a_registered_formula_counts_a_custom_op_and_a_failing_one_is_listed() -> None:
+    class Custom(nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return fragile(outer_sum(a, b))
+
+    report = flopsight.count(Custom(), torch.randn(3), torch.randn(5))
+    assert report.total is not None and report.total.macs == 3 * 5
+    assert report.ops == {"matmul": 15}
+    assert [(u.op, u.count) for u in report.uncounted_ops] == [("flopsight_test::fragile", 1)]

@@ -216,7 +216,10 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if rule is formulas.UNCOUNTED:
                 self.uncounted[packet._qualified_op_name] += 1
             elif rule is not formulas.FREE:
-                macs = rule.formula(args, kwargs, out)
+                try:
+                    macs = int(rule.formula(args, kwargs, out))
+                except Exception:  # arguments the formula does not understand: say so
+                    self.uncounted[packet._qualified_op_name] += 1
                 family = "attention" if self.attention_depth else rule.family
         if macs and self.stack:
             self.modules[id(self.stack[-1])].cost.add(family, macs)
