@@ -1,0 +1,107 @@
+"""Re-anchoring: while the text changes, earlier results follow their statements or are
+withheld, and never sit on the wrong line; fresh results land on the new lines.
+
+Labels of the seed MLP in the ptflops convention (by hand in test_lsp_inlay_hints.py)."""
+
+from __future__ import annotations
+
+import pytest_lsp
+from flopsight.lsp.anchoring import line_map
+from lsp_harness import EXAMPLES, SERVER, inlay_hints, insert, line_of, open_text, save, start
+from pytest_lsp import LanguageClient
+
+SEED = EXAMPLES / "seed_mlp.py"
+TEXT = SEED.read_text()
+LINES = TEXT.splitlines()
+# Far longer than the test: nothing re-analyses until the test saves.
+NO_DEBOUNCE = {"convention": "ptflops", "debounceMs": 600_000}
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_three_lines_above_a_layer(client: LanguageClient) -> None:
+    recorder = await start(client, NO_DEBOUNCE)
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    before = await inlay_hints(client, uri)
+    stack = line_of(TEXT, "self.linear_relu_stack = nn.Sequential(")
+    second = line_of(TEXT, "nn.Linear(512, 512)")
+    assert before[second] == "262.66 KMac · 262.66 k params · 39.2%"
+
+    # Three statements above the Sequential that holds the layer, not yet analysed.
+    insert(client, uri, stack, 0, "        self.a = 1\n        self.b = 2\n        self.c = 3\n", 2)
+    moved = await inlay_hints(client, uri)
+    added = ["        self.a = 1", "        self.b = 2", "        self.c = 3"]
+    new_lines = [*LINES[:stack], *added, *LINES[stack:]]
+    # Every hint still there sits on its own statement's text, three lines down.
+    for line, label in moved.items():
+        old = line - 3 if line >= stack else line
+        assert before.get(old) == label and new_lines[line] == LINES[old]
+    assert moved.get(second + 3) in (None, before[second])
+    # The old line of the layer now holds another statement: not the layer's label.
+    assert moved.get(second) != before[second]
+
+    # After the analysis of the new text, the hint is on the new line.
+    done = recorder.finished(uri)
+    save(client, uri)
+    await recorder.analysed(uri, done)
+    after = await inlay_hints(client, uri)
+    assert after[second + 3] == "262.66 KMac · 262.66 k params · 39.2%"
+    assert after == {(line + 3 if line >= stack else line): lb for line, lb in before.items()}
+
+
+async def test_edit_inside_a_statement_withholds_its_hints(client: LanguageClient) -> None:
+    recorder = await start(client, NO_DEBOUNCE)
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    before = await inlay_hints(client, uri)
+    second = line_of(TEXT, "nn.Linear(512, 512)")
+    # Three lines inside the Sequential call: its statement changed, so its numbers (and
+    # only its) are withheld until the new text is analysed.
+    insert(client, uri, second, 0, "            nn.Identity(),\n" * 3, 2)
+    during = await inlay_hints(client, uri)
+    stack = line_of(TEXT, "self.linear_relu_stack = nn.Sequential(")
+    for line in range(stack, line_of(TEXT, "        )") + 4):
+        assert line not in during
+    call = line_of(TEXT, "logits = self.linear_relu_stack(x)")
+    assert during[call + 3] == before[call]
+
+
+async def test_half_typed_code_keeps_unchanged_lines_only(client: LanguageClient) -> None:
+    recorder = await start(client, NO_DEBOUNCE)
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    before = await inlay_hints(client, uri)
+    call = line_of(TEXT, "logits = self.linear_relu_stack(x)")
+    # The file stops parsing: lines that did not change keep their hints, on their own text.
+    insert(client, uri, call, 0, "        y = self.linear_relu_stack(\n", 2)
+    during = await inlay_hints(client, uri)
+    assert during[call + 1] == before[call]
+    assert call not in during
+
+
+def test_line_map_follows_statements() -> None:
+    helper = "    def helper(self):\n        pass\n\n"
+    new = TEXT.replace("    def forward(self, x):", helper + "    def forward(self, x):")
+    mapping = line_map(TEXT, new)
+    call = line_of(TEXT, "logits = self.linear_relu_stack(x)") + 1
+    assert mapping[call] == call + 3
+    # A changed statement maps nowhere; unchanged ones around it stay put.
+    edited = TEXT.replace("nn.Linear(512, 10)", "nn.Linear(512, 20)")
+    mapping = line_map(TEXT, edited)
+    assert line_of(TEXT, "nn.Linear(512, 10)") + 1 not in mapping
+    assert mapping[call] == call
+    # forward renamed and another forward added above __init__: the old forward's lines go to
+    # no line of the new forward (identity is the name and the statement's text).
+    stub = "    def forward(self, x):\n        return x\n\n"
+    swapped = TEXT.replace("    def __init__(self):", stub + "    def __init__(self):", 1)
+    swapped = swapped.replace(
+        "    def forward(self, x):\n        x = self.flatten",
+        "    def other(self, x):\n        x = self.flatten",
+    )
+    mapping = line_map(TEXT, swapped)
+    assert call not in mapping
