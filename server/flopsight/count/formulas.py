@@ -168,6 +168,29 @@ def _direct_conv(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int
     return _conv_macs(args[1], out)
 
 
+@register(aten.mkldnn_rnn_layer, "rnn")
+def _mkldnn_rnn_layer(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # One layer and direction of the CPU LSTM kernel: (input, w_ih, w_hh, ...); every time
+    # step multiplies the input by w_ih and the hidden state by w_hh.
+    x, w_ih, w_hh = args[:3]
+    steps = _numel(_shape(x)) // _shape(w_ih)[1]
+    return steps * (_numel(_shape(w_ih)) + _numel(_shape(w_hh)))
+
+
+@register(aten._trilinear, "matmul")
+def _trilinear(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # nn.Bilinear: out[b, o] = sum_ij x1[b, i] W[o, i, j] x2[b, j]; one MAC per element of
+    # the three inputs broadcast together (after inserting their expanded dims).
+    shapes = []
+    for tensor, expand in zip(args[:3], args[3:6], strict=True):
+        shape = list(_shape(tensor))
+        for dim in sorted(expand):
+            shape.insert(dim, 1)
+        shapes.append(shape)
+    rank = max(len(s) for s in shapes)
+    return _numel([max(s[i] if i < len(s) else 1 for s in shapes) for i in range(rank)])
+
+
 def _attention_macs(q: tuple[int, ...], k: tuple[int, ...], v: tuple[int, ...]) -> int:
     # q @ k^T and attn @ v over every query head (grouped-query heads broadcast).
     *batch_q, s_q, d_q = q
@@ -226,19 +249,23 @@ _FREE_TAGS = (torch.Tag.pointwise, torch.Tag.reduction, torch.Tag.inplace_view, 
 # aten ops that cost nothing, by exact name (an in-place twin ``name_`` too) ...
 _FREE_NAMES = frozenset(
     """
-    _prelu_kernel abs add alias all any arange argmax argmin argsort as_strided bernoulli
-    bucketize cat clamp clone col2im constant_pad_nd contiguous copy count_nonzero cummax
-    cummin cumprod cumsum detach diag diagonal div dropout embedding empty empty_like
-    empty_strided eq expand expand_as eye fill flatten flip full full_like gather ge glu gt
-    hardswish im2col index index_add index_copy index_fill index_put index_select item le
-    lerp lift lift_fresh linspace log_sigmoid_forward logspace logsumexp lt masked_fill
-    masked_scatter masked_select max maximum mean median min minimum movedim mul multinomial
-    narrow ne neg nonzero norm normal one_hot ones ones_like pad permute pow prelu rand
-    rand_like randint randn randn_like randperm reciprocal repeat repeat_interleave reshape
-    resize roll rot90 rsub scalar_tensor scatter scatter_add scatter_reduce searchsorted
-    select select_scatter set slice slice_scatter sort split split_with_sizes sqrt squeeze
-    stack std sub sum t tensor_split tile topk transpose tril triu unbind unflatten unfold
-    uniform unique unsqueeze var view where zero zeros zeros_like
+    _conj _neg_view _prelu_kernel _reshape_copy abs add alias alias_copy all any arange
+    argmax argmin argsort as_strided as_strided_copy bernoulli bucketize cat channel_shuffle
+    chunk clamp clone col2im conj constant_pad_nd contiguous copy count_nonzero cummax
+    cummin cumprod cumsum detach detach_copy diag diagonal div dropout embedding empty
+    empty_like empty_strided eq expand expand_as expand_copy eye fill flatten flip full
+    full_like gather ge glu gt hardswish im2col index index_add index_copy index_fill
+    index_put index_select item le lerp lift lift_fresh linspace log_sigmoid_forward
+    logspace logsumexp lt masked_fill masked_scatter masked_select max maximum mean median
+    min minimum movedim mul multinomial narrow native_channel_shuffle ne neg nonzero norm
+    normal one_hot ones ones_like pad permute permute_copy pow prelu rand rand_like randint
+    randn randn_like randperm reciprocal repeat repeat_interleave reshape resize
+    resolve_conj resolve_neg roll rot90 rsub scalar_tensor scatter scatter_add
+    scatter_reduce searchsorted select select_copy select_scatter set slice slice_copy
+    slice_scatter sort split split_copy split_with_sizes sqrt squeeze squeeze_copy stack std
+    sub sum t t_copy tensor_split tile topk transpose transpose_copy tril triu unbind
+    unflatten unfold uniform unique unsafe_chunk unsafe_split unsafe_split_with_sizes
+    unsqueeze unsqueeze_copy var view view_copy where zero zeros zeros_like
     """.split()  # noqa: SIM905
 )
 
