@@ -151,7 +151,7 @@ async def test_thousand_random_edits(client: LanguageClient) -> None:
     # 500 edits while nothing re-analyses: every hint comes from the original text's report
     # and must sit on that statement's own text, or be withheld.
     shown = 0
-    for i in range(525):  # 500 random edits, 21 restores
+    for i in range(525):  # 504 random edits, 21 restores of the analysed text
         if i % 25 == 24:
             doc.replace(TEXT)  # back to the analysed text, so the next edits start afresh
         else:

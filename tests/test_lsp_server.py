@@ -76,3 +76,31 @@ async def test_tcp() -> None:
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_early_initialize_answer_matches_pygls() -> None:
+    """fast_start answers initialize with a constant: it must be what pygls computes."""
+    from flopsight.lsp.fast_start import initialize_result
+    from flopsight.lsp.handlers import server
+    from pygls.capabilities import ServerCapabilitiesBuilder
+
+    fm = server.protocol.fm
+    for client_caps, encoding in [
+        ({}, "utf-16"),
+        ({"general": {"positionEncodings": ["utf-32", "utf-16"]}}, "utf-32"),
+        ({"general": {"positionEncodings": ["latin-1", "utf-8"]}}, "utf-8"),
+    ]:
+        caps = server.protocol._converter.structure(client_caps, types.ClientCapabilities)
+        built = ServerCapabilitiesBuilder(
+            caps,
+            set({**fm.features, **fm.builtin_features}),
+            fm.feature_options,
+            list(fm.commands),
+            server._text_document_sync_kind,
+            server._notebook_document_sync,
+            types.PositionEncodingKind(encoding),
+        ).build()
+        expected = server.protocol._converter.unstructure(built)
+        early = initialize_result({"capabilities": client_caps})
+        assert early["capabilities"] == expected
+        assert early["serverInfo"]["name"] == "flopsight"

@@ -1,4 +1,4 @@
-"""``flopsight serve``: the language server (pygls 2, stdio or ``--tcp HOST:PORT``).
+"""The language server's features (pygls 2): one thin handler per LSP method.
 
 Each handler turns LSP params into a call on a protocol-free module (``hints``, ``hover``,
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
@@ -27,8 +27,6 @@ markdown.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import uuid
 from typing import Any
 
@@ -268,14 +266,3 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
     return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
-
-
-def start(tcp: str | None = None) -> None:
-    """Runs the server on stdio, or on ``tcp`` (``HOST:PORT``) for debugging."""
-    level = os.environ.get("FLOPSIGHT_LOG", "WARNING").upper()
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.WARNING))
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()

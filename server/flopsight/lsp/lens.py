@@ -61,7 +61,7 @@ def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
 
 
 def summary(uri: str, view: DocumentView) -> dict[str, Any]:
-    """The ``flopsight/summary`` notification's params (see ``flopsight.lsp.server``)."""
+    """The ``flopsight/summary`` notification's params (see ``flopsight.lsp.handlers``)."""
     models: list[dict[str, Any]] = []
     for anchored in view.models:
         m = anchored.report

@@ -8,7 +8,7 @@ publishes diagnostics and asks the client to refresh hints and lenses. A newer r
 same document cancels the older one's jobs; jobs of other documents are left alone.
 
 The LSP specifics (sending notifications, requests, progress) live behind ``ClientHooks``, which
-``flopsight.lsp.server`` implements; tests can drive a session with a fake client and pool.
+``flopsight.lsp.handlers`` implements; tests can drive a session with a fake client and pool.
 """
 
 from __future__ import annotations
