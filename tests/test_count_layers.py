@@ -122,3 +122,20 @@ def test_ptflops_convention_equals_ptflops(
     assert report.total is not None
     assert report.total.macs == expected
     assert report.total.params == params
+
+
+class _Retrieval(nn.Module):
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        distances = torch.cdist(queries, keys)
+        spectrum = torch.fft.rfft(queries, dim=1).abs()
+        return torch.nn.functional.cross_entropy(distances.flatten(1), spectrum.argmax(-1)[:, 0])
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_cdist_by_hand_and_an_fft_is_listed_not_dropped(device: str) -> None:
+    with torch.device(device):
+        queries, keys = torch.randn(2, 5, 3), torch.randn(2, 4, 3)
+    report = count_model(_Retrieval(), (queries, keys))
+    # 2 batches x 5 x 4 pairs, 3 coordinates each; the loss is free, the FFT has no formula.
+    assert report.total is not None and report.total.macs == 2 * 5 * 4 * 3
+    assert [(u.op, u.count) for u in report.uncounted_ops] == [("aten::_fft_r2c", 1)]

@@ -191,6 +191,13 @@ def _trilinear(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
     return _numel([max(s[i] if i < len(s) else 1 for s in shapes) for i in range(rank)])
 
 
+@register(aten._cdist_forward, "matmul")
+def _cdist(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # Pairwise distances of P and R points of dimension M: one MAC per coordinate per pair.
+    x1, x2 = _shape(args[0]), _shape(args[1])
+    return _numel(_shape(out)) * x1[-1] if x1[-1] == x2[-1] else 0
+
+
 def _attention_macs(q: tuple[int, ...], k: tuple[int, ...], v: tuple[int, ...]) -> int:
     # q @ k^T and attn @ v over every query head (grouped-query heads broadcast).
     *batch_q, s_q, d_q = q
@@ -249,23 +256,24 @@ _FREE_TAGS = (torch.Tag.pointwise, torch.Tag.reduction, torch.Tag.inplace_view, 
 # aten ops that cost nothing, by exact name (an in-place twin ``name_`` too) ...
 _FREE_NAMES = frozenset(
     """
-    _conj _neg_view _prelu_kernel _reshape_copy abs add alias alias_copy all any arange
-    argmax argmin argsort as_strided as_strided_copy bernoulli bucketize cat channel_shuffle
-    chunk clamp clone col2im conj constant_pad_nd contiguous copy count_nonzero cummax
-    cummin cumprod cumsum detach detach_copy diag diagonal div dropout embedding empty
-    empty_like empty_strided eq expand expand_as expand_copy eye fill flatten flip full
-    full_like gather ge glu gt hardswish im2col index index_add index_copy index_fill
-    index_put index_select item le lerp lift lift_fresh linspace log_sigmoid_forward
-    logspace logsumexp lt masked_fill masked_scatter masked_select max maximum mean median
-    min minimum movedim mul multinomial narrow native_channel_shuffle ne neg nonzero norm
-    normal one_hot ones ones_like pad permute permute_copy pow prelu rand rand_like randint
-    randn randn_like randperm reciprocal repeat repeat_interleave reshape resize
-    resolve_conj resolve_neg roll rot90 rsub scalar_tensor scatter scatter_add
-    scatter_reduce searchsorted select select_copy select_scatter set slice slice_copy
-    slice_scatter sort split split_copy split_with_sizes sqrt squeeze squeeze_copy stack std
-    sub sum t t_copy tensor_split tile topk transpose transpose_copy tril triu unbind
-    unflatten unfold uniform unique unsafe_chunk unsafe_split unsafe_split_with_sizes
-    unsqueeze unsqueeze_copy var view view_copy where zero zeros zeros_like
+    _conj _neg_view _prelu_kernel _reshape_copy abs add affine_grid_generator alias
+    alias_copy all any arange argmax argmin argsort as_strided as_strided_copy bernoulli
+    bucketize cat channel_shuffle chunk clamp clone col2im conj constant_pad_nd contiguous
+    copy count_nonzero cummax cummin cumprod cumsum detach detach_copy diag diag_embed
+    diagonal div dropout embedding embedding_bag empty empty_like empty_strided eq expand
+    expand_as expand_copy eye fill flatten flip full full_like gather ge glu gt hardswish
+    im2col index index_add index_copy index_fill index_put index_select isin isinf isnan
+    item le lerp lift lift_fresh linspace log_sigmoid_forward logspace logsumexp lt
+    masked_fill masked_scatter masked_select max maximum mean median min minimum movedim mul
+    multinomial nan_to_num narrow native_channel_shuffle ne neg nonzero norm normal one_hot
+    ones ones_like pad permute permute_copy pow prelu rand rand_like randint randn
+    randn_like randperm reciprocal repeat repeat_interleave reshape resize resolve_conj
+    resolve_neg roll rot90 round rsub scalar_tensor scatter scatter_add scatter_reduce
+    searchsorted select select_copy select_scatter set sign slice slice_copy slice_scatter
+    sort split split_copy split_with_sizes sqrt squeeze squeeze_copy stack std sub sum t
+    t_copy tensor_split tile topk trace transpose transpose_copy tril triu unbind unflatten
+    unfold uniform unique unsafe_chunk unsafe_split unsafe_split_with_sizes unsqueeze
+    unsqueeze_copy var view view_copy where zero zeros zeros_like
     """.split()  # noqa: SIM905
 )
 
@@ -275,6 +283,9 @@ _FREE_PREFIXES = (
     "_assert",
     "_embedding_bag",
     "_fused_rms_norm",
+    "_index_put_impl",
+    "_upsample_",
+    "_weight_norm",
     "_local_scalar_dense",
     "_log_softmax",
     "_native_batch_norm_legit",
@@ -288,26 +299,34 @@ _FREE_PREFIXES = (
     "adaptive_max_pool",
     "avg_pool",
     "batch_norm",
+    "binary_cross_entropy",
     "bitwise_",
+    "cross_entropy",
     "fractional_max_pool",
     "grid_sampler",
     "group_norm",
+    "huber_loss",
     "instance_norm",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
     "linalg_vector_norm",
     "log_softmax",
     "logical_",
     "max_pool",
     "max_unpool",
+    "mse_loss",
     "native_batch_norm",
     "native_dropout",
     "native_group_norm",
     "native_layer_norm",
     "new_",
+    "nll_loss",
     "pixel_shuffle",
     "pixel_unshuffle",
     "reflection_pad",
     "replication_pad",
+    "smooth_l1_loss",
     "softmax",
     "upsample_",
 )
