@@ -128,3 +128,45 @@ def test_layers_built_outside_the_analysed_file_have_no_line() -> None:
     with record_construction(str(MLP)) as constructed_at:
         model, _ = build_model(tvm.resnet18)
     assert not any(id(m) in constructed_at for m in model.modules())
+
+
+LOOPS = """
+import torch
+from torch import nn
+import torchvision.models as tvm
+
+
+class Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Linear(8, 8) for _ in range(3))
+        self.res = nn.ModuleList(tvm.resnet.BasicBlock(4, 4) for _ in range(2))
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        for blk in self.blocks:
+            x = blk(x)
+        x = self.act(self.fc(x))
+        y = torch.zeros(1, 4, 4, 4)
+        for block in self.res:
+            y = block(y)
+        return x, y
+"""
+
+
+def test_a_line_run_in_a_loop_counts_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "loops.py"
+    path.write_text(LOOPS)
+    model = _load(path).Stack()
+    report = count_model(model, (torch.randn(2, 8),), source_file=str(path))
+    lines = {line.line: line for line in report.lines}
+
+    looped = lines[_line_of(path, "x = blk(x)")]
+    assert (looped.calls, looped.macs) == (3, 3 * 2 * 8 * 8)
+    # Two module calls on one line are one run of it.
+    nested = lines[_line_of(path, "x = self.act(self.fc(x))")]
+    assert (nested.calls, nested.macs) == (1, 2 * 8 * 8)
+    # An imported block (torchvision's BasicBlock: two 3x3 convs) run twice from one line.
+    blocks = lines[_line_of(path, "y = block(y)")]
+    assert (blocks.calls, blocks.macs) == (2, 2 * 2 * (4 * 4 * 4 * (4 * 3 * 3)))

@@ -38,6 +38,9 @@ from flopsight.report.model import (
 
 CONVENTIONS = ("macs", "ptflops")
 
+# torch.nn.Module's own file: the frames between a module call and its forward hooks.
+_MODULE_PY = nn.modules.module.__file__
+
 
 @dataclass
 class _Cost:
@@ -130,7 +133,10 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.uncounted: Counter[str] = Counter()
         self.activation_bytes = 0
         self.attention_depth = 0
-        self._last_visit: tuple[FrameType | None, int] = (None, 0)
+        # Where the last op ran (frame, line, instruction), and where the last module call
+        # started from: together they tell a new run of a line from more ops of the same run.
+        self._last_visit: tuple[FrameType | None, int, int] = (None, 0, -1)
+        self._call_site: tuple[FrameType | None, int] = (None, -1)
         self._is_leaf: dict[int, bool] = {}
 
     @classmethod
@@ -145,6 +151,14 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if id(module) not in self.known:
             return
         self.stack.append(module)
+        if self.source_files:
+            # Only a call written in the analysed file marks a call site; calls made inside
+            # an imported block (torchvision's, say) are part of that call.
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename == _MODULE_PY:
+                frame = frame.f_back
+            if frame is not None and frame.f_code.co_filename in self.source_files:
+                self._call_site = (frame, frame.f_lasti)
         state = self.modules.get(id(module))
         if state is None:
             state = self.modules[id(module)] = _ModuleState()
@@ -234,25 +248,41 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
     # --- lines -----------------------------------------------------------------------------
 
-    def _line_state(self, frame: FrameType | None, count_visit: bool = False) -> _LineState | None:
+    def _source_frame(self, frame: FrameType | None) -> FrameType | None:
         files = self.source_files
-        if not files:
-            return None
         while frame is not None and frame.f_code.co_filename not in files:
             frame = frame.f_back
+        return frame
+
+    def _line_state(self, frame: FrameType | None, count_visit: bool = False) -> _LineState | None:
+        if not self.source_files:
+            return None
+        frame = self._source_frame(frame)
         if frame is None:
             return None
         lineno = frame.f_lineno
         state = self.lines.get(lineno)
         if state is None:
             state = self.lines[lineno] = _LineState()
-        # A new visit of a line starts when the op before ran elsewhere (another line/frame);
-        # the previous frame is held so a new frame cannot reuse its identity.
-        visit = (frame, lineno)
-        if count_visit and (visit[0] is not self._last_visit[0] or lineno != self._last_visit[1]):
+        if count_visit and self._new_visit(frame, lineno, frame.f_lasti):
             state.calls += 1
-            self._last_visit = visit
         return state
+
+    def _new_visit(self, frame: FrameType, lineno: int, lasti: int) -> bool:
+        """Whether this op starts a new run of its line rather than continuing the last one.
+
+        New when the op before ran in another frame or on another line, when the instruction
+        went backwards (a loop), or when the same call instruction started a module again
+        (`x = block(x)` in a loop). The previous frame is held, so a new frame cannot reuse
+        its identity.
+        """
+        last_frame, last_line, last_lasti = self._last_visit
+        self._last_visit = (frame, lineno, lasti)
+        recalled = self._call_site[0] is frame and self._call_site[1] == lasti
+        self._call_site = (None, -1)
+        if last_frame is not frame or last_line != lineno or lasti < last_lasti:
+            return True
+        return lasti == last_lasti and recalled
 
 
 def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
