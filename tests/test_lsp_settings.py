@@ -7,6 +7,8 @@ Linear(784, 512) of the seed MLP: 784·512 = 401,408 MACs in the macs convention
 
 from __future__ import annotations
 
+import sys
+
 import pytest_lsp
 from lsp_harness import EXAMPLES, SERVER, inlay_hints, line_of, open_text, start
 from lsprotocol import types
@@ -57,3 +59,20 @@ async def test_initialization_options(client: LanguageClient) -> None:
     uri = open_text(client, SEED)
     await recorder.analysed(uri)
     assert (await inlay_hints(client, uri))[FIRST].startswith("401.92 KMac")
+
+
+async def test_models_interpreter_setting(client: LanguageClient) -> None:
+    # An interpreter that does not exist: the worker is unavailable (FS304), the server serves on.
+    recorder = await start(client, {"python": "/nonexistent/bin/python3"})
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    [diag] = [d for d in client.diagnostics[uri] if d.code == "FS304"]
+    assert diag.range.start.line == line_of(SEED.read_text(), "class NeuralNetwork")
+    assert "/nonexistent/bin/python3" in diag.message
+    # Back to a real one: the model counts.
+    done = recorder.finished(uri)
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"flopsight": {"python": sys.executable}})
+    )
+    await recorder.analysed(uri, done)
+    assert (await inlay_hints(client, uri))[FIRST].startswith("401.41 KMac")

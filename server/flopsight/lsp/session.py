@@ -128,20 +128,23 @@ class Session:
             self._analyser_python = self.settings.python
         return self._analyser
 
-    def _close_analyser(self) -> None:
-        if self._analyser is not None:
-            close = getattr(self._analyser, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    result = close()
-                    if asyncio.iscoroutine(result):
-                        self._closing = asyncio.ensure_future(result)
-        self._analyser = None
+    def _close_analyser(self, wait: bool = False) -> None:
+        """Stops the pool (its hosts and children); in the background unless ``wait``."""
+        analyser, self._analyser = self._analyser, None
+        close = getattr(analyser, "close", None)
+        if not callable(close):
+            return
+        if wait:
+            with contextlib.suppress(Exception):
+                close()
+            return
+        # The pool's close() blocks until its processes are gone: not on the event loop.
+        self._closing = asyncio.ensure_future(asyncio.to_thread(close))
 
     def shutdown(self) -> None:
         for doc in self.documents.values():
             self._cancel(doc)
-        self._close_analyser()
+        self._close_analyser(wait=True)
 
     # -- reading --------------------------------------------------------------------------
     def source(self, doc: OpenDocument) -> SourceAnalysis:
