@@ -186,32 +186,45 @@ def multihead_attention(module: Any, inputs: tuple[Any, ...], output: Any) -> in
     return macs * batch
 
 
-_torchvision_rules_added = False
+def _deform_conv(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    # torchvision's DeformConv2d: bilinear sampling and offsets add 24 per position (25 with
+    # a mask), ptflops' estimate.
+    extra = 20 + 4 + (1 if len(inputs) == 3 and inputs[2] is not None else 0)
+    return _conv(module, inputs, output, transpose=False, extra=extra)
 
 
-def _add_torchvision_rules() -> None:
-    # ptflops charges torchvision's DeformConv2d; only a model that imported torchvision has one.
-    global _torchvision_rules_added
-    tv_ops = sys.modules.get("torchvision.ops")
-    if _torchvision_rules_added or tv_ops is None:
-        return
-    _torchvision_rules_added = True
+def _timm_attention(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
+    # timm's ViT Attention: scaling, q @ k^T, softmax and att @ v per head (ptflops leaves the
+    # qkv and proj Linears to their own rules, then reports only this module's figure).
+    batch, tokens, _ = inputs[0].shape
+    heads, head_dim = int(module.num_heads), int(module.head_dim)
+    per_head = tokens * tokens * head_dim + tokens * tokens + tokens * tokens * head_dim
+    return int(batch * (tokens * head_dim * heads + per_head * heads))
 
-    def deform_conv(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
-        extra = 20 + 4 + (1 if len(inputs) == 3 and inputs[2] is not None else 0)
-        return _conv(module, inputs, output, transpose=False, extra=extra)
 
-    MODULE_RULES[tv_ops.DeformConv2d] = ModuleRule("conv", deform_conv)
+# Rules ptflops adds when a library imports: (module, class, family, formula). They are
+# registered once the model's own code has imported that library.
+_OPTIONAL_RULES = [
+    ("torchvision.ops", "DeformConv2d", "conv", _deform_conv),
+    ("timm.models.vision_transformer", "Attention", "attention", _timm_attention),
+]
+
+
+def _add_optional_rules() -> None:
+    for entry in list(_OPTIONAL_RULES):
+        module_name, class_name, family, formula = entry
+        library = sys.modules.get(module_name)
+        if library is None:
+            continue
+        _OPTIONAL_RULES.remove(entry)
+        cls = getattr(library, class_name, None)
+        if isinstance(cls, type) and issubclass(cls, nn.Module):
+            MODULE_RULES[cls] = ModuleRule(family, formula)
 
 
 def rule_for(module: nn.Module) -> ModuleRule | None:
     rule = MODULE_RULES.get(type(module))
-    if rule is None and not _torchvision_rules_added:
-        _add_torchvision_rules()
+    if rule is None and _OPTIONAL_RULES:
+        _add_optional_rules()
         rule = MODULE_RULES.get(type(module))
     return rule
-
-
-def trainable_params(module: nn.Module) -> int:
-    """ptflops' parameter count: trainable parameters only."""
-    return sum(int(p.numel()) for p in module.parameters() if p.requires_grad)
