@@ -89,6 +89,7 @@ def test_early_initialize_answer_matches_pygls() -> None:
         ({}, "utf-16"),
         ({"general": {"positionEncodings": ["utf-32", "utf-16"]}}, "utf-32"),
         ({"general": {"positionEncodings": ["latin-1", "utf-8"]}}, "utf-8"),
+        ({"notebookDocument": {"synchronization": {}}}, "utf-16"),
     ]:
         caps = server.protocol._converter.structure(client_caps, types.ClientCapabilities)
         built = ServerCapabilitiesBuilder(
@@ -103,4 +104,5 @@ def test_early_initialize_answer_matches_pygls() -> None:
         expected = server.protocol._converter.unstructure(built)
         early = initialize_result({"capabilities": client_caps})
         assert early["capabilities"] == expected
+        assert ("notebookDocumentSync" in expected) == ("notebookDocument" in client_caps)
         assert early["serverInfo"]["name"] == "flopsight"

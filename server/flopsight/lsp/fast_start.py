@@ -29,6 +29,11 @@ CAPABILITIES: dict[str, Any] = {
         "workspaceFolders": {"changeNotifications": True, "supported": True},
     },
 }
+# Sent only to clients that declare notebook support (as pygls does).
+NOTEBOOK_SYNC: dict[str, Any] = {
+    "notebookSelector": [{"cells": [{"language": "python"}], "notebook": "jupyter-notebook"}],
+    "save": True,
+}
 _ENCODINGS = ("utf-8", "utf-16", "utf-32")
 
 
@@ -42,8 +47,11 @@ def position_encoding(params: dict[str, Any]) -> str:
 
 
 def initialize_result(params: dict[str, Any]) -> dict[str, Any]:
+    capabilities = {**CAPABILITIES, "positionEncoding": position_encoding(params)}
+    if (params.get("capabilities") or {}).get("notebookDocument") is not None:
+        capabilities["notebookDocumentSync"] = NOTEBOOK_SYNC
     return {
-        "capabilities": {**CAPABILITIES, "positionEncoding": position_encoding(params)},
+        "capabilities": capabilities,
         "serverInfo": {"name": "flopsight", "version": __version__},
     }
 

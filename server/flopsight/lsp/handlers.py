@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from lsprotocol import types
@@ -36,9 +37,11 @@ from pygls.lsp.server import LanguageServer
 from flopsight import __version__
 from flopsight.lsp import actions, hover, lens
 from flopsight.lsp.hints import document_hints, to_inlay_hints
+from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
-from flopsight.lsp.session import Analyser, Session, uri_to_path
+from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
 from flopsight.settings import Settings
+from flopsight.source.notebook import NotebookCell
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +53,20 @@ def make_analyser(settings: Settings) -> Analyser:
     return pool
 
 
+# Jupyter notebooks are synced as notebooks: their Python cells are analysed as one module.
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ],
+    save=True,
+)
+
+
 class FlopsightServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("flopsight", __version__)
+        super().__init__("flopsight", __version__, notebook_document_sync=NOTEBOOK_SYNC)
         self.session = Session(_Hooks(self), make_analyser)
 
 
@@ -194,52 +208,118 @@ def did_close(ls: FlopsightServer, params: types.DidCloseTextDocumentParams) -> 
     ls.session.closed(params.text_document.uri)
 
 
+def _notebook(ls: FlopsightServer, uri: str) -> NotebookText | None:
+    notebook = ls.workspace.get_notebook_document(notebook_uri=uri)
+    if notebook is None:
+        return None
+    cells = []
+    for cell in notebook.cells:
+        code = cell.kind == types.NotebookCellKind.Code
+        text = ls.workspace.get_text_document(cell.document).source
+        cells.append(NotebookCell(text=text, kind="code" if code else "markdown", id=cell.document))
+    return NotebookText.build(notebook.uri, cells)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+def notebook_did_open(ls: FlopsightServer, params: types.DidOpenNotebookDocumentParams) -> None:
+    notebook = _notebook(ls, params.notebook_document.uri)
+    if notebook is not None:
+        ls.session.notebook_opened(notebook, params.notebook_document.version)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+def notebook_did_change(ls: FlopsightServer, params: types.DidChangeNotebookDocumentParams) -> None:
+    notebook = _notebook(ls, params.notebook_document.uri)
+    if notebook is not None:
+        ls.session.notebook_changed(notebook, params.notebook_document.version)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+def notebook_did_save(ls: FlopsightServer, params: types.DidSaveNotebookDocumentParams) -> None:
+    ls.session.saved(params.notebook_document.uri, None)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+def notebook_did_close(ls: FlopsightServer, params: types.DidCloseNotebookDocumentParams) -> None:
+    ls.session.closed(params.notebook_document.uri)
+
+
+def _located(ls: FlopsightServer, uri: str) -> tuple[OpenDocument, str | None] | None:
+    return ls.session.locate(uri)
+
+
 @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
 def inlay_hint(ls: FlopsightServer, params: types.InlayHintParams) -> list[types.InlayHint]:
     session = ls.session
-    view = session.view(params.text_document.uri)
-    if view is None or not session.settings.inlay_hints_enabled:
+    found = _located(ls, params.text_document.uri)
+    if found is None or not session.settings.inlay_hints_enabled:
         return []
-    doc = session.documents[params.text_document.uri]
+    doc, cell = found
+    view = session.view(doc.uri)
+    if view is None:
+        return []
     hints = document_hints(view.models, session.hint_options())
     rng = params.range
-    return to_inlay_hints(hints, doc.text.splitlines(), rng.start.line, rng.end.line, session.utf16)
+    if cell is None or doc.notebook is None:
+        lines = doc.text.splitlines()
+        return to_inlay_hints(hints, lines, rng.start.line, rng.end.line, session.utf16)
+    in_cell = []
+    for hint in hints:
+        where = doc.notebook.to_cell_row(hint.line)
+        if where is not None and where[0] == cell:
+            in_cell.append(replace(hint, line=where[1] + 1))
+    lines = doc.notebook.cell_text(cell).splitlines()
+    return to_inlay_hints(in_cell, lines, rng.start.line, rng.end.line, session.utf16)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | None:
     session = ls.session
-    uri = params.text_document.uri
-    view = session.view(uri)
-    if view is None:
-        return None
-    doc = session.documents[uri]
-    lines = doc.text.splitlines()
-    row = params.position.line
-    if row >= len(lines):
-        return None
-    col = index(lines[row], params.position.character, session.utf16)
-    found = hover.hover_markdown(view, session.source(doc), row + 1, col)
+    found = _located(ls, params.text_document.uri)
     if found is None:
         return None
-    markdown, _line = found
+    doc, cell = found
+    view = session.view(doc.uri)
+    if view is None:
+        return None
+    row: int | None = params.position.line
+    if cell is not None and doc.notebook is not None:
+        line = doc.notebook.to_virtual_line(cell, params.position.line)
+        row = None if line is None else line - 1
+    lines = doc.text.splitlines()
+    if row is None or row >= len(lines):
+        return None
+    col = index(lines[row], params.position.character, session.utf16)
+    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col)
+    if found_card is None:
+        return None
+    markdown, _line = found_card
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown))
 
 
 @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
 def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-    uri = params.text_document.uri
-    view = ls.session.view(uri)
+    found = _located(ls, params.text_document.uri)
+    if found is None:
+        return []
+    doc, cell = found
+    view = ls.session.view(doc.uri)
     if view is None:
         return []
     out = []
     for item in lens.lenses(view):
-        pos = types.Position(line=item.line - 1, character=0)
+        row = item.line - 1
+        if cell is not None and doc.notebook is not None:
+            where = doc.notebook.to_cell_row(item.line)
+            if where is None or where[0] != cell:
+                continue
+            row = where[1]
+        pos = types.Position(line=row, character=0)
         out.append(
             types.CodeLens(
                 range=types.Range(start=pos, end=pos),
                 command=types.Command(
-                    title=item.title, command=lens.SHOW_REPORT, arguments=[uri, item.model]
+                    title=item.title, command=lens.SHOW_REPORT, arguments=[doc.uri, item.model]
                 ),
             )
         )
@@ -252,10 +332,35 @@ def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.C
 )
 def code_action(ls: FlopsightServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     session = ls.session
-    doc = session.documents.get(params.text_document.uri)
-    if doc is None:
+    found = _located(ls, params.text_document.uri)
+    if found is None:
         return []
-    return actions.code_actions(doc.uri, doc.text, session.source(doc), params.range, session.utf16)
+    doc, cell = found
+    rng: types.Range | None = params.range
+    if cell is not None and doc.notebook is not None:
+        rng = doc.notebook.to_virtual_range(cell, params.range)
+    if rng is None:
+        return []
+    found_actions = actions.code_actions(doc.uri, doc.text, session.source(doc), rng, session.utf16)
+    if doc.notebook is None:
+        return found_actions
+    return [a for a in (_to_cells(doc.notebook, doc.uri, a) for a in found_actions) if a]
+
+
+def _to_cells(
+    notebook: NotebookText, uri: str, action: types.CodeAction
+) -> types.CodeAction | None:
+    """A code action on a notebook's virtual text, its edits moved into the cells."""
+    if action.edit is None or action.edit.changes is None:
+        return action
+    changes: dict[str, list[types.TextEdit]] = {}
+    for edit in action.edit.changes.get(uri, []):
+        mapped = notebook.map_edit(edit) if isinstance(edit, types.TextEdit) else None
+        if mapped is None:
+            return None
+        changes.setdefault(mapped[0], []).append(mapped[1])
+    action.edit = types.WorkspaceEdit(changes=changes)
+    return action
 
 
 @server.command(lens.SHOW_REPORT)
@@ -265,4 +370,7 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     uri = str(args[0]) if args else ""
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
+    found = _located(ls, uri)
+    if found is not None:
+        uri = found[0].uri  # a notebook's cell: the notebook
     return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))

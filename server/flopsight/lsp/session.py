@@ -29,6 +29,7 @@ from flopsight.job import AnalysisRequest
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
+from flopsight.lsp.notebooks import NotebookText
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
@@ -85,6 +86,9 @@ class OpenDocument:
     # Diagnostics found while starting the jobs (unresolved dims, worker failures).
     extra: list[types.Diagnostic] = field(default_factory=list)
     rounds: int = 0
+    # Set for a notebook: ``text`` is its virtual module; diagnostics go to its cells.
+    notebook: NotebookText | None = None
+    published_cells: set[str] = field(default_factory=set)
 
     @property
     def path(self) -> str:
@@ -113,6 +117,8 @@ class Session:
         self.settings = settings or Settings()
         self.root: str | None = None
         self.documents: dict[str, OpenDocument] = {}
+        # notebook cell URI -> the notebook's URI
+        self.cells: dict[str, str] = {}
         self._analyser_factory = analyser_factory
         self._analyser: Analyser | None = None
         self._analyser_python: str | None = None
@@ -194,7 +200,38 @@ class Session:
         doc = self.documents.pop(uri, None)
         if doc is not None:
             self._cancel(doc)
+        if doc is not None and doc.notebook is not None:
+            for cell in doc.published_cells | set(doc.notebook.code_cells()):
+                self.cells.pop(cell, None)
+                self.client.publish(cell, [], None)
+            return
         self.client.publish(uri, [], None)
+
+    # -- notebooks --------------------------------------------------------------------------
+    def notebook_opened(
+        self, notebook: NotebookText, version: int | None, delay_s: float = 0.0
+    ) -> None:
+        doc = self.documents.get(notebook.uri)
+        if doc is None:
+            doc = OpenDocument(notebook.uri, notebook.text, version)
+            self.documents[notebook.uri] = doc
+        doc.text, doc.version, doc.notebook = notebook.text, version, notebook
+        for cell in notebook.code_cells():
+            self.cells[cell] = notebook.uri
+        self.schedule(doc, delay_s=delay_s)
+
+    def notebook_changed(self, notebook: NotebookText, version: int | None) -> None:
+        self.notebook_opened(notebook, version, self.settings.debounce_ms / 1000.0)
+
+    def locate(self, uri: str) -> tuple[OpenDocument, str | None] | None:
+        """The open document a URI belongs to, and the cell when it is a notebook cell."""
+        doc = self.documents.get(uri)
+        if doc is not None:
+            return doc, None
+        notebook = self.cells.get(uri)
+        if notebook is not None and notebook in self.documents:
+            return self.documents[notebook], uri
+        return None
 
     def settings_changed(self, settings: Settings) -> None:
         old, self.settings = self.settings, settings
@@ -391,7 +428,15 @@ class Session:
     def publish(self, doc: OpenDocument) -> None:
         if self.documents.get(doc.uri) is not doc:
             return
-        self.client.publish(doc.uri, self.diagnostics(doc), doc.version)
+        if doc.notebook is None:
+            self.client.publish(doc.uri, self.diagnostics(doc), doc.version)
+            return
+        by_cell = doc.notebook.split_diagnostics(self.diagnostics(doc))
+        for gone in doc.published_cells - set(by_cell):
+            self.client.publish(gone, [], None)
+        for cell, diagnostics in by_cell.items():
+            self.client.publish(cell, diagnostics, None)
+        doc.published_cells = set(by_cell)
 
     def send_summary(self, doc: OpenDocument) -> None:
         from flopsight.lsp.lens import log_lines, summary

@@ -1,0 +1,158 @@
+"""Notebooks: the Python cells of a Jupyter notebook are analysed as one module; hints, hovers,
+lenses, diagnostics and code actions land in the right cell.
+
+The seed MLP notebook (examples/seed_mlp.ipynb): imports in one cell, the model in another, so
+the class counts only because the cells run as one module. ptflops-convention figures by hand
+(as in test_lsp_inlay_hints.py): Linear(784, 512) = 784·512 + 512 = 401,920 MACs of 670,730.
+"""
+
+from __future__ import annotations
+
+import pytest_lsp
+from flopsight.source.notebook import read_ipynb
+from lsp_harness import CAPABILITIES, EXAMPLES, SERVER, start
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+NOTEBOOK = EXAMPLES / "seed_mlp.ipynb"
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    yield
+    await lsp_client.shutdown_session()
+
+
+def open_notebook(client: LanguageClient, texts: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    uri = NOTEBOOK.resolve().as_uri()
+    cells = [f"vscode-notebook-cell:{NOTEBOOK.resolve()}#cell{i}" for i in range(len(texts))]
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(
+                        kind=types.NotebookCellKind.Code
+                        if kind == "code"
+                        else types.NotebookCellKind.Markup,
+                        document=cell,
+                    )
+                    for cell, (kind, _) in zip(cells, texts, strict=True)
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=cell,
+                    language_id="python" if kind == "code" else "markdown",
+                    version=1,
+                    text=text,
+                )
+                for cell, (kind, text) in zip(cells, texts, strict=True)
+            ],
+        )
+    )
+    return uri, cells
+
+
+async def test_notebook_cells_as_one_module(client: LanguageClient) -> None:
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        window=CAPABILITIES.window,
+        text_document=CAPABILITIES.text_document,
+        notebook_document=types.NotebookDocumentClientCapabilities(
+            synchronization=types.NotebookDocumentSyncClientCapabilities()
+        ),
+    )
+    recorder = await start(client, {"convention": "ptflops"}, capabilities=capabilities)
+    texts = [(c.kind, c.text) for c in read_ipynb(NOTEBOOK)]
+    uri, cells = open_notebook(client, texts)
+    await recorder.analysed(uri)
+
+    [(model_cell, model_text)] = [
+        (cell, text) for cell, (kind, text) in zip(cells, texts, strict=True) if "class " in text
+    ]
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=model_cell),
+            range=types.Range(start=types.Position(0, 0), end=types.Position(1000, 0)),
+        )
+    )
+    lines = model_text.splitlines()
+    by_row = {h.position.line: h.label for h in hints or []}
+    first = next(i for i, line in enumerate(lines) if "nn.Linear(28 * 28, 512)" in line)
+    assert by_row[first] == "401.92 KMac · 401.92 k params · 59.9%"
+    for hint in hints or []:
+        assert hint.position.character == len(lines[hint.position.line])
+
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=model_cell))
+    )
+    [lens] = lenses or []
+    assert lens.range.start.line == next(i for i, ln in enumerate(lines) if "class " in ln)
+    assert lens.command is not None and lens.command.title.startswith("670.73 KMac")
+
+    # Other cells get no hints of this model.
+    for cell in cells:
+        if cell != model_cell:
+            other = await client.text_document_inlay_hint_async(
+                types.InlayHintParams(
+                    text_document=types.TextDocumentIdentifier(uri=cell),
+                    range=types.Range(start=types.Position(0, 0), end=types.Position(1000, 0)),
+                )
+            )
+            assert not other
+
+
+async def test_notebook_diagnostics_and_actions_in_their_cell(client: LanguageClient) -> None:
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        text_document=CAPABILITIES.text_document,
+        notebook_document=types.NotebookDocumentClientCapabilities(
+            synchronization=types.NotebookDocumentSyncClientCapabilities()
+        ),
+    )
+    recorder = await start(client, capabilities=capabilities)
+    broken = (
+        "class Broken(nn.Module):  # flopsight: input=(1, 32)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc1 = nn.Linear(32, 64)\n"
+        "        self.fc2 = nn.Linear(128, 10)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.fc2(self.fc1(x))\n"
+    )
+    plain = (
+        "class Plain(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(20, 5)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    texts = [("code", "import torch\nfrom torch import nn"), ("code", broken), ("code", plain)]
+    uri, cells = open_notebook(client, texts)
+    await recorder.analysed(uri)
+    # fc2 wants 128 features, fc1 gives 64: the error is on row 7 of the second cell.
+    [error] = [d for d in client.diagnostics[cells[1]] if d.code == "FS202"]
+    assert error.range.start.line == 7
+    assert not [d for d in client.diagnostics.get(cells[0], []) if d.code == "FS202"]
+    # The unannotated class in the third cell: its pragma goes on its own class line there.
+    [hint] = [d for d in client.diagnostics[cells[2]] if d.code == "FS107"]
+    assert hint.range.start.line == 0
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=cells[2]),
+            range=types.Range(start=types.Position(0, 0), end=types.Position(0, 0)),
+            context=types.CodeActionContext(diagnostics=[hint]),
+        )
+    )
+    [action] = [a for a in result or [] if isinstance(a, types.CodeAction)]
+    assert action.edit is not None and action.edit.changes is not None
+    [edit] = action.edit.changes[cells[2]]
+    assert isinstance(edit, types.TextEdit)
+    assert edit.range.start == types.Position(0, len("class Plain(nn.Module):"))
+    assert edit.new_text == "  # flopsight: input=(1, 20)"
