@@ -103,3 +103,34 @@ async def test_execution_off_one_info_per_file(client: LanguageClient) -> None:
         )
     )
     assert not hints
+
+
+def test_codes_of_limits_and_uncounted_ops() -> None:
+    """The mapping from a report's error kinds to codes, on hand-made reports (no server)."""
+    from flopsight.lsp.diagnostics import Lines, model_diagnostics
+    from flopsight.report.model import ModelError, ModelReport, Totals, UncountedOp
+
+    lines = Lines("class A:\n    pass\n")
+    for kind, code in [
+        ("timeout", "FS301"),
+        ("memory", "FS302"),
+        ("crash", "FS303"),
+        ("unavailable", "FS304"),
+        ("build", "FS201"),
+        ("forward", "FS202"),
+    ]:
+        report = ModelReport(
+            name="A", kind="class", line=1, status="error", error=ModelError("m", "E", None, kind)
+        )
+        [diag] = model_diagnostics(report, lines)
+        assert (diag.code, diag.range.start.line, diag.source) == (code, 0, "flopsight")
+    ok = ModelReport(
+        name="A",
+        kind="class",
+        line=1,
+        total=Totals(macs=1),
+        uncounted_ops=[UncountedOp("aten::my_op", 3)],
+    )
+    [diag] = model_diagnostics(ok, lines)
+    assert diag.code == "FS204" and "aten::my_op ×3" in diag.message
+    assert diag.severity == types.DiagnosticSeverity.Information

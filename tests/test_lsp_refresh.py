@@ -3,8 +3,10 @@ hints and code lenses, reports progress on analyses longer than 0.5 s, and debou
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest_lsp
-from lsp_harness import EXAMPLES, SERVER, insert, open_text, start
+from lsp_harness import DATA, EXAMPLES, SERVER, inlay_hints, insert, line_of, open_text, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -49,3 +51,22 @@ async def test_no_refresh_for_clients_without_support(client: LanguageClient) ->
     assert recorder.count("inlayHintRefresh") == 0
     assert recorder.count("codeLensRefresh") == 0
     assert client.progress_reports == {}
+
+
+async def test_edits_cancel_only_what_they_supersede(client: LanguageClient) -> None:
+    recorder = await start(client)
+    slow = open_text(client, DATA / "slow.py")  # forward sleeps 1.5 s
+    seed = open_text(client, SEED)
+    for version in range(2, 7):  # each edit supersedes the seed's previous analysis
+        insert(client, seed, 0, 0, "#", version)
+        await asyncio.sleep(0.05)
+    await recorder.analysed(slow)
+    await recorder.analysed(seed)
+    # The slow file's analysis was never cancelled by the other file's edits.
+    finished = recorder.of("flopsight/analysisFinished", slow)
+    assert [getattr(p, "cancelled", None) for p in finished] == [False]
+    # Linear(8, 8): 8·8 = 64 MACs (macs convention), 8·8 + 8 = 72 params.
+    hints = await inlay_hints(client, slow)
+    assert hints[line_of((DATA / "slow.py").read_text(), "nn.Linear(8, 8)")] == (
+        "64 Mac · 72 params · 100.0%"
+    )
