@@ -8,7 +8,7 @@ test_lsp_inlay_hints.py.
 from __future__ import annotations
 
 import pytest_lsp
-from lsp_harness import DATA, EXAMPLES, SERVER, line_of, open_text, start
+from lsp_harness import DATA, EXAMPLES, SERVER, inlay_hints, line_of, open_text, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -68,3 +68,27 @@ async def test_error_lens(client: LanguageClient) -> None:
     [lens] = lenses
     assert lens.command is not None
     assert lens.command.title.startswith("flopsight: RuntimeError:")
+
+
+async def test_instance_lens_for_the_seed_densenet(client: LanguageClient) -> None:
+    # The seed article's figures for densenet161 at (1, 3, 224, 224), ptflops convention:
+    # 7.82 GMac, 28.68 M params; FLOPs = 2 × MACs = 15.64 GFLOPs.
+    recorder = await start(client, {"convention": "ptflops"})
+    path = EXAMPLES / "seed_densenet.py"
+    text = path.read_text()
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    [lens] = lenses or []
+    row = line_of(text, "net = models.densenet161()")
+    assert lens.range.start.line == row
+    assert lens.command is not None
+    assert lens.command.title == "7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)"
+    # The instance line's hint is the model's total; the article's ptflops call at top level
+    # could not run (it needs `net`, which flopsight builds itself): a warning, the count stands.
+    hints = await inlay_hints(client, uri)
+    assert hints[row] == "7.82 GMac · 28.68 M params"
+    warned = [d for d in client.diagnostics[uri] if d.code == "FS203"]
+    assert warned and warned[0].range.start.line == line_of(text, "get_model_complexity_info(")
