@@ -89,6 +89,8 @@ class OpenDocument:
     # Set for a notebook: ``text`` is its virtual module; diagnostics go to its cells.
     notebook: NotebookText | None = None
     published_cells: set[str] = field(default_factory=set)
+    # Saved since the last summary was sent.
+    summary_pending: bool = False
 
     @property
     def path(self) -> str:
@@ -194,7 +196,9 @@ class Session:
             return
         if text is not None:
             doc.text = text
-        self.schedule(doc, delay_s=0.0, summary=True)
+        # A later edit may supersede this round: the summary then comes with the next one.
+        doc.summary_pending = True
+        self.schedule(doc, delay_s=0.0)
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
@@ -249,21 +253,21 @@ class Session:
                 task.cancel()
         doc.debounce = doc.round = None
 
-    def schedule(self, doc: OpenDocument, delay_s: float, summary: bool = False) -> None:
+    def schedule(self, doc: OpenDocument, delay_s: float) -> None:
         if doc.debounce is not None and not doc.debounce.done():
             doc.debounce.cancel()
-        doc.debounce = asyncio.ensure_future(self._after(doc, delay_s, summary))
+        doc.debounce = asyncio.ensure_future(self._after(doc, delay_s))
 
-    async def _after(self, doc: OpenDocument, delay_s: float, summary: bool) -> None:
+    async def _after(self, doc: OpenDocument, delay_s: float) -> None:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         # Nothing runs before the client's settings are in (workspace/configuration).
         await self.configured.wait()
         if doc.round is not None and not doc.round.done():
             doc.round.cancel()
-        doc.round = asyncio.ensure_future(self.analyse(doc, summary))
+        doc.round = asyncio.ensure_future(self.analyse(doc))
 
-    async def analyse(self, doc: OpenDocument, summary: bool = False) -> None:
+    async def analyse(self, doc: OpenDocument) -> None:
         """One round: parse, run every annotated model, publish, refresh.
 
         ``flopsight/analysisStarted`` opens every round and ``flopsight/analysisFinished``
@@ -277,7 +281,8 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
-        if summary:
+        if doc.summary_pending:
+            doc.summary_pending = False
             self.send_summary(doc)
         self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
 
