@@ -15,6 +15,7 @@ from flopsight.count.build import build_model
 from flopsight.count.construction import record_construction
 from flopsight.count.counter import count_model
 from flopsight.report.model import ModelReport
+from flopsight.report.units import format_macs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BLOCK = EXAMPLES / "transformer_block.py"
@@ -89,7 +90,7 @@ def test_line_output_shapes_are_the_last_op_on_the_line() -> None:
 
 
 def test_ptflops_convention_charges_modules_at_their_call_line() -> None:
-    _, macs = _count_block("ptflops")
+    report, macs = _count_block("ptflops")
     # ptflops' Linear includes the bias: (C*C + C) per row.
     assert macs[_line_of(BLOCK, "q = self.q_proj(h)")] == B * T * (C * C + C)
     # ptflops' LayerNorm (no `affine` attribute): one op per element.
@@ -97,6 +98,15 @@ def test_ptflops_convention_charges_modules_at_their_call_line() -> None:
     # Functional matmuls are not counted by ptflops with count_functional=False.
     assert macs[_line_of(BLOCK, "att = q @ k.transpose(-2, -1)")] == 0
     assert macs[_line_of(BLOCK, "y = att @ v")] == 0
+    # ... and the report says what was left out, and where: 2 * B*T*T*C = 8.39 MMac.
+    skipped = sorted(
+        [_line_of(BLOCK, "att = q @ k.transpose(-2, -1)"), _line_of(BLOCK, "y = att @ v")]
+    )
+    assert report.notes == [
+        f"{format_macs(2 * B * T * T * C)} of functional ops in forward (lines {skipped[0]}, "
+        f"{skipped[1]}) are not counted: the ptflops convention counts modules only, as "
+        "ptflops does with count_functional=False; the macs convention counts them"
+    ]
 
 
 def test_layers_built_inside_a_multiline_sequential_get_their_own_lines() -> None:

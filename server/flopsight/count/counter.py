@@ -35,6 +35,7 @@ from flopsight.report.model import (
     Totals,
     UncountedOp,
 )
+from flopsight.report.units import format_macs
 
 CONVENTIONS = ("macs", "ptflops")
 
@@ -133,6 +134,9 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.uncounted: Counter[str] = Counter()
         self.activation_bytes = 0
         self.attention_depth = 0
+        # ptflops: MACs of functional ops it leaves out (a note for the report), and where.
+        self.functional_macs = 0
+        self.functional_lines: set[int] = set()
         # Where the last op ran (frame, line, instruction), and where the last module call
         # started from: together they tell a new run of a line from more ops of the same run.
         self._last_visit: tuple[FrameType | None, int, int] = (None, 0, -1)
@@ -235,6 +239,8 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 except Exception:  # arguments the formula does not understand: say so
                     self.uncounted[packet._qualified_op_name] += 1
                 family = "attention" if self.attention_depth else rule.family
+        elif not self.charged_depth:
+            self._note_functional(packet, args, kwargs, out)
         if macs and self.stack:
             self.modules[id(self.stack[-1])].cost.add(family, macs)
         if self.source_files:
@@ -245,6 +251,21 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if shape is not None:
                     line.output_shape = shape
         return out
+
+    def _note_functional(self, packet: Any, args: tuple[Any, ...], kwargs: Any, out: Any) -> None:
+        """ptflops: what a matmul outside any counted module would cost under ``macs``."""
+        rule = formulas.CLASSIFIED.get(packet) or formulas.classify(packet)
+        if rule is formulas.FREE or rule is formulas.UNCOUNTED:
+            return
+        try:
+            macs = int(rule.formula(args, kwargs, out))
+        except Exception:
+            return
+        self.functional_macs += macs
+        if macs and self.source_files:
+            frame = self._source_frame(sys._getframe(2))
+            if frame is not None:
+                self.functional_lines.add(frame.f_lineno)
 
     # --- lines -----------------------------------------------------------------------------
 
@@ -408,6 +429,21 @@ def _lines(tally: _Tally) -> list[LineCost]:
     ]
 
 
+def _notes(tally: _Tally) -> list[str]:
+    if not tally.functional_macs:
+        return []
+    where = ""
+    if tally.functional_lines:
+        lines = sorted(tally.functional_lines)
+        shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        where = f" (line{'s' if len(lines) > 1 else ''} {shown})"
+    return [
+        f"{format_macs(tally.functional_macs)} of functional ops in forward{where} are not "
+        "counted: the ptflops convention counts modules only, as ptflops does with "
+        "count_functional=False; the macs convention counts them"
+    ]
+
+
 def _param_totals(model: nn.Module) -> tuple[int, int, int]:
     params = trainable = nbytes = 0
     for p in model.parameters():  # shared parameters are yielded once
@@ -529,6 +565,7 @@ def count_model(
         lines=_lines(tally),
         uncounted_ops=[UncountedOp(op, n) for op, n in sorted(tally.uncounted.items())],
         ops=dict(root.ops),
+        notes=_notes(tally),
     )
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report
