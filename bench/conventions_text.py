@@ -47,12 +47,16 @@ TEXTS: dict[str, str] = {
     "mha-module": "ptflops' pytorch backend counts `nn.MultiheadAttention` as one module: "
     "input and output projections with their biases, and both attention products.",
     "functional": "with `count_functional=False` (what flopsight's `ptflops` convention "
-    "matches) ptflops only sees modules: products written in `forward` "
-    "(`q @ k.transpose(-2, -1)`, `F.scaled_dot_product_attention`) are not counted.",
-    "norm-ptflops": "ptflops counts normalisation modules: one per input element, two with an "
-    "affine (BatchNorm, LayerNorm, GroupNorm, InstanceNorm).",
-    "act-ptflops": "ptflops counts one per output element of activation modules (ReLU, ReLU6, "
-    "GELU, SiLU, Hardswish, Hardsigmoid, ...).",
+    "matches) ptflops only sees modules: what `forward` computes with functions (`F.linear` "
+    "with a module's own weights as in torchvision's Swin, `q @ k.transpose(-2, -1)`, "
+    "`F.scaled_dot_product_attention`) is not counted.",
+    "norm-ptflops": "ptflops counts BatchNorm, InstanceNorm, GroupNorm and LayerNorm modules "
+    "of exactly those types: one per input element, two when the module's `affine` is set. "
+    "LayerNorm calls it `elementwise_affine`, so LayerNorm stays at one per element; subclasses "
+    "such as torchvision's `LayerNorm2d` (ConvNeXt) are not counted at all.",
+    "act-ptflops": "ptflops counts one per output element of ReLU, ReLU6, PReLU, ELU, "
+    "LeakyReLU and GELU modules; SiLU, Hardswish, Hardsigmoid and Sigmoid modules, and every "
+    "functional activation, count zero.",
     "pool-ptflops": "ptflops counts one per *input* element of every pooling module, max "
     "pooling included.",
     "upsample-ptflops": "ptflops counts one per output element of `nn.Upsample`.",
@@ -68,16 +72,18 @@ TEXTS: dict[str, str] = {
     "pool-fvcore": "fvcore counts `adaptive_avg_pool2d` as one per input element; max pooling "
     "and other pooling ops are not in its table (zero).",
     "upsample-fvcore": "fvcore counts upsampling per output element (1 nearest, 4 bilinear).",
-    "thop-modules": "thop only counts modules whose exact type is in its table: "
-    "`nn.MultiheadAttention` (and its `out_proj`, a `NonDynamicallyQuantizableLinear`), and "
-    "every product written in `forward` (`@`, `F.scaled_dot_product_attention`, `F.linear`) "
-    "count as zero.",
-    "norm-thop": "thop counts BatchNorm/LayerNorm/GroupNorm as two per input element, doubled "
-    "with an affine: four per element, twice ptflops and fvcore.",
+    "thop-modules": "thop only counts modules whose exact type is in its table, so "
+    "`nn.MultiheadAttention` (and its `out_proj`, a `NonDynamicallyQuantizableLinear`), "
+    "`nn.Embedding`, and everything `forward` computes with functions (`@`, `F.linear`, "
+    "`F.scaled_dot_product_attention`) count as zero.",
+    "norm-thop": "thop counts BatchNorm/LayerNorm/InstanceNorm modules of exactly those types as "
+    "two per input element, doubled with an affine (`affine` or `elementwise_affine`): four "
+    "per element, twice ptflops' BatchNorm and four times its LayerNorm. `LayerNorm2d` and "
+    "other subclasses count zero.",
     "pool-thop": "thop counts average pooling as (kernel size + 1) per output element and max "
     "pooling as zero.",
-    "act-thop": "thop counts ReLU and ReLU6 as zero, other activations it has a rule for per "
-    "element.",
+    "act-thop": "thop counts ReLU, ReLU6 and LeakyReLU as zero, PReLU per element in eval; "
+    "GELU, SiLU, Hardswish and Sigmoid have no rule (zero).",
     "softmax-thop": "thop counts `nn.Softmax` modules per element.",
     "upsample-thop": "thop counts `nn.Upsample` per output element.",
 }
@@ -274,7 +280,7 @@ def render_conventions(p: Peers) -> str:
         out.append(f"- <a id='{tag}'></a>**{tag}**: {text}")
     out.append("")
     out.extend(_fast_path_section(p, tools))
-    out.extend(_reproduce_section())
+    out.extend(_reproduce_section(p))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -378,27 +384,73 @@ def _fast_path_section(p: Peers, tools: list[str]) -> list[str]:
     ]
 
 
-def _reproduce_section() -> list[str]:
+def _differing(p: Peers, a: str, b: str) -> tuple[list[str], int]:
+    """Models where tools a and b give different totals (beyond rounding), and how many both ran."""
+    differ, both = [], 0
+    for m in p.models:
+        ra, rb = _record(p, m["name"], a), _record(p, m["name"], b)
+        if ra is None or rb is None:
+            continue
+        both += 1
+        if abs(float(ra["macs"]) - float(rb["macs"])) > 1e-6 * max(float(rb["macs"]), 1.0):
+            differ.append(m["name"])
+    return differ, both
+
+
+def _where(p: Peers, a: str, b: str) -> str:
+    differ, both = _differing(p, a, b)
+    if not differ:
+        return f"equal totals on all {both} models above"
+    return f"equal on {both - len(differ)} of {both}; differs on {', '.join(differ)}"
+
+
+def _reproduce_section(p: Peers) -> list[str]:
+    rows = [
+        (
+            "`torch.utils.flop_counter` ÷ 2, torchvision's published GFLOPS",
+            "`flopsight report FILE` (`--convention macs`, the default)",
+            _where(p, "flop_counter", REFERENCE)
+            + ": attention that runs as a fused CPU kernel ([sdpa-cpu](#sdpa-cpu)) and the "
+            "MHA fast path (below)",
+        ),
+        (
+            "`torch.utils.flop_counter` FLOPs",
+            "the FLOPs column of the same report (2 × MACs)",
+            "as above",
+        ),
+        (
+            "ptflops, pytorch backend, `count_functional=False`",
+            "`flopsight report FILE --convention ptflops`",
+            _where(p, "ptflops_pytorch", "flopsight_ptflops"),
+        ),
+        (
+            "ptflops, aten backend",
+            "`--convention macs` plus the bias terms ([bias-conv](#bias-conv), "
+            "[bias-linear](#bias-linear)): the `conv` and `matmul` rows of `--convention "
+            "ptflops` where they exceed `macs`",
+            "fused CPU attention ([sdpa-cpu](#sdpa-cpu)), which ptflops' aten backend misses",
+        ),
+        (
+            "fvcore",
+            "`--convention macs` plus fvcore's norm and pool terms "
+            "([norm-fvcore](#norm-fvcore), [pool-fvcore](#pool-fvcore)); for BatchNorm in "
+            "eval the norm term equals the `norm` row of `--convention ptflops`",
+            "LayerNorm at 5 per element; `scaled_dot_product_attention` counted as zero "
+            "([sdpa-fvcore](#sdpa-fvcore))",
+        ),
+        (
+            "thop",
+            "`--convention macs` minus what thop cannot see ([thop-modules](#thop-modules)), "
+            "plus its norm terms: 2 × the BatchNorm and 4 × the LayerNorm of `--convention "
+            "ptflops` ([norm-thop](#norm-thop))",
+            "average pooling at (kernel + 1) per output element",
+        ),
+    ]
+    lines = ["| to get | with flopsight | differs where |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return [
         "## Reproducing each tool's number with flopsight\n",
-        "| to get | run | differs where |\n| --- | --- | --- |\n"
-        "| torchvision's published GFLOPS, `torch.utils.flop_counter` ÷ 2 | "
-        "`flopsight report FILE` (`--convention macs`, the default) | flop_counter misses "
-        "CPU-fused attention ([sdpa-cpu](#sdpa-cpu)) and the MHA fast path |\n"
-        "| `torch.utils.flop_counter` FLOPs | the FLOPs column of the same report (2 × MACs) "
-        "| same |\n"
-        "| ptflops, pytorch backend, `count_functional=False` | `flopsight report FILE "
-        "--convention ptflops` | nowhere on the models above (equal totals) |\n"
-        "| ptflops, aten backend | `--convention macs` plus the bias terms: the `conv` and "
-        "`matmul` rows of `--convention ptflops` where they exceed `macs` | attention that "
-        "runs as a fused CPU kernel ([sdpa-cpu](#sdpa-cpu)) |\n"
-        "| fvcore | `--convention macs` plus fvcore's norm/pool terms "
-        "([norm-fvcore](#norm-fvcore), [pool-fvcore](#pool-fvcore)): for BatchNorm in eval "
-        "they equal the `norm` row of `--convention ptflops` | `scaled_dot_product_attention` "
-        "([sdpa-fvcore](#sdpa-fvcore)); LayerNorm at 5 per element |\n"
-        "| thop | `--convention macs` minus the products thop cannot see "
-        "([thop-modules](#thop-modules)), plus twice the `norm` row of `--convention "
-        "ptflops` | pooling and activations at thop's own rates |\n",
+        "\n".join(lines) + "\n",
         "In Python: `flopsight.count(model, x, convention='ptflops').total.macs`; "
-        "`report.ops` holds the same per-family split used in the tables above.\n",
+        "`report.ops` holds the per-family split used in the tables above.\n",
     ]
