@@ -134,3 +134,28 @@ def test_a_forward_that_reads_data_falls_back_to_the_cpu() -> None:
     report = count_model(model, (x,), device=device)
     assert report.total is not None and report.total.macs == 2 * 4 * 4
     assert not needs_real_tensors(ValueError("a bug in the model"))
+
+
+class _Positions(torch.nn.Module):
+    """A forward that makes tensors without a device, as much model code does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens = torch.nn.Embedding(100, 8)
+        self.positions = torch.nn.Embedding(16, 8)
+        self.head = torch.nn.Linear(8, 100)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        where = torch.arange(ids.shape[1])
+        mask = torch.ones(ids.shape[1], ids.shape[1]).tril()
+        h = self.tokens(ids) + self.positions(where)
+        return self.head(mask @ h)
+
+
+def test_tensors_made_in_forward_land_on_meta_too() -> None:
+    model, device = build_model(_Positions)
+    (ids,) = make_inputs([InputSpec("ids", [1, 16], "long")], device)
+    report = count_model(model, (ids,), device=device)
+    assert report.device == "meta"
+    # mask @ h: 16 x 16 @ 16 x 8; head: 16 rows x 8 x 100.
+    assert report.total is not None and report.total.macs == 16 * 16 * 8 + 16 * 8 * 100

@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, cast
@@ -528,6 +529,9 @@ def count_model(
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
     started = time.perf_counter()
+    device = device or _device_of(model, args, kwargs)
+    # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
+    default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
     tally = _Tally(model, convention, source_file)
     modes = _set_eval(model)
     pre = nn.modules.module.register_module_forward_pre_hook(tally.pre_hook)
@@ -535,7 +539,7 @@ def count_model(
         tally.post_hook, with_kwargs=True, always_call=True
     )
     try:
-        with torch.no_grad(), _AttentionScope(tally), tally:
+        with torch.no_grad(), default_device, _AttentionScope(tally), tally:
             model(*args, **kwargs)
     finally:
         pre.remove()
@@ -552,7 +556,7 @@ def count_model(
         line=line,
         inputs=inputs if inputs is not None else _inputs_of(model, args, kwargs),
         status="ok",
-        device=cast(Device, device) if device else _device_of(model, args, kwargs),
+        device=cast(Device, device),
         total=Totals(
             macs=root.macs,
             flops=root.flops,
