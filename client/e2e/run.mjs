@@ -125,6 +125,17 @@ async function quickOpen(page, name) {
   }
 }
 
+async function runCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = await page.waitForSelector('.quick-input-widget input >> visible=true', { timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await waitFor(`the command palette to list ${title}`, async () =>
+    page.evaluate((t) => [...document.querySelectorAll('.quick-input-list .monaco-list-row')].some((r) => r.textContent?.includes(t)), title.split(': ')[1]),
+  10_000);
+  await page.keyboard.press('Enter');
+}
+
 async function statusBarText(page) {
   return page.evaluate(() =>
     [...document.querySelectorAll('.statusbar-item')].map((e) => (e.textContent ?? '').trim()).filter((t) => t.includes('⚡') || t.includes('flopsight')),
@@ -365,11 +376,14 @@ async function main() {
     await page.mouse.move(5, 400);
     await page.screenshot({ path: join(docs, 'vscode-densenet.png') });
     log('saved docs/vscode-densenet.png');
-    await page.keyboard.press('F1');
-    await page.waitForSelector('.quick-input-widget input >> visible=true', { timeout: 10_000 });
-    await page.keyboard.type('flopsight: Show Report', { delay: 10 });
-    await page.waitForTimeout(600);
-    await page.keyboard.press('Enter');
+    // Restart: the new client must register its commands again and analyse the open file anew.
+    await runCommand(page, 'flopsight: Restart Server');
+    await page.waitForTimeout(1000);
+    const restarted = await waitFor('the status bar after a restart', async () => (await statusBarText(page)).find((t) => t.includes('GMac')), 120_000).catch(
+      async () => (await statusBarText(page)).join(' | '),
+    );
+    check(String(restarted).includes('⚡ 7.82 GMac · 28.68 M'), `after flopsight: Restart Server the status bar is back: "${restarted}"`);
+    await runCommand(page, 'flopsight: Show Report');
     const denseReport = await waitFor('the densenet161 report', () => frameWithText(page, 'DenseNet'), 30_000).catch(() => undefined);
     check(Boolean(denseReport), 'flopsight: Show Report from the command palette opens the report of the active file');
     if (denseReport) {
