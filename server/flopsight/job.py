@@ -16,6 +16,27 @@ from flopsight.report.model import Convention, InputSpec
 
 
 @dataclass
+class MeasureOptions:
+    """``flopsight measure``: time the models for real instead of only counting them."""
+
+    # "cpu", "cuda", "cuda:1" or "mps".
+    device: str = "cpu"
+    # Parameters and floating inputs are cast to it; None keeps the model's own (float32).
+    dtype: str | None = None
+    warmup: int = 3
+    iters: int = 20
+    # The device's peak in GFLOP/s when the user knows it (else a table or a CPU probe).
+    peak_gflops_per_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> MeasureOptions:
+        return cls(**d)
+
+
+@dataclass
 class AnalysisRequest:
     # The text analysed: the editor's buffer, not the file on disk.
     text: str
@@ -32,11 +53,16 @@ class AnalysisRequest:
     input_override: list[InputSpec] | None = None
     # CLI ``--dtype``: replaces every input's dtype.
     dtype_override: str | None = None
+    # Set: the worker measures the selected models (flopsight.count.measure) after counting
+    # them; left out of the JSON when None, so counting requests keep their cache keys.
+    measure: MeasureOptions | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         if self.input_override is not None:
             d["input_override"] = [i.to_json() for i in self.input_override]
+        if self.measure is None:
+            del d["measure"]
         return d
 
     @classmethod
@@ -44,6 +70,8 @@ class AnalysisRequest:
         d = dict(d)
         if d.get("input_override") is not None:
             d["input_override"] = [InputSpec.from_json(i) for i in d["input_override"]]
+        if d.get("measure") is not None:
+            d["measure"] = MeasureOptions.from_json(d["measure"])
         return cls(**d)
 
     def cache_key(self, *extra: str) -> str:

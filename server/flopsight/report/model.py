@@ -27,6 +27,27 @@ def _schema_shape(shape: OutputShape) -> OutputShape:
     return None if shape == [] else shape
 
 
+# The measured fields (``flopsight measure``): written only when set.
+LAYER_MEASURED = ("latency_ms", "gflops_per_s", "time_share")
+MODEL_MEASURED = (
+    "latency_ms",
+    "gflops_per_s",
+    "peak_gflops_per_s",
+    "utilisation",
+    "layers_latency_ms_sum",
+    "measure",
+)
+
+
+def _measured(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            out[name] = dict(value) if isinstance(value, dict) else value
+    return out
+
+
 @dataclass
 class InputSpec:
     name: str
@@ -80,6 +101,11 @@ class LayerCost:
     depth: int = 0
     # MACs per op family ("conv", "matmul", "attention", "norm", ...), for the hover's breakdown.
     ops: dict[str, int] = field(default_factory=dict)
+    # Measured (``flopsight measure``); None when not measured. Median over the timed runs.
+    latency_ms: float | None = None
+    gflops_per_s: float | None = None
+    # The layer's latency over the model's end-to-end latency.
+    time_share: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +119,7 @@ class LayerCost:
             "output_shape": _schema_shape(self.output_shape),
             "depth": self.depth,
             "ops": dict(self.ops),
+            **_measured(self, LAYER_MEASURED),
         }
 
     @classmethod
@@ -108,6 +135,9 @@ class LayerCost:
             output_shape=d.get("output_shape"),
             depth=d.get("depth", d["path"].count(".") + 1 if d["path"] else 0),
             ops=dict(d.get("ops", {})),
+            latency_ms=d.get("latency_ms"),
+            gflops_per_s=d.get("gflops_per_s"),
+            time_share=d.get("time_share"),
         )
 
 
@@ -203,6 +233,16 @@ class ModelReport:
     # MACs per op family for the whole model.
     ops: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Measured (``flopsight measure``); None when not measured. ``latency_ms`` is the median
+    # end-to-end forward (runs without per-layer hooks), ``layers_latency_ms_sum`` the sum of
+    # the leaf layers' medians (hooked runs): the gap is what the layers don't account for.
+    latency_ms: float | None = None
+    gflops_per_s: float | None = None
+    peak_gflops_per_s: float | None = None
+    utilisation: float | None = None
+    layers_latency_ms_sum: float | None = None
+    # How it was measured: device, device_name, dtype, warmup, iters, peak_source.
+    measure: dict[str, Any] | None = None
 
     @property
     def display_name(self) -> str:
@@ -225,6 +265,7 @@ class ModelReport:
             "label": self.label,
             "ops": dict(self.ops),
             "notes": list(self.notes),
+            **_measured(self, MODEL_MEASURED),
         }
 
     @classmethod
@@ -245,6 +286,12 @@ class ModelReport:
             label=d.get("label"),
             ops=dict(d.get("ops", {})),
             notes=list(d.get("notes", [])),
+            latency_ms=d.get("latency_ms"),
+            gflops_per_s=d.get("gflops_per_s"),
+            peak_gflops_per_s=d.get("peak_gflops_per_s"),
+            utilisation=d.get("utilisation"),
+            layers_latency_ms_sum=d.get("layers_latency_ms_sum"),
+            measure=dict(d["measure"]) if d.get("measure") is not None else None,
         )
 
 

@@ -135,6 +135,10 @@ def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
         parsed = AnalysisRequest.from_json(request)
         reads = _LocalReads(parsed)
         sys.addaudithook(reads)  # gone with the child
+        if parsed.measure is not None:  # `flopsight measure`: the measuring job instead
+            from flopsight.count.measure import measure_file
+
+            job = measure_file
         report = job(parsed)
         return {"ok": True, "report": report.to_json(), "deps": reads.stamps()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
