@@ -77,6 +77,14 @@ class Warm(nn.Module):  # flopsight: input=(1, 3, 8, 8)
 """
 
 
+# With torchvision: its model code, as most model files use it (small input: fast).
+WARM_TORCHVISION_TEXT = """\
+from torchvision import models
+
+net = models.resnet18(weights=None)  # flopsight: input=(1, 3, 32, 32)
+"""
+
+
 @dataclass
 class _Child:
     id: int
@@ -529,8 +537,9 @@ def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
     return job, info
 
 
-def _warm_up() -> None:
-    """Count WARM_TEXT with the runner in the host itself (whatever the job function is)."""
+def _warm_up(full: bool = True) -> None:
+    """Count the warm-up texts with the runner (whatever the job function is): all of them in
+    the host; in a spare (``full`` False) one quick pass, to own the pages a job touches."""
     from flopsight.count.runner import analyse_file
     from flopsight.job import AnalysisRequest
 
@@ -540,10 +549,14 @@ def _warm_up() -> None:
     saved_modules = set(sys.modules)
     saved_cwd = os.getcwd()
     try:
-        for convention in ("macs", "ptflops"):
-            analyse_file(
-                AnalysisRequest(text=WARM_TEXT, path=path, root=folder, convention=convention)
-            )
+        texts = [WARM_TEXT]
+        if full and "torchvision" in sys.modules:
+            texts.append(WARM_TORCHVISION_TEXT)
+        for text in texts:
+            for convention in ("macs", "ptflops") if full else ("macs",):
+                analyse_file(
+                    AnalysisRequest(text=text, path=path, root=folder, convention=convention)
+                )
     except Exception as e:
         print(f"flopsight worker: warm-up failed: {type(e).__name__}: {e}", file=sys.stderr)
     finally:
@@ -551,10 +564,14 @@ def _warm_up() -> None:
         os.chdir(saved_cwd)
         for name in set(sys.modules) - saved_modules:
             file = getattr(sys.modules[name], "__file__", None) or ""
-            if not file or file.startswith(folder):
+            if file.startswith(folder):
                 del sys.modules[name]
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+def _spare_warm_up() -> None:
+    _warm_up(full=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -597,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
-    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=_warm_up if not args.no_warm else None)
+    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=_spare_warm_up if not args.no_warm else None)
     host._send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()
