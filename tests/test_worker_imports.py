@@ -55,11 +55,6 @@ def test_root_package_is_not_found_without_the_root(pool: WorkerPool) -> None:
 # A file inside a package (proj/nets has __init__.py) imports its siblings relatively. The
 # decision: it runs as the module `nets.model`, its package's parent folder on sys.path, so
 # `from .layers import Block` means proj/nets/layers.py, as `python -m nets.model` would.
-@pytest.mark.xfail(
-    strict=True,
-    reason="count/runner.py runs the file as a top-level module (no __package__): the runner "
-    "must name it nets.model and set __package__ for relative imports",
-)
 def test_relative_import_inside_a_package(pool: WorkerPool) -> None:
     # Linear(8, 24) at (2, 8): 2 rows * 8 * 24.
     request = request_for("proj/nets/model.py", root=PROJECT)

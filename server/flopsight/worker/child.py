@@ -72,7 +72,10 @@ def run_child(
                 order = json.loads(message)
                 request, memory_mb = order["request"], int(order["memory_mb"])
         if request is not None:
-            _limit_memory(memory_mb)
+            measure = request.get("measure") or {}
+            # CUDA and MPS reserve address space far beyond what they use: no RLIMIT_AS there.
+            if str(measure.get("device", "cpu")).startswith("cpu"):
+                _limit_memory(memory_mb)
             answer = _run(job, request)
             payload = json.dumps(answer, separators=(",", ":")).encode()
             _flush_std()

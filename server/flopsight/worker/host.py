@@ -614,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
-    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=_spare_warm_up if not args.no_warm else None)
+    warm = None if args.no_warm else _spare_warm_up
+    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=warm, spares=warm is not None)
     host._send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()

@@ -264,7 +264,8 @@ class WorkerPool:
         with self._lock:
             self._stats["jobs"] += 1
             torch_version = self._torch.get(python)
-            if torch_version is None:
+            # Measurements are timings of this moment: never answered from the cache.
+            if torch_version is None or request.measure is not None:
                 self._stats["cache_misses"] += 1
                 return None
             cache_key = request.cache_key(python, torch_version)
@@ -412,7 +413,7 @@ class WorkerPool:
                 outcome, job.request, timeout_s=job.timeout_s, memory_mb=job.memory_mb
             )
             self._count(failure)
-            if failure is None and job.cache_key is not None:
+            if failure is None and job.cache_key is not None and job.request.measure is None:
                 deps = (outcome.result or {}).get("deps") or {}
                 with self._lock:
                     self._cache[job.cache_key] = (report, deps)
