@@ -1,4 +1,5 @@
-"""`macs` totals and params equal torchvision's published table for all 80 classifiers.
+"""`macs` totals and params equal torchvision's published table for all 80 classifiers
+(and its 6 segmentation and 9 video models).
 
 The reference is torchvision's own ``weights.meta["_ops"]`` (GFLOPS column, in GMACs, three
 decimals) and ``meta["num_params"]``, each model at its DEFAULT weights' crop size.
@@ -45,4 +46,32 @@ def test_macs_and_params_match_published_table(name: str) -> None:
     assert round(report.total.macs / 1e9, 3) == weights.meta["_ops"]
     assert report.total.params == weights.meta["num_params"]
     assert report.total.flops == 2 * report.total.macs
+    assert report.uncounted_ops == []
+
+
+SEGMENTATION = tvm.list_models(module=tvm.segmentation)
+VIDEO = tvm.list_models(module=tvm.video)
+
+
+@pytest.mark.parametrize("name", SEGMENTATION + VIDEO)
+def test_segmentation_and_video_models_match_published_table(name: str) -> None:
+    weights = tvm.get_model_weights(name).DEFAULT
+    transforms = weights.transforms()
+    kwargs: dict[str, Any] = {"weights": None}
+    if name in SEGMENTATION:
+        size = transforms.resize_size[0]
+        shape: tuple[int, ...] = (1, 3, size, size)
+        kwargs["weights_backbone"] = None
+        if not name.startswith("lraspp"):
+            kwargs["aux_loss"] = True  # the published weights carry the auxiliary head
+    else:
+        crop = transforms.crop_size[0]
+        shape = (1, 3, 16, crop, crop)  # 16-frame clips, as the video weights are published
+
+    model, device = build_model(lambda: tvm.get_model(name, **kwargs))
+    report = count_model(model, (torch.empty(shape, device="meta"),), device=device)
+
+    assert report.total is not None
+    assert round(report.total.macs / 1e9, 3) == weights.meta["_ops"]
+    assert report.total.params == weights.meta["num_params"]
     assert report.uncounted_ops == []
