@@ -1,23 +1,31 @@
 """WorkerPool: the server's (and the CLI's) only way to run user code.
 
-    pool = WorkerPool(python=sys.executable, max_children=None)
+    pool = WorkerPool(python=sys.executable, max_children=None)    # cores - 1, at least 1
+    pool.start()            # optional: warm the host now (server start), not at the first job
     report = await pool.analyse(request, document=uri, model="Net", timeout_s=20, memory_mb=8192)
     report = pool.analyse_blocking(request, timeout_s=20, memory_mb=8192)      # the CLI
-    pool.stats()            # {"jobs": .., "cache_hits": .., "restarts": .., ...}
-    await pool.aclose()     # or pool.close()
+    pool.stats()            # {"jobs", "cache_hits", "cache_misses", "completed", "cancelled",
+                            #  "timeouts", "memory", "crashes", "unavailable", "restarts",
+                            #  "peak_children", "cached_reports", "hosts": {python: {...}}}
+    pool.wait_ready(); pool.host_pid(); pool.spare_pid(); pool.clear_cache()
+    await pool.aclose()     # or pool.close(), or `with WorkerPool() as pool:`
 
-One warm host process per interpreter (host.py) forks a child per job. The pool runs on a
-private thread with its own event loop, so the asyncio API works from any loop and the
-blocking API from plain code; a cache hit is answered on the caller's thread and touches no
-process.
+Both ``analyse`` calls also take ``python=`` (an interpreter other than the pool's; a host
+nobody uses any more is stopped when another interpreter's starts).
+
+One warm host process per interpreter (host.py) forks a child per job; once idle it forks
+the next job's child ahead of time (a "spare"). The pool runs on a private thread with its
+own event loop, so the asyncio API works from any loop and the blocking API from plain code;
+a cache hit is answered on the caller's thread and touches no process.
 
 - A newer job for the same (document, model) cancels the older one at once: a queued one is
-  dropped, a running one's child killed; its caller gets ``JobCancelled``.
-- At most ``max_children`` children run at once (default: cores - 1, at least 1); queued jobs
-  start newest first.
+  dropped, a running one's child killed; its caller gets ``JobCancelled``. Cancelling the
+  awaiting task kills the child too.
+- At most ``max_children`` children run at once; queued jobs start newest first.
 - Limit breaches, crashes, and a worker that is restarting come back as a FileReport whose
   models have status "error" and ``error.kind`` "timeout", "memory", "crash" or "unavailable"
-  (outcome.py); only clean reports are cached.
+  (outcome.py); only clean reports are cached, and a cached report is dropped once a local
+  file the job read (a sibling module, say) changes on disk.
 - A host that dies is restarted with exponential backoff; meanwhile callers get cached reports
   or an "unavailable ... restarting" report. The host dies with the server (stdin EOF and
   PR_SET_PDEATHSIG) and its children die with it.
