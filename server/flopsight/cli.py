@@ -1,4 +1,4 @@
-"""``flopsight report | check | annotate | serve``: the engine on the command line.
+"""``flopsight report | check | annotate | measure | serve``: the engine on the command line.
 
 This module imports no torch: the file is read and checked here (syntax, --model, --input)
 and its models run through ``run_analysis``, in a worker process under the time and memory
@@ -99,6 +99,8 @@ def _analyse_in_process(request: AnalysisRequest) -> FileReport:
                 "(pip install torch) to count models"
             ) from e
         raise
+    if request.measure is not None:
+        from flopsight.count.measure import measure_file as analyse_file
     # The user's code prints through Python's sys.stdout (captured by the runner); this keeps
     # anything written straight to file descriptor 1 (C extensions) off our stdout as well.
     with _stdout_to_stderr():
@@ -591,6 +593,51 @@ def _with_cell_markers(text: str, module: VirtualModule) -> str:
     return "\n".join(out) + "\n"
 
 
+def cmd_measure(args: argparse.Namespace) -> int:
+    """Build the models for real and time them (issue 7): latency and GFLOP/s per layer."""
+    from flopsight.job import MeasureOptions
+
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", args.device):
+        raise CliError(f"--device {args.device!r}: use cpu, cuda, cuda:N or mps")
+    if args.warmup < 0:
+        raise CliError(f"--warmup {args.warmup}: give 0 or more warm-up runs")
+    if args.iters < 1:
+        raise CliError(f"--iters {args.iters}: give at least 1 timed run")
+    if args.peak is not None and args.peak <= 0:
+        raise CliError(f"--peak {args.peak:g}: give the device's peak in GFLOP/s, e.g. 989400")
+    # --dtype is what the model computes in (weights and float inputs), not an input override.
+    dtype: str | None = args.dtype
+    if dtype is not None:
+        from flopsight.source import normalise_dtype
+
+        dtype = normalise_dtype(dtype)
+        if dtype is None or not (dtype.startswith(("float", "bfloat")) or dtype == "half"):
+            raise CliError(
+                f"--dtype {args.dtype!r}: measure in a floating dtype, e.g. float32, float16, "
+                "bfloat16"
+            )
+    args.dtype = None
+    target = prepare(args)
+    target.request.measure = MeasureOptions(
+        device=args.device,
+        dtype=dtype,
+        warmup=args.warmup,
+        iters=args.iters,
+        peak_gflops_per_s=args.peak,
+    )
+    with progress(f"measuring {target.path} on {args.device}"):
+        report = for_the_command_line(run_analysis(target.request, target.settings))
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        from flopsight.report.measure_table import render_measure_table
+
+        sys.stdout.write(render_measure_table(report, names=target.names))
+    errors = problems(target, report)
+    _print_errors(target, errors)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.tcp is not None and not re.fullmatch(r"[^:\s]*:\d{1,5}", args.tcp):
         raise CliError(f"--tcp {args.tcp!r}: write HOST:PORT, e.g. --tcp 127.0.0.1:2087")
@@ -676,6 +723,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="lines with a smaller share of the model's MACs get no label",
     )
     annotate.set_defaults(func=cmd_annotate)
+
+    measure = sub.add_parser(
+        "measure",
+        parents=[model],
+        help="build the models for real and time them: latency, GFLOP/s per layer",
+        description="Build each model on the device with random weights, run it on random "
+        "inputs of the annotated shape and time it: median latency, achieved GFLOP/s and "
+        "share of time per layer, utilisation of the device's peak. Here --dtype is the "
+        "dtype the model computes in (weights and float inputs).",
+    )
+    measure.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
+    measure.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed runs first")
+    measure.add_argument("--iters", type=int, default=20, metavar="N", help="timed runs")
+    measure.add_argument(
+        "--peak", type=float, metavar="GFLOPS", help="the device's peak GFLOP/s (for utilisation)"
+    )
+    measure.add_argument("--format", choices=("table", "json"), default="table")
+    measure.set_defaults(func=cmd_measure)
 
     serve = sub.add_parser("serve", parents=[common], help="run the language server")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")

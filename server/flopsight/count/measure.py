@@ -315,71 +315,88 @@ def device_peak(
 
 
 def time_forward(
-    model: nn.Module,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    clock: Clock,
-    iters: int,
-) -> list[float]:
-    """Milliseconds of ``iters`` end-to-end forward passes (no hooks)."""
-    out = []
-    for _ in range(iters):
-        start = clock.start()
-        model(*args, **kwargs)
-        out.append(clock.ms(start, clock.stop()))
-    return out
+    model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], clock: Clock
+) -> float:
+    """Milliseconds of one end-to-end forward pass (no hooks)."""
+    start = clock.start()
+    model(*args, **kwargs)
+    return clock.ms(start, clock.stop())
 
 
-def time_layers(
-    model: nn.Module,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    clock: Clock,
-    iters: int,
-) -> dict[str, list[float]]:
-    """Per module path (``named_modules()``), its milliseconds in each of ``iters`` hooked runs
-    (a module called twice in a forward is charged both calls). A warm-up run comes first."""
-    modules = dict(model.named_modules())
-    marks: list[tuple[str, Any, Any]] = []
-    open_calls: dict[str, list[Any]] = {}
+class LayerTimer:
+    """Forward pre/post hooks on every module (``named_modules()`` paths); each synchronises
+    the device, so a layer's time holds its own work only. A module called twice in a forward
+    is charged both calls."""
 
-    def pre(path: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any) -> None:
-            open_calls.setdefault(path, []).append(clock.start())
+    def __init__(self, model: nn.Module, clock: Clock) -> None:
+        self.clock = clock
+        self.modules = dict(model.named_modules())
+        self._marks: list[tuple[str, Any, Any]] = []
+        self._open: dict[str, list[Any]] = {}
+        self._handles: list[Any] = []
 
-        return hook
+    def __enter__(self) -> LayerTimer:
+        for path, module in self.modules.items():
+            self._handles.append(module.register_forward_pre_hook(self._pre(path)))
+            self._handles.append(module.register_forward_hook(self._post(path)))
+        return self
 
-    def post(path: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            stop = clock.stop()
-            starts = open_calls.get(path)
-            if starts:
-                marks.append((path, starts.pop(), stop))
-
-        return hook
-
-    handles = []
-    for path, module in modules.items():
-        handles.append(module.register_forward_pre_hook(pre(path)))
-        handles.append(module.register_forward_hook(post(path)))
-    runs: dict[str, list[float]] = {path: [] for path in modules}
-    try:
-        for i in range(iters + 1):
-            marks.clear()
-            open_calls.clear()
-            model(*args, **kwargs)
-            clock.sync()
-            if i == 0:
-                continue  # warm-up: the hooks' own first calls
-            this_run: dict[str, float] = {}
-            for path, start, stop in marks:
-                this_run[path] = this_run.get(path, 0.0) + clock.ms(start, stop)
-            for path, ms in this_run.items():
-                runs[path].append(ms)
-    finally:
-        for handle in handles:
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
             handle.remove()
-    return runs
+        self._handles.clear()
+
+    def _pre(self, path: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any) -> None:
+            self._open.setdefault(path, []).append(self.clock.start())
+
+        return hook
+
+    def _post(self, path: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            stop = self.clock.stop()
+            starts = self._open.get(path)
+            if starts:
+                self._marks.append((path, starts.pop(), stop))
+
+        return hook
+
+    def run(
+        self, model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, float]:
+        """One hooked forward: milliseconds per module path that ran."""
+        self._marks.clear()
+        self._open.clear()
+        model(*args, **kwargs)
+        self.clock.sync()
+        out: dict[str, float] = {}
+        for path, start, stop in self._marks:
+            out[path] = out.get(path, 0.0) + self.clock.ms(start, stop)
+        return out
+
+
+def time_runs(
+    model: nn.Module,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    clock: Clock,
+    iters: int,
+) -> tuple[list[float], dict[str, list[float]]]:
+    """``iters`` end-to-end times and ``iters`` per-layer times per module path.
+
+    The un-hooked and the hooked runs alternate, so a drift of the machine's speed (another
+    process, the CPU's clock) reaches both alike. One hooked run comes first, untimed."""
+    end_to_end: list[float] = []
+    timer = LayerTimer(model, clock)
+    per_layer: dict[str, list[float]] = {path: [] for path in timer.modules}
+    with timer:
+        timer.run(model, args, kwargs)
+    for _ in range(iters):
+        end_to_end.append(time_forward(model, args, kwargs, clock))
+        with timer:
+            for path, ms in timer.run(model, args, kwargs).items():
+                per_layer[path].append(ms)
+    return end_to_end, per_layer
 
 
 def _gflops_per_s(flops: int, ms: float | None) -> float | None:
@@ -406,8 +423,7 @@ def measure_model(
         for _ in range(max(0, options.warmup)):
             model(*args, **kwargs)
         clock.sync()
-        end_to_end = time_forward(model, args, kwargs, clock, iters)
-        per_layer = time_layers(model, args, kwargs, clock, iters)
+        end_to_end, per_layer = time_runs(model, args, kwargs, clock, iters)
     latency = statistics.median(end_to_end)
     paths = [layer.path for layer in report.layers]
     parents = {p.rsplit(".", 1)[0] if "." in p else "" for p in paths if p}
