@@ -70,5 +70,11 @@ async def test_hover_cards(client: LanguageClient) -> None:
     assert card is not None
     assert "670.73 KMac" in card and "[1, 10]" in card and "100.0%" in card
 
+    # A layer used in forward, as `self.name`: that layer's card.
+    col = TEXT.splitlines()[row].index("linear_relu_stack") + 2
+    card = await hover(client, uri, row, col)
+    assert card is not None
+    assert "linear_relu_stack · Sequential" in card and "669.71 k params" in card
+
     # Nothing on a line without work.
     assert await hover(client, uri, line_of(TEXT, "super().__init__()"), 9) is None

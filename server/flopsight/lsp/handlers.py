@@ -290,7 +290,7 @@ def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | No
     if row is None or row >= len(lines):
         return None
     col = index(lines[row], params.position.character, session.utf16)
-    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col)
+    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row])
     if found_card is None:
         return None
     markdown, _line = found_card

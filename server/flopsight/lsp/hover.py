@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
@@ -141,16 +142,41 @@ def _inside(span: Span, line: int, col: int) -> bool:
     return not (line == span.end_line and col > span.end_col)
 
 
+_ATTRIBUTE = re.compile(r"self\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _attribute_at(text: str, col: int) -> str | None:
+    """``fc2`` when ``col`` is on ``self.fc2`` in ``text``."""
+    for match in _ATTRIBUTE.finditer(text):
+        if match.start() <= col <= match.end():
+            return match.group(1)
+    return None
+
+
 def hover_markdown(
-    view: DocumentView, source: SourceAnalysis | None, line: int, col: int
+    view: DocumentView,
+    source: SourceAnalysis | None,
+    line: int,
+    col: int,
+    text: str = "",
 ) -> tuple[str, int] | None:
-    """The card at 1-based ``line``, 0-based ``col`` (a Python index), and its line."""
+    """The card at 1-based ``line``, 0-based ``col`` (a Python index) of the line ``text``:
+    a model's name, a layer used as ``self.name`` in its class, a layer's constructor line, a
+    forward line."""
     if source is not None:
         for spec in source.models:
             if _inside(spec.name_span, line, col):
                 anchored = view.model(spec.name)
                 if anchored is not None and anchored.report.line == spec.line:
                     return model_card(anchored), line
+        attribute = _attribute_at(text, col)
+        for spec in source.models if attribute else ():
+            anchored = view.model(spec.name)
+            if anchored is None or not spec.line <= line <= spec.end_line:
+                continue
+            used = [layer for layer in anchored.report.layers if layer.path == attribute]
+            if used:
+                return layer_card(anchored, used), line
     for anchored in view.models:
         report: ModelReport = anchored.report
         layers = layers_by_line(report).get(line)
