@@ -105,3 +105,36 @@ def test_line_map_follows_statements() -> None:
     )
     mapping = line_map(TEXT, swapped)
     assert call not in mapping
+
+
+def test_anchor_model_withholds_what_has_no_sure_match() -> None:
+    """On a hand-made report: lines follow their statements, the rest is withheld."""
+    from flopsight.lsp.anchoring import anchor_model
+    from flopsight.report.model import LayerCost, LineCost, ModelReport, Totals
+
+    fc = line_of(TEXT, "nn.Linear(28 * 28, 512)") + 1
+    call = line_of(TEXT, "logits = self.linear_relu_stack(x)") + 1
+    cls = line_of(TEXT, "class NeuralNetwork") + 1
+    report = ModelReport(
+        name="NeuralNetwork",
+        kind="class",
+        line=cls,
+        total=Totals(macs=10),
+        layers=[LayerCost("linear_relu_stack.0", "Linear", fc, 1, 4, 8, 5)],
+        lines=[LineCost(call, 10, 20)],
+    )
+    # Two lines added at the top: everything moves down by two.
+    moved = anchor_model(report, line_map(TEXT, "import os\nimport sys\n" + TEXT))
+    assert moved is not None
+    assert (moved.line, moved.layers[0].line, moved.lines[0].line) == (cls + 2, fc + 2, call + 2)
+    # The forward line edited: its cost is withheld, the layer keeps its line.
+    edited = TEXT.replace(
+        "logits = self.linear_relu_stack(x)", "logits = self.linear_relu_stack(x * 2)"
+    )
+    moved = anchor_model(report, line_map(TEXT, edited))
+    assert moved is not None and moved.lines == [] and moved.layers[0].line == fc
+    # The class line itself changed (another input shape): the whole model is withheld.
+    reshaped = TEXT.replace("input=(1, 28, 28)", "input=(2, 28, 28)")
+    assert anchor_model(report, line_map(TEXT, reshaped)) is None
+    # Windows line endings change no line number.
+    assert line_map(TEXT, TEXT.replace("\n", "\r\n"))[call] == call
