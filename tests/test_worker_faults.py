@@ -211,3 +211,26 @@ def _wait_for_children(pid: int, timeout_s: float = 30.0) -> list[psutil.Process
             return children
         time.sleep(0.02)
     raise AssertionError(f"no job child of {pid} appeared")
+
+
+def test_interpreter_without_torch_is_unavailable(tmp_path: Path) -> None:
+    # This Python with -S (no site-packages): an interpreter that runs but has no torch.
+    python = tmp_path / "bare-python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    with WorkerPool(python=str(python), backoff_s=(30.0, 30.0)) as pool:
+        assert not pool.wait_ready(timeout=60)
+        net = pool.analyse_blocking(request_for("linear.py")).model("Net")
+    assert net.status == "error"
+    assert net.error is not None and net.error.kind == "unavailable"
+    assert "No module named 'torch'" in net.error.message
+    assert "flopsight.python" in net.error.message
+
+
+def test_missing_interpreter_is_unavailable(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-python"
+    with WorkerPool(python=str(missing), backoff_s=(30.0, 30.0)) as pool:
+        assert not pool.wait_ready(timeout=10)
+        net = pool.analyse_blocking(request_for("linear.py")).model("Net")
+    assert net.error is not None and net.error.kind == "unavailable"
+    assert "cannot start it" in net.error.message and str(missing) in net.error.message
