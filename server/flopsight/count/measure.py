@@ -437,6 +437,11 @@ def measure_model(
         layer.time_share = layer.latency_ms / latency if latency > 0 else None
         if layer.path not in parents:
             leaf_sum += layer.latency_ms
+    for layer in report.layers:
+        if layer.path == "":  # the model's own row: its end-to-end figures, as the footer's
+            layer.latency_ms = latency
+            layer.gflops_per_s = _gflops_per_s(layer.flops, latency)
+            layer.time_share = 1.0
     report.latency_ms = latency
     flops = report.total.flops if report.total else 0
     report.gflops_per_s = _gflops_per_s(flops, latency)
