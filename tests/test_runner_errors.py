@@ -79,3 +79,28 @@ def test_unknown_model_name_is_an_error() -> None:
     (nope,) = report.models
     assert nope.status == "error" and nope.error is not None
     assert "Pair" in nope.error.message and "Plain" in nope.error.message
+
+
+def test_forward_that_reads_values_falls_back_to_real_cpu_tensors(tmp_path: Path) -> None:
+    path = tmp_path / "reads_values.py"
+    path.write_text(
+        "import torch\n"
+        "from torch import nn\n\n\n"
+        "class Gate(nn.Module):  # flopsight: input=(2, 16)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(16, 8)\n\n"
+        "    def forward(self, x):\n"
+        "        steps = int(x.abs().sum().item() > -1) + 1\n"
+        "        for _ in range(steps):\n"
+        "            x = x[:, :16]\n"
+        "        return self.fc(x)\n"
+    )
+    report = analyse_file(AnalysisRequest(text=path.read_text(), path=str(path)))
+    gate = report.model("Gate")
+    assert gate.status == "ok", gate.error
+    assert gate.device == "cpu"
+    assert gate.total is not None
+    # Linear(16, 8) on 2 rows: 2 * 16 * 8 MACs; .item() on meta has no value to read.
+    assert gate.total.macs == 2 * 16 * 8
+    assert any("CPU" in note for note in gate.notes)

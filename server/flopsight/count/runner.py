@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from flopsight.count import tvfix
-from flopsight.count.build import build_model, make_inputs
+from flopsight.count.build import build_model, make_inputs, needs_real_tensors
 from flopsight.count.construction import record_construction
 from flopsight.count.counter import count_model
 from flopsight.job import AnalysisRequest
@@ -355,30 +355,42 @@ def analyse_model(
             report.error = ModelError(str(e), type(e).__name__, spec.line, "inputs")
             return report
     report.inputs = inputs
-    try:
-        factory = _factory(spec, namespace, tree, request.path, flags)
-        with record_construction(request.path) as constructed_at:
-            model, device = build_model(factory)
-    except (Exception, SystemExit) as e:
-        return _error(report, e, "build", files)
-    try:
-        tensors = make_inputs(inputs, device)
-        args, kwargs = _call_arguments(tensors, inputs, spec)
-        counted = count_model(
-            model,
-            args,
-            kwargs,
-            convention=request.convention,
-            source_file=request.path,
-            constructed_at=constructed_at,
-            name=spec.name,
-            kind=spec.kind,
-            line=spec.line,
-            inputs=inputs,
-            device=device,
+    start = "meta"
+    while True:
+        try:
+            factory = _factory(spec, namespace, tree, request.path, flags)
+            with record_construction(request.path) as constructed_at:
+                model, device = build_model(factory, start=start)
+        except (Exception, SystemExit) as e:
+            return _error(report, e, "build", files)
+        try:
+            tensors = make_inputs(inputs, device)
+            args, kwargs = _call_arguments(tensors, inputs, spec)
+            counted = count_model(
+                model,
+                args,
+                kwargs,
+                convention=request.convention,
+                source_file=request.path,
+                constructed_at=constructed_at,
+                name=spec.name,
+                kind=spec.kind,
+                line=spec.line,
+                inputs=inputs,
+                device=device,
+            )
+        except (Exception, SystemExit) as e:
+            # forward read data (``.item()``, ``.tolist()``): meta has none, real tensors do.
+            if device != "cpu" and isinstance(e, Exception) and needs_real_tensors(e):
+                start = "cpu"
+                continue
+            return _error(report, e, "forward", files)
+        break
+    if device == "cpu" and start == "cpu":
+        counted.notes.append(
+            "forward reads tensor values (.item(), .tolist(), data-dependent shapes), so the "
+            "model was built and run on the CPU with random weights"
         )
-    except (Exception, SystemExit) as e:
-        return _error(report, e, "forward", files)
     counted.label = spec.label
     return counted
 
