@@ -495,13 +495,14 @@ def measure_spec(
     report.label = spec.label
     if report.status != "ok":
         return report
+    if options.device.startswith("cuda"):
+        _lift_address_limit()  # before anything initialises CUDA
     try:
         device = resolve_device(options.device)
         dtype = torch_dtype(options.dtype) if options.dtype else torch.float32
     except (DeviceUnavailable, ValueError) as e:
         return _refuse(report, e, "device", spec.line)
     if device.type == "cuda":
-        _lift_address_limit()
         torch.cuda.set_device(device)
     try:
         check_memory(report, device, dtype if options.dtype else None)

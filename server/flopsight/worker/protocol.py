@@ -13,6 +13,9 @@ host -> pool (a dedicated descriptor: the host's original stdout, which no job c
     {"op": "spare", "pid": 457}      a child forked ahead of the next job (pid null: none now)
     {"op": "done", "id": 7, ...JobOutcome...}
 
+A request carrying ``"measure": {...}`` (``flopsight measure``) runs
+``flopsight.count.measure:measure_file`` in the child instead of the host's job function.
+
 Standard library only: the host imports this in the models' interpreter.
 """
 
