@@ -93,3 +93,23 @@ def test_each_job_imports_siblings_afresh(pool: WorkerPool, tmp_path: Path) -> N
     assert macs_of(pool, request) == 8 * 4
     (tmp_path / "parts.py").write_text("from torch import nn\nWIDTH = 12\n")
     assert macs_of(pool, request) == 8 * 12
+
+
+def test_relative_paths_resolve_from_the_workspace_root(pool: WorkerPool, tmp_path: Path) -> None:
+    # The file's code opens "config/width.txt", as it would when run from the workspace root.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "width.txt").write_text("6\n")
+    (tmp_path / "models").mkdir()
+    text = (
+        "from torch import nn\n\nWIDTH = int(open('config/width.txt').read())\n\n\n"
+        "class Net(nn.Module):  # flopsight: input=(1, 8)\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(8, WIDTH)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    path = tmp_path / "models" / "net.py"
+    request = AnalysisRequest(text=text, path=str(path), root=str(tmp_path))
+    assert macs_of(pool, request) == 8 * 6  # Linear(8, 6) at (1, 8)
+    # The config is one of the files the report depends on: editing it is a cache miss.
+    (tmp_path / "config" / "width.txt").write_text("10\n")
+    assert macs_of(pool, request) == 8 * 10

@@ -136,6 +136,10 @@ def _read_all(fd: int) -> bytes:
 def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = AnalysisRequest.from_json(request)
+        # Relative paths in the file's code mean what they mean when the user runs it from
+        # the workspace root (or, without one, from the file's folder).
+        with contextlib.suppress(OSError):
+            os.chdir(parsed.root or os.path.dirname(os.path.abspath(parsed.path)))
         reads = _LocalReads(parsed)
         sys.addaudithook(reads)  # gone with the child
         if parsed.measure is not None:  # `flopsight measure`: the measuring job instead
