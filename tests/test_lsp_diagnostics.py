@@ -134,3 +134,38 @@ def test_codes_of_limits_and_uncounted_ops() -> None:
     [diag] = model_diagnostics(ok, lines)
     assert diag.code == "FS204" and "aten::my_op ×3" in diag.message
     assert diag.severity == types.DiagnosticSeverity.Information
+
+
+async def test_no_missing_shape_hint_for_building_blocks(client: LanguageClient) -> None:
+    recorder = await start(client)
+    text = (
+        "from torch import nn\n"
+        "\n"
+        "\n"
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 8)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+        "\n"
+        "\n"
+        "class Net(nn.Module):  # flopsight: input=(1, 8)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.blocks = nn.Sequential(Block(), Block())\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.blocks(x)\n"
+        "\n"
+        "\n"
+        "class Unused(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 4)\n"
+    )
+    uri = open_text(client, DATA / "blocks.py", text)
+    await recorder.analysed(uri)
+    # Block is counted inside Net: no "no input shape" hint; Unused is not: it keeps its hint.
+    assert [d.range.start.line for d in by_code(client, uri, "FS107")] == [21]

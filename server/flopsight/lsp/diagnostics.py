@@ -166,10 +166,17 @@ def document_diagnostics(
 ) -> list[types.Diagnostic]:
     lines = Lines(text, utf16)
     out: list[types.Diagnostic] = []
+    # Classes already counted as layers of an analysed model are building blocks, not models
+    # that lack an input shape: no FS107 for them.
+    counted = {layer.type for m in (view.models if view else []) for layer in m.report.layers}
     if source is not None:
         if source.syntax_error is not None:
             out.append(from_source(source.syntax_error, lines))
-        out.extend(from_source(d, lines) for d in source.diagnostics)
+        out.extend(
+            from_source(d, lines)
+            for d in source.diagnostics
+            if not (d.code == "FS107" and d.data.get("model") in counted)
+        )
         if not execute and any(m.inputs is not None for m in source.models):
             first = min(m.line for m in source.models)
             out.append(execution_off(lines, first))
