@@ -237,6 +237,8 @@ class Host:
     def _start(self, message: dict[str, Any]) -> None:
         job_id = int(message["id"])
         now = time.monotonic()
+        if self.spare is not None and not self.spare.ready:
+            self._spare_ready()  # its "ready" may be waiting in the pipe, not yet seen
         spare, self.spare = self.spare, None
         pid = -1
         if spare is not None and not spare.ready:
@@ -325,8 +327,12 @@ class Host:
         spare = self.spare
         if spare is None:
             return
-        with contextlib.suppress(OSError):
+        try:
             spare.ready = os.read(spare.ready_r, 1) == b"r"
+        except BlockingIOError:
+            return  # still warming
+        except OSError:
+            spare.ready = False
         self._close_pipe(spare.ready_r)
         spare.ready_r = -1
 
