@@ -156,3 +156,158 @@ async def test_notebook_diagnostics_and_actions_in_their_cell(client: LanguageCl
     assert isinstance(edit, types.TextEdit)
     assert edit.range.start == types.Position(0, len("class Plain(nn.Module):"))
     assert edit.new_text == "  # flopsight: input=(1, 20)"
+
+
+def notebook_change(
+    client: LanguageClient,
+    uri: str,
+    version: int,
+    *,
+    structure: types.NotebookDocumentCellChangeStructure | None = None,
+    text: list[types.NotebookDocumentCellContentChanges] | None = None,
+) -> None:
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(version=version, uri=uri),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(structure=structure, text_content=text)
+            ),
+        )
+    )
+
+
+async def cell_hints(client: LanguageClient, cell: str) -> dict[int, str]:
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=cell),
+            range=types.Range(start=types.Position(0, 0), end=types.Position(1000, 0)),
+        )
+    )
+    return {h.position.line: str(h.label) for h in hints or []}
+
+
+def code_cell(uri: str) -> types.NotebookCell:
+    return types.NotebookCell(kind=types.NotebookCellKind.Code, document=uri)
+
+
+async def test_cell_edits_insertions_deletions_and_moves(client: LanguageClient) -> None:
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        text_document=CAPABILITIES.text_document,
+        notebook_document=types.NotebookDocumentClientCapabilities(
+            synchronization=types.NotebookDocumentSyncClientCapabilities()
+        ),
+    )
+    recorder = await start(client, {"debounceMs": 20}, capabilities=capabilities)
+    model = (
+        "class Net(nn.Module):  # flopsight: input=(1, 16)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(16, 4)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    uri, cells = open_notebook(client, [("code", "from torch import nn"), ("code", model)])
+    await recorder.analysed(uri)
+    # Linear(16, 4): 16·4 = 64 MACs, 16·4 + 4 = 68 params, the whole model.
+    label = "64 Mac · 68 params · 100.0%"
+    assert await cell_hints(client, cells[1]) == {3: label, 6: "64 Mac → [1, 4]"}
+    assert await cell_hints(client, cells[0]) == {}
+
+    # Two lines typed at the top of the model cell: the hints follow, then land anew.
+    done = recorder.finished(uri)
+    top = types.Position(0, 0)
+    notebook_change(
+        client,
+        uri,
+        2,
+        text=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=cells[1], version=2),
+                changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=top, end=top), text="import os\nimport sys\n"
+                    )
+                ],
+            )
+        ],
+    )
+    assert (await cell_hints(client, cells[1])).get(5) in (None, label)
+    await recorder.analysed(uri, done)
+    assert await cell_hints(client, cells[1]) == {5: label, 8: "64 Mac → [1, 4]"}
+
+    # A new cell inserted between them: the hints stay in the model's cell.
+    done = recorder.finished(uri)
+    new_cell = f"vscode-notebook-cell:{NOTEBOOK.resolve()}#new"
+    notebook_change(
+        client,
+        uri,
+        3,
+        structure=types.NotebookDocumentCellChangeStructure(
+            array=types.NotebookCellArrayChange(
+                start=1, delete_count=0, cells=[code_cell(new_cell)]
+            ),
+            did_open=[
+                types.TextDocumentItem(
+                    uri=new_cell, language_id="python", version=1, text="x = 1\ny = 2\n"
+                )
+            ],
+        ),
+    )
+    assert await cell_hints(client, new_cell) == {}
+    await recorder.analysed(uri, done)
+    assert await cell_hints(client, cells[1]) == {5: label, 8: "64 Mac → [1, 4]"}
+    assert await cell_hints(client, new_cell) == {}
+
+    # The imports cell moved after the model: `nn` is not defined when the class is: an error
+    # in the model's cell, and no numbers.
+    done = recorder.finished(uri)
+    notebook_change(
+        client,
+        uri,
+        4,
+        structure=types.NotebookDocumentCellChangeStructure(
+            array=types.NotebookCellArrayChange(
+                start=0,
+                delete_count=3,
+                cells=[code_cell(new_cell), code_cell(cells[1]), code_cell(cells[0])],
+            )
+        ),
+    )
+    await recorder.analysed(uri, done)
+    assert await cell_hints(client, cells[1]) == {}
+    diags = client.diagnostics.get(cells[1], [])
+    assert [d.range.start.line for d in diags if d.code == "FS201"] == [2]
+    assert any("name 'nn' is not defined" in d.message for d in diags if d.code == "FS203")
+
+    # The imports cell deleted: still an error; moved back first, the model counts again.
+    done = recorder.finished(uri)
+    notebook_change(
+        client,
+        uri,
+        5,
+        structure=types.NotebookDocumentCellChangeStructure(
+            array=types.NotebookCellArrayChange(
+                start=0,
+                delete_count=3,
+                cells=[code_cell(cells[0]), code_cell(new_cell), code_cell(cells[1])],
+            )
+        ),
+    )
+    await recorder.analysed(uri, done)
+    assert await cell_hints(client, cells[1]) == {5: label, 8: "64 Mac → [1, 4]"}
+    assert not [d for d in client.diagnostics.get(cells[1], []) if d.severity == 1]
+    done = recorder.finished(uri)
+    notebook_change(
+        client,
+        uri,
+        6,
+        structure=types.NotebookDocumentCellChangeStructure(
+            array=types.NotebookCellArrayChange(start=0, delete_count=1, cells=[]),
+            did_close=[types.TextDocumentIdentifier(uri=cells[0])],
+        ),
+    )
+    await recorder.analysed(uri, done)
+    assert await cell_hints(client, cells[1]) == {}
+    assert [d for d in client.diagnostics.get(cells[1], []) if d.severity == 1]
