@@ -359,8 +359,7 @@ async function main() {
     }
 
     // --- densenet161, the seed article's script; the report through the command palette ------------
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+W'); // close all editors
+    await runCommand(page, 'View: Close All Editors');
     await quickOpen(page, 'seed_densenet.py');
     // ptflops' figures for densenet161 at (1, 3, 224, 224), as the seed article prints them.
     const denseStatus = await waitFor('the status bar for densenet161', async () => (await statusBarText(page)).find((t) => t.includes('GMac')), 240_000).catch(
@@ -377,8 +376,10 @@ async function main() {
     await page.screenshot({ path: join(docs, 'vscode-densenet.png') });
     log('saved docs/vscode-densenet.png');
     // Restart: the new client must register its commands again and analyse the open file anew.
+    const starts = () => serverLogs().map((f) => readFileSync(f, 'utf8').split('server interpreter').length - 1).reduce((a, b) => a + b, 0);
+    const before = starts();
     await runCommand(page, 'flopsight: Restart Server');
-    await page.waitForTimeout(1000);
+    await waitFor('the server to start again', () => starts() > before, 30_000);
     const restarted = await waitFor('the status bar after a restart', async () => (await statusBarText(page)).find((t) => t.includes('GMac')), 120_000).catch(
       async () => (await statusBarText(page)).join(' | '),
     );
@@ -386,6 +387,9 @@ async function main() {
     await runCommand(page, 'flopsight: Show Report');
     const denseReport = await waitFor('the densenet161 report', () => frameWithText(page, 'DenseNet'), 30_000).catch(() => undefined);
     check(Boolean(denseReport), 'flopsight: Show Report from the command palette opens the report of the active file');
+    if (!denseReport) {
+      await page.screenshot({ path: join(tmpdir(), 'flopsight-e2e-report-failure.png') });
+    }
     if (denseReport) {
       const text = await denseReport.evaluate(() => document.body.innerText);
       check(text.includes('7.82 GMac') && text.includes('Heaviest layers'), 'the densenet161 report shows 7.82 GMac and its heaviest layers');
@@ -396,9 +400,7 @@ async function main() {
 
     // --- the notebook --------------------------------------------------------------------------
     if (withNotebook && existsSync(join(folder, 'seed_mlp.ipynb'))) {
-      await page.keyboard.press('Control+K');
-      await page.keyboard.press('Control+W'); // close all editors
-      await page.keyboard.press('Control+B'); // the side bar back
+      await runCommand(page, 'View: Close All Editors');
       await page.waitForTimeout(500);
       await quickOpen(page, 'seed_mlp.ipynb');
       await page.waitForSelector('.notebook-editor >> visible=true', { timeout: 30_000 });
@@ -413,9 +415,13 @@ async function main() {
         120_000,
       ).catch(() => undefined);
       check(Boolean(cellLine && cellLine.includes('401.92 KMac')), `the notebook cell's nn.Linear(28 * 28, 512) shows 401.92 KMac: "${(cellLine ?? '').trim()}"`);
-      const nbLens = await page
-        .evaluate(() => [...document.querySelectorAll('.notebook-editor .codelens-decoration')].map((e) => e.textContent ?? '').find((t) => t.includes('Mac')))
-        .catch(() => undefined);
+      const nbLens = await waitFor(
+        'the code lens in the notebook',
+        async () => page.evaluate(() => [...document.querySelectorAll('.notebook-editor .codelens-decoration')].map((e) => e.textContent ?? '').find((t) => t.includes('Mac'))),
+        30_000,
+      ).catch(() => undefined);
+      const nbStatus = (await statusBarText(page)).find((t) => t.includes('⚡'));
+      check(Boolean(nbStatus && nbStatus.includes('670.73 KMac · 669.71 k')), `the status bar follows the notebook: "${nbStatus ?? ''}"`);
       check(Boolean(nbLens && nbLens.includes('670.73 KMac')), `the notebook's code lens shows 670.73 KMac: "${nbLens ?? ''}"`);
       await page.mouse.move(5, 400);
       await page.waitForTimeout(800);

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
   LanguageClient,
   type LanguageClientOptions,
   type Middleware,
@@ -50,6 +51,9 @@ class Flopsight implements vscode.Disposable {
       vscode.commands.registerCommand('flopsight.restartServer', () => this.restart()),
       vscode.commands.registerCommand('flopsight.showOutput', () => this.output.show(true)),
       vscode.commands.registerCommand(STATUS_CLICK, () => this.statusClicked()),
+      // Ours for the extension's lifetime (palette, status bar, the server's code lenses), so that it
+      // works across restarts and says why when the server is down.
+      vscode.commands.registerCommand(SHOW_REPORT, (uri?: unknown, model?: unknown) => this.showReport(uri, model)),
       vscode.window.onDidChangeActiveTextEditor(() => this.updateStatus()),
       vscode.window.onDidChangeActiveNotebookEditor(() => this.updateStatus()),
       vscode.workspace.onDidCloseTextDocument((doc) => this.files.delete(doc.uri.toString())),
@@ -154,6 +158,7 @@ class Flopsight implements vscode.Disposable {
       middleware: this.middleware(),
     };
     const client = new LanguageClient('flopsight', 'flopsight', serverOptions, clientOptions);
+    keepCommandOurs(client, SHOW_REPORT);
     client.onNotification('flopsight/summary', (params: SummaryParams) => {
       this.fileState(params.uri).summary = params;
       this.updateStatus();
@@ -194,20 +199,16 @@ class Flopsight implements vscode.Disposable {
         },
         didChangeConfiguration: async () => this.sendSettings(),
       },
-      // The server's `flopsight.showReport` (code lens, palette) opens the webview.
-      executeCommand: async (command, args, next) => {
-        if (command !== SHOW_REPORT) {
-          return next(command, args);
-        }
-        const uri = typeof args[0] === 'string' ? args[0] : this.activeUri()?.toString();
-        if (!uri) {
-          void vscode.window.showInformationMessage('flopsight: open a Python file or notebook to see its report.');
-          return undefined;
-        }
-        await this.report.show(uri, typeof args[1] === 'string' ? args[1] : undefined);
-        return undefined;
-      },
     };
+  }
+
+  private async showReport(uri: unknown, model: unknown): Promise<void> {
+    const target = typeof uri === 'string' ? uri : uri instanceof vscode.Uri ? uri.toString() : this.activeUri()?.toString();
+    if (!target) {
+      void vscode.window.showInformationMessage('flopsight: open a Python file or notebook to see its report.');
+      return;
+    }
+    await this.report.show(target, typeof model === 'string' ? model : undefined);
   }
 
   private async refreshSummary(uri: string): Promise<void> {
@@ -377,6 +378,27 @@ class Flopsight implements vscode.Disposable {
       await this.client.stop();
     }
   }
+}
+
+interface ExecuteCommandFeatureShape {
+  register(data: { id: string; registerOptions: { commands?: string[] } }): void;
+}
+
+/**
+ * Stops the client from registering the server's `command` as a VS Code command: the extension
+ * registers it once itself. A client's registration would collide with ours, and after a restart
+ * the new client's registration of it was not found by VS Code (seen in the e2e test).
+ */
+function keepCommandOurs(client: LanguageClient, command: string): void {
+  const feature = (client as unknown as { getFeature(method: string): ExecuteCommandFeatureShape | undefined }).getFeature(
+    ExecuteCommandRequest.method,
+  );
+  if (!feature) {
+    return;
+  }
+  const register = feature.register.bind(feature);
+  feature.register = (data) =>
+    register({ ...data, registerOptions: { ...data.registerOptions, commands: (data.registerOptions.commands ?? []).filter((c) => c !== command) } });
 }
 
 /** `<python> -c "import flopsight"`: does the interpreter exist and have flopsight? */
