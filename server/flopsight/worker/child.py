@@ -11,10 +11,14 @@ import contextlib
 import ctypes
 import json
 import os
-import resource
 import signal
 import sys
 import traceback
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limit
+    resource = None  # type: ignore[assignment]
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -75,8 +79,8 @@ def run_child(
             measure = request.get("measure") or {}
             # CUDA and MPS reserve address space far beyond what they use: no RLIMIT_AS there.
             if str(measure.get("device", "cpu")).startswith("cpu"):
-                _limit_memory(memory_mb)
-            answer = _run(job, request)
+                limit_memory(memory_mb)
+            answer = run_job(job, request)
             payload = json.dumps(answer, separators=(",", ":")).encode()
             _flush_std()
             _write_all(result_fd, payload)
@@ -117,7 +121,10 @@ def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _limit_memory(memory_mb: int) -> None:
+def limit_memory(memory_mb: int) -> None:
+    """RLIMIT_AS for the rest of this process (where the platform has it)."""
+    if resource is None:
+        return
     limit = memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
@@ -133,7 +140,8 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _run(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
+    """The job's answer: ``{"ok": true, "report": ..., "deps": ...}`` or the exception."""
     try:
         parsed = AnalysisRequest.from_json(request)
         # Relative paths in the file's code mean what they mean when the user runs it from

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import fcntl
 import importlib
 import importlib.util
 import json
@@ -250,7 +249,7 @@ class Host:
                 _write_all(spare.job_w, order)
                 os.close(spare.job_w)
                 self._close_pipe(spare.ready_r)
-                self._send({"op": "spare", "pid": None})
+                self.send({"op": "spare", "pid": None})
                 pid, result_r, output_r = spare.pid, spare.result_r, spare.output_r
             except OSError:  # the spare died: fork as if there were none
                 self._discard_spare(spare)
@@ -270,7 +269,7 @@ class Host:
         self.by_pid[pid] = child
         self.selector.register(result_r, selectors.EVENT_READ, ("result", child))
         self.selector.register(output_r, selectors.EVENT_READ, ("output", child))
-        self._send({"op": "started", "id": job_id, "pid": pid})
+        self.send({"op": "started", "id": job_id, "pid": pid})
 
     def _fork(self, message: dict[str, Any] | None) -> tuple[int, int, int, int, int]:
         """Fork a child for ``message``'s job, or a spare (None) that waits for one on its job
@@ -319,7 +318,7 @@ class Host:
         copies a job causes in its first milliseconds leave the job's path."""
         pid, result_r, output_r, job_w, ready_r = self._fork(None)
         self.spare = _Spare(pid, job_w, result_r, output_r, ready_r)
-        self._send({"op": "spare", "pid": pid})
+        self.send({"op": "spare", "pid": pid})
         os.set_blocking(ready_r, False)
         self.selector.register(ready_r, selectors.EVENT_READ, "spare")
 
@@ -344,7 +343,7 @@ class Host:
         _kill_group(spare.pid)
         if self.spare is spare:
             self.spare = None
-        self._send({"op": "spare", "pid": None})
+        self.send({"op": "spare", "pid": None})
 
     def _read_child(self, kind: str, child: _Child, limit: int = 64) -> None:
         fd = child.result_fd if kind == "result" else child.output_fd
@@ -424,7 +423,7 @@ class Host:
             output_bytes=child.output_bytes,
             elapsed_ms=(time.monotonic() - child.started) * 1000.0,
         )
-        self._send(outcome.to_json())
+        self.send(outcome.to_json())
 
     def _sweep_orphans(self) -> None:
         """Kill processes reparented to this host (it is a subreaper) that are not jobs: what a
@@ -438,7 +437,7 @@ class Host:
                     os.kill(pid, signal.SIGKILL)
         self._reap()
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
         view = memoryview(data)
         while view:
@@ -584,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flopsight.worker.host")
     parser.add_argument("--job", default=DEFAULT_JOB, help="module:function run per job")
     parser.add_argument(
+        "--spawn", action="store_true", help="a fresh interpreter per job (the no-fork path)"
+    )
+    parser.add_argument(
         "--no-warm",
         action="store_true",
         help="import only torch: no torchvision, no warm-up analysis (one-shot CLI runs)",
@@ -593,12 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     # Keep the original stdout as the answer channel; anything printed goes to stderr.
     ctl_out = os.dup(1)
     os.dup2(2, 1)
-    fcntl.fcntl(ctl_out, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+    os.set_inheritable(ctl_out, False)
     parent = int(os.environ.get("FLOPSIGHT_PARENT_PID", "0") or 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if parent and os.getppid() != parent:
         return 0  # the server is already gone
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the CLI's terminal is the CLI's
 
     def send(message: dict[str, Any]) -> None:
@@ -608,21 +609,28 @@ def main(argv: list[str] | None = None) -> int:
             if e.errno != errno.EPIPE:
                 raise
 
-    if not hasattr(os, "fork"):
-        send({"op": "fatal", "message": "this platform has no fork(); not supported yet"})
-        return 2
+    spawn = args.spawn or not hasattr(os, "fork")
     try:
-        job, info = load(args.job, warm=not args.no_warm)
+        # The spawning host imports what a job needs only to fail early and to time it.
+        job, info = load(args.job, warm=not (args.no_warm or spawn))
     except BaseException as e:
         send({"op": "fatal", "message": f"{type(e).__name__}: {e}"})
         return 2
+    if spawn:
+        from flopsight.worker.spawnhost import SpawnHost
+
+        spawner = SpawnHost(args.job, ctl_out, import_s=info["import_ms"] / 1000.0 + 5.0)
+        spawner.send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
+        spawner.serve()
+        return 0
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a job leaves behind comes back here to be killed
     import gc
 
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
     warm = None if args.no_warm else _spare_warm_up
     host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=warm, spares=warm is not None)
-    host._send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
+    host.send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()
     return 0

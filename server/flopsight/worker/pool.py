@@ -121,9 +121,11 @@ class WorkerPool:
         warm: bool = True,
         extra_paths: tuple[str, ...] = (),
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        spawn: bool = False,
     ) -> None:
         """``job`` is the "module:function" each child runs (tests inject their own);
-        ``extra_paths`` go on the host's PYTHONPATH after flopsight's own folder."""
+        ``extra_paths`` go on the host's PYTHONPATH after flopsight's own folder; ``spawn``
+        runs each job in a fresh interpreter (what happens anyway where there is no fork)."""
         self.python = python
         self.max_children = max_children or default_max_children()
         self.cache_size = cache_size
@@ -131,6 +133,7 @@ class WorkerPool:
         self.warm = warm
         self.extra_paths = extra_paths
         self.backoff_s = backoff_s
+        self.spawn = spawn
         # cache key -> (report, the local files it imported with their (mtime_ns, size))
         self._cache: OrderedDict[str, tuple[FileReport, dict[str, list[int]]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -497,6 +500,8 @@ class WorkerPool:
         args = ["-m", "flopsight.worker.host", "--job", self.job]
         if not self.warm:
             args.append("--no-warm")
+        if self.spawn:
+            args.append("--spawn")
         try:
             proc = await asyncio.create_subprocess_exec(
                 host.python,
