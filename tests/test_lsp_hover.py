@@ -4,7 +4,7 @@ test_lsp_inlay_hints.py: 670,730 MACs, 669,706 params; Linear(512, 512) = 262,65
 from __future__ import annotations
 
 import pytest_lsp
-from lsp_harness import EXAMPLES, SERVER, line_of, open_text, start
+from lsp_harness import EXAMPLES, SERVER, line_of, open_text, save, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -78,3 +78,30 @@ async def test_hover_cards(client: LanguageClient) -> None:
 
     # Nothing on a line without work.
     assert await hover(client, uri, line_of(TEXT, "super().__init__()"), 9) is None
+
+
+async def test_measured_figures_join_the_cards(client: LanguageClient) -> None:
+    recorder = await start(client, {"convention": "ptflops", "measure": "onSave"})
+    uri = open_text(client, SEED)
+    await recorder.analysed(uri)
+    row = line_of(TEXT, "class NeuralNetwork")
+    col = TEXT.splitlines()[row].index("NeuralNetwork")
+    card = await hover(client, uri, row, col)
+    assert card is not None and "GFLOP/s" not in card  # counting alone times nothing
+
+    done = recorder.finished(uri)
+    save(client, uri)
+    await recorder.analysed(uri, done)
+    card = await hover(client, uri, row, col)
+    assert card is not None and "measured on" in card and "GFLOP/s" in card
+    layer_row = line_of(TEXT, "nn.Linear(512, 512)")
+    card = await hover(client, uri, layer_row, TEXT.splitlines()[layer_row].index("Linear"))
+    assert card is not None and "GFLOP/s" in card and "of the time" in card
+
+    # The command measures on demand too (flopsight.measure: onCommand).
+    done = recorder.finished(uri)
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="flopsight.measure", arguments=[uri])
+    )
+    assert "measuring" in answer
+    await recorder.analysed(uri, done)

@@ -20,7 +20,7 @@ from flopsight import __version__
 CAPABILITIES: dict[str, Any] = {
     "codeActionProvider": {"codeActionKinds": ["quickfix"]},
     "codeLensProvider": {"resolveProvider": False},
-    "executeCommandProvider": {"commands": ["flopsight.showReport"]},
+    "executeCommandProvider": {"commands": ["flopsight.showReport", "flopsight.measure"]},
     "hoverProvider": True,
     "inlayHintProvider": {"resolveProvider": False},
     "textDocumentSync": {"change": 2, "openClose": True, "save": {"includeText": False}},

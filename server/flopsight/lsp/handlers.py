@@ -374,3 +374,13 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     if found is not None:
         uri = found[0].uri  # a notebook's cell: the notebook
     return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
+
+
+@server.command(lens.MEASURE)
+def measure(ls: FlopsightServer, *args: Any) -> str:
+    """``[uri]``: time the document's models now (flopsight.measure); the figures join the hover
+    cards when the analysis is in."""
+    uri = str(args[0]) if args else ""
+    if ls.session.measure(uri):
+        return f"flopsight: measuring the models of {uri_to_path(uri)}"
+    return "flopsight: nothing to measure (open a Python file with a model; flopsight.execute on)"

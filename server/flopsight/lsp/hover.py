@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
+from flopsight.report.measure_table import measured_summary
 from flopsight.report.model import InputSpec, LayerCost, LineCost, ModelReport
 from flopsight.report.units import (
     format_flops,
@@ -68,6 +69,9 @@ def model_card(anchored: AnchoredModel) -> str:
     ]
     if m.ops:
         lines += [op_breakdown(m.ops), ""]
+    measured = measured_summary(m, m.peak_gflops_per_s)
+    if measured:
+        lines += [f"measured on {_measured_on(m)}: {measured}", ""]
     leaves = _leaves(m.layers)
     heaviest = sorted(leaves, key=lambda layer: -layer.macs)[:HEAVIEST]
     if heaviest:
@@ -83,6 +87,11 @@ def model_card(anchored: AnchoredModel) -> str:
         lines += ["not counted: " + ", ".join(f"`{u.op}` ×{u.count}" for u in m.uncounted_ops), ""]
     lines.append(_footer(anchored))
     return "\n".join(lines)
+
+
+def _measured_on(model: ModelReport) -> str:
+    info = model.measure or {}
+    return str(info.get("device_name") or info.get("device") or "the device")
 
 
 def _leaves(layers: Sequence[LayerCost]) -> list[LayerCost]:
@@ -111,6 +120,10 @@ def layer_card(anchored: AnchoredModel, layers: Sequence[LayerCost]) -> str:
         ]
         if layer.ops:
             out += [op_breakdown(layer.ops), ""]
+        measured = measured_summary(layer, m.peak_gflops_per_s)
+        if measured:
+            share = f" · {100.0 * layer.time_share:.1f}% of the time" if layer.time_share else ""
+            out += [f"measured on {_measured_on(m)}: {measured}{share}", ""]
     out.append(_footer(anchored))
     return "\n".join(out)
 

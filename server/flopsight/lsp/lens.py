@@ -22,6 +22,7 @@ from flopsight.report.units import (
 )
 
 SHOW_REPORT = "flopsight.showReport"
+MEASURE = "flopsight.measure"
 MAX_ERROR = 80
 
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
-from flopsight.job import AnalysisRequest
+from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
@@ -91,6 +91,8 @@ class OpenDocument:
     published_cells: set[str] = field(default_factory=set)
     # Saved since the last summary was sent.
     summary_pending: bool = False
+    # The next round also times the models (flopsight.measure: onSave, or the command).
+    measure_pending: bool = False
 
     @property
     def path(self) -> str:
@@ -198,7 +200,18 @@ class Session:
             doc.text = text
         # A later edit may supersede this round: the summary then comes with the next one.
         doc.summary_pending = True
+        if self.settings.measure == "onSave":
+            doc.measure_pending = True
         self.schedule(doc, delay_s=0.0)
+
+    def measure(self, uri: str) -> bool:
+        """``flopsight.measure``: time the document's models now; False when it is not open."""
+        found = self.locate(uri)
+        if found is None or not self.settings.execute:
+            return False
+        found[0].measure_pending = True
+        self.schedule(found[0], delay_s=0.0)
+        return True
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
@@ -287,6 +300,7 @@ class Session:
         self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
 
     async def _run_models(self, doc: OpenDocument) -> None:
+        measure, doc.measure_pending = doc.measure_pending, False
         text = doc.text
         source = self.source(doc)
         doc.rounds += 1
@@ -302,7 +316,7 @@ class Session:
             return
         names = [m.name for m in runnable]
         progress = asyncio.ensure_future(self._progress(doc, names))
-        jobs = [asyncio.ensure_future(self._job(doc, text, name)) for name in names]
+        jobs = [asyncio.ensure_future(self._job(doc, text, name, measure)) for name in names]
         try:
             await asyncio.gather(*jobs)
         except asyncio.CancelledError:
@@ -349,7 +363,7 @@ class Session:
             await asyncio.Event().wait()
         return token
 
-    async def _job(self, doc: OpenDocument, text: str, model: str) -> None:
+    async def _job(self, doc: OpenDocument, text: str, model: str, measure: bool = False) -> None:
         settings = self.settings
         request = AnalysisRequest(
             text=text,
@@ -358,6 +372,8 @@ class Session:
             convention=settings.convention,
             dims=dict(settings.dims),
             models=[model],
+            # Timed on the CPU the worker runs on (the report says which device).
+            measure=MeasureOptions() if measure else None,
         )
         started = time.perf_counter()
         try:
