@@ -1,7 +1,8 @@
 // End-to-end: the packaged extension in a real VS Code (code-server 4.100.3 = VS Code 1.100.3),
-// driven through headless Chromium. Opens a copy of examples/ with the ptflops convention, checks
-// the seed MLP's inlay hints, code lens and status bar, the report view and the notebook, and saves
-// screenshots to docs/.
+// driven through headless Chromium. Opens a copy of examples/ with the ptflops convention and checks
+// the seed MLP's inlay hints (on the right lines), code lens, status bar, hover and report view;
+// densenet161's status bar and lens, Restart Server, Show Report from the palette; the seed notebook;
+// and the message for an interpreter without flopsight. Saves screenshots to docs/.
 //
 //   node e2e/run.mjs [--keep] [--no-notebook]      (make -C client e2e builds the .vsix first)
 //
@@ -427,6 +428,33 @@ async function main() {
       await page.waitForTimeout(800);
       await page.screenshot({ path: join(docs, 'vscode-notebook.png') });
       log('saved docs/vscode-notebook.png');
+    }
+
+    // --- an interpreter without flopsight: say so, offer to install it ------------------------------
+    const bare = process.env.E2E_BARE_PYTHON ?? '/usr/bin/python3';
+    const hasFlopsight = (() => {
+      try {
+        sh(bare, '-c', 'import flopsight');
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (existsSync(bare) && !hasFlopsight) {
+      const settingsPath = join(folder, '.vscode', 'settings.json');
+      writeFileSync(settingsPath, JSON.stringify({ ...readJson(settingsPath), 'flopsight.serverPython': bare }, null, 2));
+      const toast = await waitFor(
+        'the missing-flopsight notification',
+        async () => page.evaluate(() => [...document.querySelectorAll('.notification-toast')].map((e) => e.textContent ?? '').find((t) => t.includes('not installed'))),
+        30_000,
+      ).catch(() => '');
+      check(toast.includes(`flopsight is not installed in ${bare}`) && toast.includes('Install flopsight'), `an interpreter without flopsight gets a message with an install button: "${toast}"`);
+      const warning = (await statusBarText(page)).join(' | ');
+      check(warning.includes('flopsight'), `the status bar shows the problem: "${warning}"`);
+      await page.screenshot({ path: join(docs, 'vscode-not-installed.png') });
+      log('saved docs/vscode-not-installed.png');
+    } else {
+      log(`skipped the missing-flopsight check: ${bare} ${existsSync(bare) ? 'has flopsight' : 'does not exist'}`);
     }
   } catch (error) {
     const shot = join(tmpdir(), 'flopsight-e2e-failure.png');
