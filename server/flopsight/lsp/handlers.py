@@ -378,9 +378,9 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
 
 @server.command(lens.MEASURE)
 def measure(ls: FlopsightServer, *args: Any) -> str:
-    """``[uri]``: time the document's models now (flopsight.measure); the figures join the hover
-    cards when the analysis is in."""
-    uri = str(args[0]) if args else ""
+    """``[uri]`` (or nothing: every open document): time the models now; the figures join the
+    hover cards when the analysis is in."""
+    uri = str(args[0]) if args and isinstance(args[0], str) else None
     if ls.session.measure(uri):
-        return f"flopsight: measuring the models of {uri_to_path(uri)}"
+        return f"flopsight: measuring the models of {uri_to_path(uri) if uri else 'open files'}"
     return "flopsight: nothing to measure (open a Python file with a model; flopsight.execute on)"

@@ -204,14 +204,17 @@ class Session:
             doc.measure_pending = True
         self.schedule(doc, delay_s=0.0)
 
-    def measure(self, uri: str) -> bool:
-        """``flopsight.measure``: time the document's models now; False when it is not open."""
-        found = self.locate(uri)
-        if found is None or not self.settings.execute:
+    def measure(self, uri: str | None) -> bool:
+        """``flopsight.measure``: time the models of the document (every open one when ``uri``
+        is None) now; False when there is none."""
+        if not self.settings.execute:
             return False
-        found[0].measure_pending = True
-        self.schedule(found[0], delay_s=0.0)
-        return True
+        found = self.locate(uri) if uri else None
+        docs = [found[0]] if found else ([] if uri else list(self.documents.values()))
+        for doc in docs:
+            doc.measure_pending = True
+            self.schedule(doc, delay_s=0.0)
+        return bool(docs)
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
