@@ -357,6 +357,14 @@ async function main() {
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(docs, 'vscode-report.png') });
       log('saved docs/vscode-report.png');
+      // A line number in the report puts the cursor on that line of the file.
+      await report.click('a.line[data-line="14"]');
+      const cursor = await waitFor(
+        'the cursor on line 14',
+        async () => page.evaluate(() => [...document.querySelectorAll('.statusbar-item')].map((e) => e.textContent ?? '').find((t) => /Ln 14\b/.test(t))),
+        10_000,
+      ).catch(() => '');
+      check(cursor.includes('Ln 14'), `clicking line 14 in the report reveals it in the editor: "${cursor}"`);
     }
 
     // --- densenet161, the seed article's script; the report through the command palette ------------
