@@ -467,8 +467,20 @@ def _device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
+    return _cpu_name()
+
+
+def _cpu_name() -> str:
+    """``AMD EPYC 7B13`` from /proc/cpuinfo on Linux; else what ``platform`` knows."""
     import platform
 
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() or "CPU"
+    except OSError:
+        pass
     return platform.processor() or platform.machine() or "CPU"
 
 
