@@ -57,7 +57,7 @@ class Flopsight implements vscode.Disposable {
       vscode.window.onDidChangeActiveTextEditor(() => this.updateStatus()),
       vscode.window.onDidChangeActiveNotebookEditor(() => this.updateStatus()),
       vscode.workspace.onDidCloseTextDocument((doc) => this.files.delete(doc.uri.toString())),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => this.restart()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.trustGranted()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('flopsight.serverPython')) {
           void this.restart();
@@ -74,20 +74,30 @@ class Flopsight implements vscode.Disposable {
 
   async start(): Promise<void> {
     if (vscode.workspace.isTrusted) {
-      this.selected = await selectedInterpreter(this.workspaceUri());
-      const watch = await onDidChangeInterpreter(() => void this.interpreterChanged());
-      if (watch) {
-        this.disposables.push(watch);
-      }
+      await this.followSelectedInterpreter();
     }
     await this.startClient();
+  }
+
+  /** The Python extension's interpreter is consulted only in trusted workspaces (it may live in one). */
+  private async followSelectedInterpreter(): Promise<void> {
+    this.selected = await selectedInterpreter(this.workspaceUri());
+    const watch = await onDidChangeInterpreter(() => void this.interpreterChanged());
+    if (watch) {
+      this.disposables.push(watch);
+    }
+  }
+
+  private async trustGranted(): Promise<void> {
+    await this.followSelectedInterpreter();
+    await this.restart();
   }
 
   private workspaceUri(): vscode.Uri | undefined {
     return vscode.workspace.workspaceFolders?.[0]?.uri;
   }
 
-  private context_(): ClientContext {
+  private clientContext(): ClientContext {
     const folder = this.workspaceUri()?.fsPath;
     const ctx: ClientContext = { trusted: vscode.workspace.isTrusted, workspaceFolder: folder, home: homedir() };
     const config = vscode.workspace.getConfiguration(SECTION);
@@ -96,7 +106,7 @@ class Flopsight implements vscode.Disposable {
   }
 
   private section(): FlopsightSection {
-    return serverSection(currentSection(), this.context_());
+    return serverSection(currentSection(), this.clientContext());
   }
 
   private async interpreterChanged(): Promise<void> {
@@ -116,7 +126,7 @@ class Flopsight implements vscode.Disposable {
   }
 
   private async startClient(): Promise<void> {
-    const ctx = this.context_();
+    const ctx = this.clientContext();
     const config = vscode.workspace.getConfiguration(SECTION);
     const python = resolveServerPython({
       serverPythonSetting: expandPath(config.get<string>('serverPython') ?? '', ctx),
@@ -358,7 +368,17 @@ class Flopsight implements vscode.Disposable {
     }
   }
 
-  async restart(): Promise<void> {
+  private restarting: Promise<void> = Promise.resolve();
+
+  /** Restarts one at a time: a settings change and the command may ask together. */
+  restart(): Promise<void> {
+    this.restarting = this.restarting
+      .then(() => this.restartNow())
+      .catch((error) => this.output.appendLine(`flopsight: restarting the server: ${String(error)}`));
+    return this.restarting;
+  }
+
+  private async restartNow(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.files.clear();
