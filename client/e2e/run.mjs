@@ -442,7 +442,7 @@ async function main() {
     const bare = process.env.E2E_BARE_PYTHON ?? '/usr/bin/python3';
     const hasFlopsight = (() => {
       try {
-        sh(bare, '-c', 'import flopsight');
+        execFileSync(bare, ['-c', 'import flopsight'], { stdio: 'ignore' });
         return true;
       } catch {
         return false;
