@@ -1,6 +1,6 @@
 from torch import nn
 
-SIZE = helper_that_does_not_exist()
+SIZE = helper_that_does_not_exist()  # noqa: F821 - fails on purpose
 
 
 class Small(nn.Module):  # flopsight: input=(1, 4)
