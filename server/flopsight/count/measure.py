@@ -22,7 +22,6 @@ import ast
 import os
 import resource
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,28 +29,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from flopsight.count import tvfix
 from flopsight.count.build import make_inputs, torch_dtype
 from flopsight.count.runner import (
-    TORCHVISION_NOTE,
-    CapturedOutput,
-    SourceSyntaxError,
     _call_arguments,
     _error,
     _factory,
     _spellings,
-    _uses_torchvision,
     analyse_model,
-    captured,
-    environment,
-    file_module,
-    run_definitions,
-    select_models,
+    run_file,
 )
 from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.report.units import format_bytes
-from flopsight.source import ModelSpec, analyse_source
+from flopsight.source import ModelSpec
 
 # Dense peak throughput in GFLOP/s (vendor data sheets, no sparsity), by a substring of
 # ``torch.cuda.get_device_name`` (first match wins, so "H100 PCIe" precedes "H100") and the
@@ -547,36 +537,13 @@ def measure_spec(
 def measure_file(request: AnalysisRequest) -> FileReport:
     """``analyse_file`` plus the measurement of each counted model (``request.measure``)."""
     options = request.measure or MeasureOptions()
-    analysis = analyse_source(request.text, request.path)
-    if analysis.syntax_error is not None:
-        d = analysis.syntax_error
-        raise SourceSyntaxError(request.path, d.span.line, d.span.col + 1, d.message)
-    tree = ast.parse(request.text, filename=request.path)
-    report = FileReport(file=request.path, convention=request.convention)
-    report.environment = environment()
-    output = CapturedOutput()
-    had_torchvision = "torchvision" in sys.modules
-    with captured(output), file_module(request) as module:
-        tvfix.ensure_torchvision_importable()
-        namespace = module.__dict__
-        report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)
-        for spec, name, override in select_models(analysis, request):
-            started = time.perf_counter()
-            if spec is None:
-                known = ", ".join(m.name for m in analysis.models) or "none"
-                missing = ModelReport(name=name, kind="class", line=1, status="error")
-                missing.error = ModelError(
-                    f"no model named {name!r} in {request.path} (known: {known})",
-                    "LookupError",
-                    None,
-                    "build",
-                )
-                report.models.append(missing)
-                continue
-            measured = measure_spec(spec, request, namespace, tree, flags, override, options)
-            measured.elapsed_ms = 1000 * (time.perf_counter() - started)
-            report.models.append(measured)
-        if tvfix.fix_applied() and _uses_torchvision(request.text, had_torchvision):
-            report.notes.append(TORCHVISION_NOTE)
-    report.output = output.text()
-    return report
+
+    def measure_one(
+        spec: ModelSpec, namespace: dict[str, Any], tree: ast.Module, flags: int, override: bool
+    ) -> ModelReport:
+        started = time.perf_counter()
+        measured = measure_spec(spec, request, namespace, tree, flags, override, options)
+        measured.elapsed_ms = 1000 * (time.perf_counter() - started)
+        return measured
+
+    return run_file(request, measure_one)

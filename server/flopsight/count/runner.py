@@ -413,8 +413,12 @@ def environment() -> dict[str, str]:
     return env
 
 
-def analyse_file(request: AnalysisRequest) -> FileReport:
-    """Run the request's text and count its selected models.
+# Builds and counts (or measures) one selected model: (spec, namespace, tree, flags, override).
+ModelJob = Callable[[ModelSpec, dict[str, Any], ast.Module, int, bool], ModelReport]
+
+
+def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
+    """Run the request's text, then ``model_job`` for each selected model.
 
     Raises ``SourceSyntaxError`` when the text does not parse. Every other failure is in the
     report: a statement that failed is a warning; a model that raised has status "error".
@@ -451,11 +455,22 @@ def analyse_file(request: AnalysisRequest) -> FileReport:
                     )
                 )
                 continue
-            model_report = analyse_model(spec, request, namespace, tree, flags, override)
-            if model_report.status == "error":
+            model_report = model_job(spec, namespace, tree, flags, override)
+            if model_report.status == "error" or not model_report.elapsed_ms:
                 model_report.elapsed_ms = 1000 * (time.perf_counter() - started)
             report.models.append(model_report)
         if tvfix.fix_applied() and _uses_torchvision(request.text, had_torchvision):
             report.notes.append(TORCHVISION_NOTE)
     report.output = output.text()
     return report
+
+
+def analyse_file(request: AnalysisRequest) -> FileReport:
+    """Run the request's text and count its selected models (see ``run_file``)."""
+
+    def count_one(
+        spec: ModelSpec, namespace: dict[str, Any], tree: ast.Module, flags: int, override: bool
+    ) -> ModelReport:
+        return analyse_model(spec, request, namespace, tree, flags, override)
+
+    return run_file(request, count_one)
