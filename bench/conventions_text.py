@@ -225,8 +225,8 @@ def render_conventions(p: Peers) -> str:
         "÷ 2 | aten ops through a dispatch mode |\n"
         "| flopsight, `macs` convention | MACs | as is | aten ops through a dispatch mode, "
         "on meta: convolutions and matmuls only (torchvision's published column) |\n"
-        "| flopsight, `ptflops` convention | MACs | as is | ptflops' module rules, plus its "
-        "own formulas where ptflops has none |\n"
+        "| flopsight, `ptflops` convention | MACs | as is | ptflops' module rules (pytorch "
+        "backend, `count_functional=False`), applied on the meta device |\n"
     )
 
     out.append("## Totals (multiply-accumulates)\n")

@@ -198,6 +198,7 @@ def render_benchmarks(
         )
         + "\n"
     )
+    out.extend(_headline_notes(p))
     out.extend(_huge_section(p))
     out.append("## Counting time per model (build + count, warm)\n")
     out.append(_per_model_table(p, "warm_s", fmt_s) + "\n")
@@ -220,6 +221,40 @@ def render_benchmarks(
         out.extend(f"- {n}" for n in notes)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _headline_notes(p: Peers) -> list[str]:
+    models = p.normal_models()
+    peers = [t["key"] for t in p.tools if not t["key"].startswith("flopsight")]
+    slower = []
+    for m in models:
+        ref = p.get(m, REFERENCE)
+        if ref is None:
+            continue
+        beaten = [
+            f"{p.label(t)} {fmt_s(r['warm_s'])}"
+            for t in peers
+            if (r := p.get(m, t)) is not None and r["warm_s"] < ref["warm_s"]
+        ]
+        if beaten:
+            slower.append(f"{m} (flopsight {fmt_s(ref['warm_s'])}; {', '.join(beaten)})")
+    fastest = len(models) - len(slower)
+    lines = [f"- flopsight was the fastest (warm) on {fastest} of {len(models)} models."]
+    if slower:
+        lines.append(
+            "  Where it was not: "
+            + "; ".join(slower)
+            + ". These are small models whose real forward pass costs the peers about as much "
+            "as flopsight's dispatch-mode walk with per-line attribution, and building on the "
+            "meta device saves little when the weights are few."
+        )
+    deltas = [r["delta_rss_mb"] for m in models if (r := p.get(m, REFERENCE)) is not None]
+    if deltas:
+        lines.append(
+            f"- flopsight's counting added at most {fmt_mb(max(deltas))} to its process's RSS "
+            "on any model: it allocates no weights and no activations."
+        )
+    return [*lines, ""]
 
 
 def _baseline(p: Peers) -> float:
