@@ -21,6 +21,7 @@ import { type FileState, type SummaryParams, statusView, summaryFromReport } fro
 
 const SECTION = 'flopsight';
 const SHOW_REPORT = 'flopsight.showReport';
+const MEASURE = 'flopsight.measure';
 const STATUS_CLICK = 'flopsight.statusBarClicked';
 
 interface UriParams {
@@ -54,6 +55,7 @@ class Flopsight implements vscode.Disposable {
       // Ours for the extension's lifetime (palette, status bar, the server's code lenses), so that it
       // works across restarts and says why when the server is down.
       vscode.commands.registerCommand(SHOW_REPORT, (uri?: unknown, model?: unknown) => this.showReport(uri, model)),
+      vscode.commands.registerCommand(MEASURE, () => this.measure()),
       vscode.window.onDidChangeActiveTextEditor(() => this.updateStatus()),
       vscode.window.onDidChangeActiveNotebookEditor(() => this.updateStatus()),
       vscode.workspace.onDidCloseTextDocument((doc) => this.files.delete(doc.uri.toString())),
@@ -168,7 +170,7 @@ class Flopsight implements vscode.Disposable {
       middleware: this.middleware(),
     };
     const client = new LanguageClient('flopsight', 'flopsight', serverOptions, clientOptions);
-    keepCommandOurs(client, SHOW_REPORT);
+    keepCommandsOurs(client, [SHOW_REPORT, MEASURE]);
     client.onNotification('flopsight/summary', (params: SummaryParams) => {
       this.fileState(params.uri).summary = params;
       this.updateStatus();
@@ -219,6 +221,24 @@ class Flopsight implements vscode.Disposable {
       return;
     }
     await this.report.show(target, typeof model === 'string' ? model : undefined);
+  }
+
+  /** Runs the active file's models for real and times them; the figures join the hovers. */
+  private async measure(): Promise<void> {
+    const target = this.activeUri()?.toString();
+    const client = this.client;
+    if (!target) {
+      void vscode.window.showInformationMessage('flopsight: open a Python file or notebook to measure its models.');
+      return;
+    }
+    if (!client || client.state !== State.Running) {
+      void vscode.window.showWarningMessage(`flopsight: ${this.problem?.message ?? 'the flopsight server is not running'}`);
+      return;
+    }
+    const answer: unknown = await client.sendRequest('workspace/executeCommand', { command: MEASURE, arguments: [target] });
+    if (typeof answer === 'string' && answer) {
+      void vscode.window.setStatusBarMessage(answer, 5000);
+    }
   }
 
   private async refreshSummary(uri: string): Promise<void> {
@@ -405,11 +425,11 @@ interface ExecuteCommandFeatureShape {
 }
 
 /**
- * Stops the client from registering the server's `command` as a VS Code command: the extension
- * registers it once itself. A client's registration would collide with ours, and after a restart
+ * Stops the client from registering the server's `commands` as VS Code commands: the extension
+ * registers them once itself. A client's registration would collide with ours, and after a restart
  * the new client's registration of it was not found by VS Code (seen in the e2e test).
  */
-function keepCommandOurs(client: LanguageClient, command: string): void {
+function keepCommandsOurs(client: LanguageClient, ours: string[]): void {
   const feature = (client as unknown as { getFeature(method: string): ExecuteCommandFeatureShape | undefined }).getFeature(
     ExecuteCommandRequest.method,
   );
@@ -418,7 +438,7 @@ function keepCommandOurs(client: LanguageClient, command: string): void {
   }
   const register = feature.register.bind(feature);
   feature.register = (data) =>
-    register({ ...data, registerOptions: { ...data.registerOptions, commands: (data.registerOptions.commands ?? []).filter((c) => c !== command) } });
+    register({ ...data, registerOptions: { ...data.registerOptions, commands: (data.registerOptions.commands ?? []).filter((c) => !ours.includes(c)) } });
 }
 
 /** `<python> -c "import flopsight"`: does the interpreter exist and have flopsight? */
