@@ -1,6 +1,6 @@
 // End-to-end: the packaged extension in a real VS Code (code-server 4.100.3 = VS Code 1.100.3),
 // driven through headless Chromium. Opens a copy of examples/ with the ptflops convention and checks
-// the seed MLP's inlay hints (on the right lines), code lens, status bar, hover and report view;
+// the seed MLP's inlay hints (on the right lines), code lens, status bar, hover, Measure and report view;
 // densenet161's status bar and lens, Restart Server, Show Report from the palette; the seed notebook;
 // and the message for an interpreter without flopsight. Saves screenshots to docs/.
 //
@@ -336,6 +336,26 @@ async function main() {
       await page.waitForTimeout(300);
       await page.screenshot({ path: join(docs, 'vscode-hover.png') });
       log('saved docs/vscode-hover.png');
+      await page.keyboard.press('Escape');
+      await page.mouse.move(5, 400);
+
+      // --- flopsight: Measure from the palette; the measured figures join the hover ------------
+      await runCommand(page, 'flopsight: Measure');
+      const measured = await waitFor(
+        'the measured hover',
+        async () => {
+          await page.mouse.move(5, 400);
+          await page.waitForTimeout(300);
+          await page.mouse.move(point.x, point.y);
+          await page.waitForTimeout(1200);
+          return page.evaluate(() => [...document.querySelectorAll('.monaco-hover')].map((e) => e.textContent ?? '').find((t) => t.includes('GFLOP/s')));
+        },
+        90_000,
+        1_000,
+      ).catch(() => undefined);
+      check(Boolean(measured && / ms/.test(measured)), `after flopsight: Measure the hover on Linear shows latency and GFLOP/s: "${(measured ?? '').slice(0, 160)}…"`);
+      await page.screenshot({ path: join(docs, 'vscode-measure.png') });
+      log('saved docs/vscode-measure.png');
       await page.keyboard.press('Escape');
       await page.mouse.move(5, 400);
     } else {

@@ -75,6 +75,6 @@ class AnalysisRequest:
         return cls(**d)
 
     def cache_key(self, *extra: str) -> str:
-        """A digest of everything that decides the report (``extra``: interpreter, torch version)."""
+        """A digest of all that decides the report (``extra``: interpreter, torch version)."""
         payload = json.dumps([self.to_json(), list(extra)], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()

@@ -35,7 +35,7 @@ class Settings:
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
-        """Reads the ``flopsight`` configuration section; unknown or ill-typed values keep defaults."""
+        """Reads the ``flopsight`` section; unknown or ill-typed values keep their defaults."""
         s = base or cls()
         if not isinstance(section, dict):
             return s

@@ -72,6 +72,6 @@ def parse_quantity(text: str) -> int:
     m = _QUANTITY.match(text)
     if not m:
         raise ValueError(
-            f"not a quantity: {text!r} (expected a number with an optional K/M/G/T suffix, e.g. 10G)"
+            f"not a quantity: {text!r} (expected a number with an optional K/M/G/T suffix: 10G)"
         )
     return round(float(m.group(1)) * _SCALE[m.group(2).lower()])
