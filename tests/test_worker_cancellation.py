@@ -105,6 +105,24 @@ async def test_cancelling_the_caller_kills_the_child(pool: WorkerPool) -> None:
     assert alive == []
 
 
+async def test_a_caller_cancelled_while_the_host_starts_leaves_it_usable() -> None:
+    # The editor cancels the first analysis of a document while the worker is still starting;
+    # the next job for the same (document, model) must still get its report.
+    with WorkerPool(max_children=1, warm=False) as fresh:
+        first = asyncio.create_task(
+            fresh.analyse(linear_request(3), document="file:///early.py", model="Net")
+        )
+        await asyncio.sleep(0)  # the launch has begun
+        first.cancel()
+        with pytest.raises((asyncio.CancelledError, JobCancelled)):
+            await first
+        report = await asyncio.wait_for(
+            fresh.analyse(linear_request(5), document="file:///early.py", model="Net"), 60
+        )
+        # Linear(8, 5) at (1, 8): 8 * 5 MACs.
+        assert report.model("Net").total.macs == 8 * 5  # type: ignore[union-attr]
+
+
 async def test_at_most_n_children_and_newest_first(pool: WorkerPool) -> None:
     seen = 0
 

@@ -344,13 +344,13 @@ class WorkerPool:
         )
         if key is not None:
             self._supersede(key, job)
-        host = await self._start_host(python)
-        if host.state == "backoff":
-            self._resolve(job, self._unavailable(host, request), "unavailable")
-        else:
-            self._queue.append(job)
-            self._pump()
         try:
+            host = await self._start_host(python)
+            if host.state == "backoff":
+                self._resolve(job, self._unavailable(host, request), "unavailable")
+            else:
+                self._queue.append(job)
+                self._pump()
             return await asyncio.shield(job.future)
         except asyncio.CancelledError:
             self._cancel(job)  # the caller went away: kill the child too
@@ -477,7 +477,9 @@ class WorkerPool:
             self._retire_idle_hosts(keep=python)
             host = _Host(python=python)
             self._hosts[python] = host
-            await self._launch(host)
+            # The launch goes on when the caller that began it is cancelled: later jobs use
+            # this host, and one left half-started would never become ready.
+            await asyncio.shield(asyncio.ensure_future(self._launch(host)))
         return host
 
     def _retire_idle_hosts(self, keep: str) -> None:
