@@ -118,6 +118,10 @@ class _AttentionScope(TorchFunctionMode):
             self._tally.attention_depth -= 1
 
 
+# What a post hook registered with ``always_call=True`` gets as output when forward raised.
+_RAISED: Any = object()
+
+
 class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """The counting session: the dispatch mode plus the module and line bookkeeping."""
 
@@ -172,11 +176,15 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
             self.charged_depth += 1
 
     def post_hook(
-        self, module: nn.Module, inputs: Any, kwargs: dict[str, Any], output: Any
+        self, module: nn.Module, inputs: Any, kwargs: dict[str, Any], output: Any = _RAISED
     ) -> None:
         if not self.stack or self.stack[-1] is not module:
             return
         self.stack.pop()
+        if output is _RAISED:  # always_call: forward raised; keep the stack right, count nothing
+            if self.charge_modules and ptflops_rules.rule_for(module) is not None:
+                self.charged_depth -= 1
+            return
         state = self.modules[id(module)]
         state.output_shape = _output_shape(output)
         if self._leaf(module):
