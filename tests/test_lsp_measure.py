@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsp_harness import SERVER, line_of, open_text, start
+from lsp_harness import SERVER, inlay_hints, line_of, open_text, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -89,3 +89,41 @@ async def test_measure_command_fills_the_hover(client: LanguageClient, tmp_path:
     layer_card = await hover(client, uri, line_of(TEXT, "nn.Linear(64, 256)"), 20)
     assert "### up · Linear" in layer_card
     assert SUMMARY.search(layer_card), layer_card
+
+
+BIG = """\
+from torch import nn
+
+
+class Wide(nn.Module):  # flopsight: input=(1, 32768)
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32768, 32768)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+async def test_a_refused_measurement_keeps_the_count(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    # Linear(32768, 32768): 32768 * 32768 + 32768 params, 4 bytes each, about 4 GiB: over a
+    # 3000 MB limit, so the measurement is refused; the count (on meta) still shows.
+    recorder = await start(client, {"measure": "onCommand", "limits": {"memoryMB": 3000}})
+    path = tmp_path / "wide.py"
+    path.write_text(BIG)
+    uri = open_text(client, path)
+    await recorder.analysed(uri)
+    fc = line_of(BIG, "nn.Linear(32768, 32768)")
+    before = (await inlay_hints(client, uri)).get(fc, "")
+    assert "1.07 GMac" in before, before  # 32768 * 32768 MACs
+
+    done = recorder.finished(uri)
+    await execute(client, MEASURE, uri)
+    await recorder.analysed(uri, done)
+    after = (await inlay_hints(client, uri)).get(fc, "")
+    assert after == before
+    row = line_of(BIG, "class Wide")
+    card = await hover(client, uri, row, BIG.splitlines()[row].index("Wide") + 1)
+    assert "Not measured" in card and "GFLOP/s" not in card, card

@@ -353,7 +353,7 @@ async function main() {
         90_000,
         1_000,
       ).catch(() => undefined);
-      check(Boolean(measured && / ms/.test(measured)), `after flopsight: Measure the hover on Linear shows latency and GFLOP/s: "${(measured ?? '').slice(0, 160)}…"`);
+      check(Boolean(measured && /\d (µs|ms|s) · [\d.]+ GFLOP\/s/.test(measured)), `after flopsight: Measure the hover on Linear shows latency and GFLOP/s: "${(measured ?? '').slice(0, 160)}…"`);
       await page.screenshot({ path: join(docs, 'vscode-measure.png') });
       log('saved docs/vscode-measure.png');
       await page.keyboard.press('Escape');

@@ -85,6 +85,7 @@ def model_card(anchored: AnchoredModel) -> str:
         lines.append("")
     if m.uncounted_ops:
         lines += ["not counted: " + ", ".join(f"`{u.op}` ×{u.count}" for u in m.uncounted_ops), ""]
+    lines += [f"_{note}_\n" for note in m.notes]
     lines.append(_footer(anchored))
     return "\n".join(lines)
 

@@ -417,6 +417,11 @@ class Session:
             return
         for m in report.models:
             m.elapsed_ms = m.elapsed_ms or (time.perf_counter() - started) * 1000
+            if measure and m.status == "error" and m.total is not None and m.error is not None:
+                # Counted, then not measured (refused for memory, say): the count's hints stay.
+                self.client.log(f"flopsight: {m.name} was not measured: {m.error.message}")
+                m.notes.append(f"Not measured: {m.error.message}")
+                m.status, m.error = "ok", None
             doc.results.put(
                 ModelResult(
                     text=text,
