@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
-jupyter_lsp = pytest.importorskip("jupyter_lsp")
+from jupyter_lsp.manager import LanguageServerManager
 
 
 def test_jupyter_lsp_discovers_and_validates_the_flopsight_spec() -> None:
-    from jupyter_lsp.manager import LanguageServerManager
-
     manager = LanguageServerManager()
     manager.autodetect = True
     manager.initialize()

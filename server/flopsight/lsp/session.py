@@ -390,7 +390,7 @@ class Session:
                 )
             )
             # The pool itself cancels a job when a newer one for the same (document, model)
-            # comes; cancelling its await from here as well could interrupt it half-way.
+            # comes, so a cancelled round leaves the pool's job to finish or be superseded.
             try:
                 report = await asyncio.shield(pending)
             except asyncio.CancelledError:
