@@ -39,19 +39,19 @@ pytest: dev
 	$(BIN)/pytest -q
 
 client-test:
-	@if [ -f client/package.json ]; then $(MAKE) -C client test; fi
+	$(MAKE) -C client/vscode test
 
 test: lint pytest client-test
 
 vsix:
-	$(MAKE) -C client vsix
+	$(MAKE) -C client/vscode vsix
 
 e2e: dev vsix
-	$(MAKE) -C client e2e
+	$(MAKE) -C client/vscode e2e
 
 bench: dev
 	$(PIP) install -e ".[bench]"
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) client/node_modules client/dist
+	rm -rf $(VENV) client/*/node_modules client/*/dist

@@ -38,7 +38,7 @@ RESULTS = ROOT / "bench" / "results" / "worker.json"
 COLD = """\
 import sys, time
 t0 = time.perf_counter()
-from flopsight.count.runner import analyse_file
+from flopsight.counting.runner import analyse_file
 from flopsight.job import AnalysisRequest
 path = sys.argv[1]
 report = analyse_file(AnalysisRequest(text=open(path).read(), path=path, root=sys.argv[2]))
@@ -64,7 +64,7 @@ def warm_latency(
     """Worker round trips (cache cleared before each), each followed by the same analysis in
     this process (already warm for this file: the counting alone), so both see the same load
     on a shared machine."""
-    from flopsight.count.runner import analyse_file
+    from flopsight.counting.runner import analyse_file
 
     analyse_file(request)
     worker, local = [], []

@@ -48,14 +48,14 @@ def _error(exc: BaseException) -> dict[str, str]:
 
 def _import_tool(tool: Tool) -> None:
     import torch
-    from flopsight.count.tvfix import ensure_torchvision_importable
+    from flopsight.counting.tvfix import ensure_torchvision_importable
 
     torch.set_num_threads(1)
     ensure_torchvision_importable()
     import torchvision  # noqa: F401  (every peer imports it; so does flopsight's runner)
 
     if tool.key.startswith("flopsight"):
-        import flopsight.count  # noqa: F401
+        import flopsight.counting  # noqa: F401
     elif tool.key.startswith("ptflops"):
         import ptflops  # noqa: F401
     elif tool.key == "fvcore":

@@ -46,7 +46,7 @@ class BenchModel:
     def factory(self) -> Callable[[], Any]:
         """A zero-argument constructor (call it inside the device context you want)."""
         if self.torchvision is not None:
-            from flopsight.count.tvfix import ensure_torchvision_importable
+            from flopsight.counting.tvfix import ensure_torchvision_importable
 
             ensure_torchvision_importable()
             import torchvision

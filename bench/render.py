@@ -142,7 +142,7 @@ def render_benchmarks(
         f"1 + {d['repeats']} times. *Cold* is the first build + count in the process, *warm* "
         "the median of the others.\n"
         "- flopsight builds the model on the meta device, as it does in the editor "
-        "(`flopsight.count.build.build_model`, then `flopsight.count(model, *inputs)`). "
+        "(`flopsight.counting.build.build_model`, then `flopsight.count(model, *inputs)`). "
         "The peers get what their documentation asks for: the model built on the CPU with "
         "(random) weights and real CPU input tensors; each is called as its README shows "
         "(ptflops `get_model_complexity_info` with the pytorch backend and "

@@ -108,7 +108,7 @@ def _params(model: Any) -> int:
 
 def _flopsight(convention: str) -> Callable[[Any, tuple[Any, ...]], Count]:
     def count(model: Any, inputs: tuple[Any, ...]) -> Count:
-        import flopsight.count
+        import flopsight
 
         report = flopsight.count(model, *inputs, convention=convention)
         assert report.total is not None, report.error
@@ -274,7 +274,7 @@ def build(tool: Tool, spec: BenchModel, on_meta: bool) -> tuple[Any, tuple[Any, 
 
     factory = spec.factory()
     if on_meta:
-        from flopsight.count.build import build_model
+        from flopsight.counting.build import build_model
 
         model, device = build_model(factory)
     else:

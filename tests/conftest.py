@@ -22,7 +22,7 @@ class _FixTorchvisionFirst(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname == "torchvision":
             sys.meta_path.remove(self)
-            from flopsight.count.tvfix import ensure_torchvision_importable
+            from flopsight.counting.tvfix import ensure_torchvision_importable
 
             ensure_torchvision_importable()
         return None  # the regular finders import it

@@ -8,7 +8,7 @@ from typing import Any
 
 import flopsight
 import torch
-from flopsight.count import formulas
+from flopsight.counting import formulas
 from torch import nn
 
 
@@ -161,9 +161,14 @@ def test_importing_flopsight_does_not_import_torch() -> None:
     result = _python("import sys, flopsight; print('torch' in sys.modules)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
-    # ... while the counting subpackage, the callable API, does.
-    result = _python("import sys, flopsight; flopsight.count; print('torch' in sys.modules)")
-    assert result.stdout.strip() == "True"
+    # ... while the first call of the API does (the counting engine is imported then).
+    result = _python(
+        "import sys, flopsight, torch.nn as nn; m = sys.modules.copy();"
+        "flopsight.count(nn.Linear(2, 2), __import__('torch').zeros(1, 2));"
+        "print('flopsight.counting' in m, 'flopsight.counting' in sys.modules)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False True"
 
 
 def test_attention_is_its_own_family_also_inside_multihead_attention() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from flopsight.count.counter import count_model
+from flopsight.counting.counter import count_model
 from torch import nn
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode

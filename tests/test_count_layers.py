@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from flopsight.count.counter import count_model
+from flopsight.counting.counter import count_model
 from ptflops import get_model_complexity_info
 from torch import nn
 

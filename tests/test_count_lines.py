@@ -11,9 +11,9 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
-from flopsight.count.build import build_model
-from flopsight.count.construction import record_construction
-from flopsight.count.counter import count_model
+from flopsight.counting.build import build_model
+from flopsight.counting.construction import record_construction
+from flopsight.counting.counter import count_model
 from flopsight.report.model import ModelReport
 from flopsight.report.units import format_macs
 

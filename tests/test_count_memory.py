@@ -11,8 +11,8 @@ import psutil
 import pytest
 import torch
 import torchvision.models as tvm
-from flopsight.count.build import build_model, make_inputs, needs_real_tensors
-from flopsight.count.counter import count_model
+from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
+from flopsight.counting.counter import count_model
 from flopsight.report.model import InputSpec
 
 LLAMA = Path(__file__).resolve().parent.parent / "examples" / "llama.py"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from flopsight.count.meta_fast import FAST_META
+from flopsight.counting.meta_fast import FAST_META
 
 aten = torch.ops.aten
 

@@ -13,8 +13,8 @@ from types import ModuleType
 import pytest
 import torch
 import torchvision.models as tvm
-from flopsight.count.build import build_model
-from flopsight.count.counter import count_model
+from flopsight.counting.build import build_model
+from flopsight.counting.counter import count_model
 from flopsight.report.units import format_macs, format_params
 from ptflops import get_model_complexity_info
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import torch
 import torchvision.models as tvm
-from flopsight.count.build import build_model
-from flopsight.count.counter import count_model
+from flopsight.counting.build import build_model
+from flopsight.counting.counter import count_model
 
 MODELS = tvm.list_models(module=tvm)
 

@@ -20,7 +20,7 @@ def test_fix_applies_exactly_when_torchvision_cannot_import_on_its_own() -> None
     plain = _run("import torchvision")
     fixed = _run(
         "import json\n"
-        "from flopsight.count.tvfix import ensure_torchvision_importable, fix_applied\n"
+        "from flopsight.counting.tvfix import ensure_torchvision_importable, fix_applied\n"
         "first = ensure_torchvision_importable()\n"
         "import torchvision, torchvision.models\n"
         "again = ensure_torchvision_importable()\n"

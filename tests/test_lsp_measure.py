@@ -1,4 +1,4 @@
-"""The ``flopsight.measure`` command (the lsp's, over count/measure.py) end to end over the real
+"""The ``flopsight.measure`` command (the lsp's, over counting/measure.py) end to end over the real
 server and worker on the CPU: the measured report behind the cards is consistent with its own
 count (FLOPs by hand: Linear(64, 256) on (8, 64) is 8 x 64 x 256 MACs, 2x that FLOPs) and the
 hover shows the issue's `4.2 ms · 975 GFLOP/s · 31% of peak`. No timing thresholds."""

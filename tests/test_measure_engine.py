@@ -1,4 +1,4 @@
-"""``flopsight.count.measure``: real forward passes on the CPU, timed per model and per layer.
+"""``flopsight.counting.measure``: real forward passes on the CPU, timed per model and per layer.
 
 No timing thresholds: latencies are positive, ordered with the work where the work differs by
 100x, and every derived figure (GFLOP/s, share, utilisation) is checked by hand against the
@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
-from flopsight.count.measure import check_memory, gpu_peak, measure_file, memory_estimate
+from flopsight.counting.measure import check_memory, gpu_peak, measure_file, memory_estimate
 from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.report.model import FileReport, ModelReport
 
@@ -215,7 +215,7 @@ def test_gpu_peaks_by_name_and_math() -> None:
 
 def test_every_run_times_every_module(tmp_path: Path) -> None:
     import torch
-    from flopsight.count.measure import Clock, time_runs
+    from flopsight.counting.measure import Clock, time_runs
     from torch import nn
 
     model = nn.Sequential(nn.Linear(16, 16), nn.ReLU())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flopsight.count.runner import analyse_file
+from flopsight.counting.runner import analyse_file
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import InputSpec
 

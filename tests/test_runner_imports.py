@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flopsight.count.runner import analyse_file
+from flopsight.counting.runner import analyse_file
 from flopsight.job import AnalysisRequest
 
 DATA = Path(__file__).parent / "data" / "runner"

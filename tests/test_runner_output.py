@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flopsight.count.runner import OUTPUT_LIMIT, analyse_file
+from flopsight.counting.runner import OUTPUT_LIMIT, analyse_file
 from flopsight.job import AnalysisRequest
 
 DATA = Path(__file__).parent / "data" / "runner"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flopsight.count import tvfix
-from flopsight.count.runner import TORCHVISION_NOTE, analyse_file
+from flopsight.counting import tvfix
+from flopsight.counting.runner import TORCHVISION_NOTE, analyse_file
 from flopsight.job import AnalysisRequest
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -1,20 +1,31 @@
 """flopsight: what a PyTorch model costs (MACs, FLOPs, params), per layer and per line.
 
 ``flopsight.count(model, *example_inputs, convention="macs")`` counts a model you hold;
-importing this package does not import torch.
+importing this package does not import torch (the counting engine, ``flopsight.counting``,
+is imported on the first call).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from flopsight.report.model import ModelReport
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "count"]
 
 
-def __getattr__(name: str) -> object:
-    # `flopsight.count` is both the counting subpackage and a callable (the Python API);
-    # importing it lazily keeps torch out of the language server's process.
-    if name == "count":
-        import importlib
+def count(
+    model: nn.Module, *example_inputs: Any, convention: str = "macs", **kwargs: Any
+) -> ModelReport:
+    """Count ``model(*example_inputs, **kwargs)``: MACs, FLOPs and params per layer.
 
-        return importlib.import_module("flopsight.count")
-    raise AttributeError(f"module 'flopsight' has no attribute {name!r}")
+    >>> report = flopsight.count(torchvision.models.resnet50(), torch.randn(1, 3, 224, 224))
+    >>> report.total.macs
+    """
+    from flopsight.counting import count_model
+
+    return count_model(model, tuple(example_inputs), dict(kwargs), convention=convention)

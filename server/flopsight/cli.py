@@ -91,7 +91,7 @@ def _raise_if_unavailable(report: FileReport, python: str) -> None:
 
 def _analyse_in_process(request: AnalysisRequest) -> FileReport:
     try:
-        from flopsight.count.runner import analyse_file
+        from flopsight.counting.runner import analyse_file
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] == "torch":
             raise CliError(
@@ -100,7 +100,7 @@ def _analyse_in_process(request: AnalysisRequest) -> FileReport:
             ) from e
         raise
     if request.measure is not None:
-        from flopsight.count.measure import measure_file as analyse_file
+        from flopsight.counting.measure import measure_file as analyse_file
     # The user's code prints through Python's sys.stdout (captured by the runner); this keeps
     # anything written straight to file descriptor 1 (C extensions) off our stdout as well.
     with _stdout_to_stderr():

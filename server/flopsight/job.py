@@ -1,7 +1,7 @@
 """What a caller asks the counting engine for: one analysis of one buffer (no torch here).
 
 The CLI builds one per file, the language server one per (document, model); the worker
-passes it to ``flopsight.count.runner.analyse_file`` in a child process and caches the
+passes it to ``flopsight.counting.runner.analyse_file`` in a child process and caches the
 answer under ``AnalysisRequest.cache_key``.
 """
 
@@ -53,7 +53,7 @@ class AnalysisRequest:
     input_override: list[InputSpec] | None = None
     # CLI ``--dtype``: replaces every input's dtype.
     dtype_override: str | None = None
-    # Set: the worker measures the selected models (flopsight.count.measure) after counting
+    # Set: the worker measures the selected models (flopsight.counting.measure) after counting
     # them; left out of the JSON when None, so counting requests keep their cache keys.
     measure: MeasureOptions | None = None
 

@@ -151,7 +151,7 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
         reads = _LocalReads(parsed)
         sys.addaudithook(reads)  # gone with the child
         if parsed.measure is not None:  # `flopsight measure`: the measuring job instead
-            from flopsight.count.measure import measure_file
+            from flopsight.counting.measure import measure_file
 
             job = measure_file
         report = job(parsed)

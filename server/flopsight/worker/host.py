@@ -522,7 +522,7 @@ def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
     info: dict[str, Any] = {"torch": str(torch.__version__), "notes": []}
     if warm and importlib.util.find_spec("torchvision") is not None:
         try:
-            from flopsight.count.tvfix import ensure_torchvision_importable
+            from flopsight.counting.tvfix import ensure_torchvision_importable
 
             if ensure_torchvision_importable():
                 info["notes"].append("torchvision import fix applied")
@@ -545,7 +545,7 @@ def load(job_spec: str, warm: bool) -> tuple[JobFunction, dict[str, Any]]:
 def _warm_up(full: bool = True) -> None:
     """Count the warm-up texts with the runner (whatever the job function is): all of them in
     the host; in a spare (``full`` False) one quick pass, to own the pages a job touches."""
-    from flopsight.count.runner import analyse_file
+    from flopsight.counting.runner import analyse_file
     from flopsight.job import AnalysisRequest
 
     folder = tempfile.mkdtemp(prefix="flopsight-warm-")

@@ -14,7 +14,7 @@ host -> pool (a dedicated descriptor: the host's original stdout, which no job c
     {"op": "done", "id": 7, ...JobOutcome...}
 
 A request carrying ``"measure": {...}`` (``flopsight measure``) runs
-``flopsight.count.measure:measure_file`` in the child instead of the host's job function.
+``flopsight.counting.measure:measure_file`` in the child instead of the host's job function.
 
 Standard library only: the host imports this in the models' interpreter.
 """
@@ -30,7 +30,7 @@ from typing import Any
 OUTPUT_HEAD_BYTES = 48 * 1024
 OUTPUT_TAIL_BYTES = 16 * 1024
 
-DEFAULT_JOB = "flopsight.count.runner:analyse_file"
+DEFAULT_JOB = "flopsight.counting.runner:analyse_file"
 
 
 @dataclass

@@ -34,7 +34,7 @@ def main() -> None:
         order = json.loads(sys.stdin.buffer.read())
         request, memory_mb = order["request"], int(order["memory_mb"])
         with contextlib.suppress(ImportError):
-            from flopsight.count.tvfix import ensure_torchvision_importable
+            from flopsight.counting.tvfix import ensure_torchvision_importable
 
             ensure_torchvision_importable()
         module_name, _, function_name = args.job.partition(":")

@@ -18,7 +18,7 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const client = resolve(here, '..');
-const repo = resolve(client, '..');
+const repo = resolve(client, '..', '..');
 const tool = process.env.VSCODE_WEB ?? resolve(repo, '..', 'shared', 'tools', 'vscode-web.sh');
 const python = process.env.FLOPSIGHT_PYTHON ?? join(repo, '.venv', 'bin', 'python');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';

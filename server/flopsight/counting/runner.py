@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from flopsight.count import tvfix
-from flopsight.count.build import build_model, make_inputs, needs_real_tensors
-from flopsight.count.construction import record_construction
-from flopsight.count.counter import count_model
+from flopsight.counting import tvfix
+from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
+from flopsight.counting.construction import record_construction
+from flopsight.counting.counter import count_model
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, InputSpec, ModelError, ModelReport, SourceWarning
 from flopsight.source import (

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from flopsight.count.build import make_inputs, torch_dtype
-from flopsight.count.runner import (
+from flopsight.counting.build import make_inputs, torch_dtype
+from flopsight.counting.runner import (
     _call_arguments,
     _error,
     _factory,

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopsight.count.counter import count_model
+from flopsight.counting.counter import count_model
 
 
 class _Sampler(nn.Module):

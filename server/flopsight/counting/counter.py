@@ -24,8 +24,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopsight.count import formulas, ptflops_rules
-from flopsight.count.meta_fast import FAST_META
+from flopsight.counting import formulas, ptflops_rules
+from flopsight.counting.meta_fast import FAST_META
 from flopsight.report.model import (
     Device,
     InputSpec,
