@@ -1,12 +1,14 @@
 """flopsight: what a PyTorch model costs (MACs, FLOPs, params), per layer and per line.
 
-``flopsight.count(model, *example_inputs, convention="macs")`` counts a model you hold;
+``flopsight.count(model, *example_inputs, convention="macs")`` counts a model you hold
+(``conventions=("macs", "ptflops")`` counts in several at once, read with ``count_in``);
 importing this package does not import torch (the counting engine, ``flopsight.counting``,
 is imported on the first call).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,13 +21,28 @@ __all__ = ["__version__", "count"]
 
 
 def count(
-    model: nn.Module, *example_inputs: Any, convention: str = "macs", **kwargs: Any
+    model: nn.Module,
+    *example_inputs: Any,
+    convention: str | None = None,
+    conventions: Sequence[str] = (),
+    **kwargs: Any,
 ) -> ModelReport:
     """Count ``model(*example_inputs, **kwargs)``: MACs, FLOPs and params per layer.
 
+    ``convention`` (``macs`` unless ``conventions`` names others first) fills the report;
+    every convention in ``conventions`` is charged in the same forward pass.
+
     >>> report = flopsight.count(torchvision.models.resnet50(), torch.randn(1, 3, 224, 224))
     >>> report.total.macs
+    >>> both = flopsight.count(model, x, conventions=("macs", "ptflops"))
+    >>> both.count_in("ptflops").macs
     """
     from flopsight.counting import count_model
 
-    return count_model(model, tuple(example_inputs), dict(kwargs), convention=convention)
+    return count_model(
+        model,
+        tuple(example_inputs),
+        dict(kwargs),
+        convention=convention,
+        conventions=tuple(conventions),
+    )

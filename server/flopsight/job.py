@@ -56,6 +56,9 @@ class AnalysisRequest:
     # Set: the worker measures the selected models (flopsight.counting.measure) after counting
     # them; left out of the JSON when None, so counting requests keep their cache keys.
     measure: MeasureOptions | None = None
+    # Conventions charged in the same pass besides ``convention`` (``ModelReport.counts``);
+    # left out of the JSON when empty, so plain requests keep their cache keys and their cost.
+    extra_conventions: list[Convention] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -63,6 +66,8 @@ class AnalysisRequest:
             d["input_override"] = [i.to_json() for i in self.input_override]
         if self.measure is None:
             del d["measure"]
+        if not self.extra_conventions:
+            del d["extra_conventions"]
         return d
 
     @classmethod

@@ -1,4 +1,8 @@
-"""The counting engine, inside the worker (imports torch); ``flopsight.count`` is its API."""
+"""The counting engine, inside the worker (imports torch); ``flopsight.count`` is its API.
+
+``counter.py`` is the counting session; ``conventions/`` holds one module per convention, each
+a set of rules (``formulas.py`` has the op formulas, ``ptflops_rules.py`` the module formulas).
+"""
 
 from __future__ import annotations
 

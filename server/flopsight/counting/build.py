@@ -15,10 +15,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from flopsight.dtypes import DTYPE_ALIASES
 from flopsight.report.model import InputSpec
-
-# Spellings a pragma may use for a dtype, beyond torch's own attribute names.
-_DTYPE_ALIASES = {"int": "int64", "long": "int64", "float": "float32", "double": "float64"}
 
 
 @contextmanager
@@ -142,7 +140,7 @@ def needs_real_tensors(error: BaseException) -> bool:
 def torch_dtype(name: str) -> torch.dtype:
     """``"float16"``, ``"long"``, ``"torch.bfloat16"`` -> the torch dtype."""
     key = name.removeprefix("torch.")
-    value: Any = getattr(torch, _DTYPE_ALIASES.get(key, key), None)
+    value: Any = getattr(torch, DTYPE_ALIASES.get(key, key), None)
     if not isinstance(value, torch.dtype):
         raise ValueError(f"unknown dtype {name!r} (expected e.g. float32, float16, bfloat16, long)")
     return value

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
+
+from flopsight.counting.spellings import source_spellings
 
 
 def _constructing_frame_line(module: nn.Module, files: frozenset[str]) -> int | None:
@@ -32,7 +33,7 @@ def record_construction(source_file: str) -> Iterator[dict[int, int]]:
     A module gets the line in ``source_file`` that called its outermost ``__init__``; modules
     built elsewhere (inside torchvision, say) are left out.
     """
-    files = frozenset({source_file, os.path.abspath(source_file), os.path.realpath(source_file)})
+    files = source_spellings(source_file)
     lines: dict[int, int] = {}
     original: Callable[..., None] = nn.Module.__init__
 

@@ -2,20 +2,20 @@
 
 One ``TorchDispatchMode`` sees every aten op. Global module hooks keep the stack of running
 modules, so each op is charged to the innermost one; a walk up the Python stack charges it to
-the innermost line of the analysed file. Under the ``ptflops`` convention the cost comes
-from per-module formulas (charged at the line that called the module) and ops are free.
+the innermost line of the analysed file. What each op or module costs is up to the
+conventions being counted (``conventions/``): the same pass charges each of them in its own
+``ConventionTally``.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, cast
 
@@ -24,9 +24,19 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopsight.counting import formulas, ptflops_rules
+from flopsight.counting import conventions as registry
+from flopsight.counting.conventions.base import (
+    FREE,
+    UNCOUNTED,
+    Convention,
+    ConventionTally,
+    Cost,
+)
 from flopsight.counting.meta_fast import FAST_META
+from flopsight.counting.spellings import source_spellings
 from flopsight.report.model import (
+    Charge,
+    ConventionCount,
     Device,
     InputSpec,
     LayerCost,
@@ -36,37 +46,17 @@ from flopsight.report.model import (
     Totals,
     UncountedOp,
 )
-from flopsight.report.units import format_macs
 
-CONVENTIONS = ("macs", "ptflops")
+CONVENTIONS = registry.CONVENTIONS
 
 # torch.nn.Module's own file: the frames between a module call and its forward hooks.
 _MODULE_PY = nn.modules.module.__file__
 
 
 @dataclass
-class _Cost:
-    """MACs charged to one module (its own ops, not its children's) or one line."""
+class _Site:
+    """What one pass saw of a module or a line, whatever the convention: runs and output shape."""
 
-    macs: int = 0
-    ops: Counter[str] = field(default_factory=Counter)
-
-    def add(self, family: str, macs: int) -> None:
-        self.macs += macs
-        if macs:
-            self.ops[family] += macs
-
-
-@dataclass
-class _LineState:
-    cost: _Cost = field(default_factory=_Cost)
-    calls: int = 0
-    output_shape: OutputShape = None
-
-
-@dataclass
-class _ModuleState:
-    cost: _Cost = field(default_factory=_Cost)
     calls: int = 0
     output_shape: OutputShape = None
 
@@ -82,7 +72,7 @@ class _AttentionScope(TorchFunctionMode):
     off, so ``torch.nn.functional.scaled_dot_product_attention`` is wrapped too while counting.
     """
 
-    def __init__(self, tally: _Tally) -> None:
+    def __init__(self, tally: _Session) -> None:
         super().__init__()
         self._tally = tally
 
@@ -122,26 +112,34 @@ class _AttentionScope(TorchFunctionMode):
 _RAISED: Any = object()
 
 
-class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
-    """The counting session: the dispatch mode plus the module and line bookkeeping."""
+class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    """The counting session: the dispatch mode plus the module and line bookkeeping.
 
-    def __init__(self, model: nn.Module, convention: str, source_file: str | None) -> None:
+    It charges every convention in ``tallies`` in the same pass; what a convention charges
+    is its own rules' business (``conventions/``), where is the session's.
+    """
+
+    def __init__(
+        self, model: nn.Module, conventions: Sequence[Convention], source_file: str | None
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.charge_ops = convention == "macs"
-        self.charge_modules = convention == "ptflops"
-        self.modules: dict[int, _ModuleState] = {}
+        # One tally per convention for the forward; a training mode would add a "backward"
+        # set here and make it current while the backward runs.
+        self.tallies = [ConventionTally(c) for c in conventions]
+        # (tally, whether its op rules charge, the convention pricing the ops it leaves out)
+        self._op_tallies = [
+            (t, t.convention.charges_ops, t.convention.prices_left_out_ops)
+            for t in self.tallies
+            if t.convention.charges_ops or t.convention.prices_left_out_ops is not None
+        ]
+        self._module_tallies = [t for t in self.tallies if t.convention.charges_modules]
+        self.modules: dict[int, _Site] = {}
         self.known: dict[int, nn.Module] = {id(m): m for m in model.modules()}
         self.stack: list[nn.Module] = []
-        # ptflops: a module with a formula is charged once; its children are not.
-        self.charged_depth = 0
-        self.lines: dict[int, _LineState] = {}
-        self.source_files = _spellings(source_file)
-        self.uncounted: Counter[str] = Counter()
+        self.lines: dict[int, _Site] = {}
+        self.source_files = source_spellings(source_file)
         self.activation_bytes = 0
         self.attention_depth = 0
-        # ptflops: MACs of functional ops it leaves out (a note for the report), and where.
-        self.functional_macs = 0
-        self.functional_lines: set[int] = set()
         # Where the last op ran (frame, line, instruction), and where the last module call
         # started from: together they tell a new run of a line from more ops of the same run.
         self._last_visit: tuple[FrameType | None, int, int] = (None, 0, -1)
@@ -168,12 +166,13 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 frame = frame.f_back
             if frame is not None and frame.f_code.co_filename in self.source_files:
                 self._call_site = (frame, frame.f_lasti)
-        state = self.modules.get(id(module))
-        if state is None:
-            state = self.modules[id(module)] = _ModuleState()
-        state.calls += 1
-        if self.charge_modules and ptflops_rules.rule_for(module) is not None:
-            self.charged_depth += 1
+        site = self.modules.get(id(module))
+        if site is None:
+            site = self.modules[id(module)] = _Site()
+        site.calls += 1
+        for tally in self._module_tallies:
+            if tally.convention.module_rule(module) is not None:
+                tally.charged_depth += 1
 
     def post_hook(
         self, module: nn.Module, inputs: Any, kwargs: dict[str, Any], output: Any = _RAISED
@@ -182,38 +181,40 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
             return
         self.stack.pop()
         if output is _RAISED:  # always_call: forward raised; keep the stack right, count nothing
-            if self.charge_modules and ptflops_rules.rule_for(module) is not None:
-                self.charged_depth -= 1
+            for tally in self._module_tallies:
+                if tally.convention.module_rule(module) is not None:
+                    tally.charged_depth -= 1
             return
-        state = self.modules[id(module)]
-        state.output_shape = _output_shape(output)
-        if self._leaf(module):
+        self.modules[id(module)].output_shape = _output_shape(output)
+        leaf = self._leaf(module)
+        if leaf:
             self.activation_bytes += _nbytes(output)
-        if not self.charge_modules:
-            return
-        rule = ptflops_rules.rule_for(module)
-        if rule is None:
-            # ptflops treats it as a zero-op (its verbose warning); a leaf holding weights
-            # surely computes something, so the report says it was not counted.
-            if (
-                not self.charged_depth
-                and self._leaf(module)
-                and any(p is not None for p in module._parameters.values())
-            ):
-                self.uncounted[f"module:{type(module).__name__}"] += 1
-            return
-        self.charged_depth -= 1
-        if self.charged_depth:
-            return
-        try:
-            macs = int(rule.formula(module, _positional(module, inputs, kwargs), output))
-        except Exception:  # a call the formula cannot read (ptflops would fail on it too)
-            self.uncounted[f"module:{type(module).__name__}"] += 1
-            return
-        state.cost.add(rule.family, macs)
-        line = self._line_state(sys._getframe(1))
-        if line is not None:
-            line.cost.add(rule.family, macs)
+        line: int | None = -1  # not looked up yet
+        for tally in self._module_tallies:
+            rule = tally.convention.module_rule(module)
+            if rule is None:
+                # ptflops treats it as a zero-op (its verbose warning); a leaf holding weights
+                # surely computes something, so the report says it was not counted.
+                if (
+                    not tally.charged_depth
+                    and leaf
+                    and any(p is not None for p in module._parameters.values())
+                ):
+                    tally.uncounted[f"module:{type(module).__name__}"] += 1
+                continue
+            tally.charged_depth -= 1
+            if tally.charged_depth:
+                continue
+            try:
+                macs = int(rule.formula(module, _positional(module, inputs, kwargs), output))
+            except Exception:  # a call the formula cannot read (ptflops would fail on it too)
+                tally.uncounted[f"module:{type(module).__name__}"] += 1
+                continue
+            tally.charge_module(id(module), rule.family, macs)
+            if line == -1:
+                line = self._line(self._source_frame(sys._getframe(1)))
+            if line is not None:
+                tally.charge_line(line, rule.family, macs)
 
     def _leaf(self, module: nn.Module) -> bool:
         leaf = self._is_leaf.get(id(module))
@@ -236,67 +237,84 @@ class _Tally(TorchDispatchMode):  # type: ignore[no-untyped-call]
         out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
         if out is None:
             out = func(*args, **kwargs)
-        macs = 0
-        family = ""
-        if self.charge_ops:
-            rule = formulas.CLASSIFIED.get(packet) or formulas.classify(packet)
-            if rule is formulas.UNCOUNTED:
-                self.uncounted[packet._qualified_op_name] += 1
-            elif rule is not formulas.FREE:
-                try:
-                    macs = int(rule.formula(args, kwargs, out))
-                except Exception:  # arguments the formula does not understand: say so
-                    self.uncounted[packet._qualified_op_name] += 1
+        frame = self._source_frame(sys._getframe(1)) if self.source_files else None
+        charged: list[tuple[ConventionTally, str, int]] | None = None
+        for tally, charges_ops, pricer in self._op_tallies:
+            if tally.charged_depth:  # inside a module its rules charge: the module covers it
+                continue
+            rule = tally.convention.op_rule(packet) if charges_ops else FREE
+            if rule is FREE:
+                if pricer is not None:
+                    self._price_left_out(tally, pricer, packet, args, kwargs, out, frame)
+                continue
+            if rule is UNCOUNTED:
+                tally.uncounted[packet._qualified_op_name] += 1
+                continue
+            try:
+                macs = int(rule.formula(args, kwargs, out))
+            except Exception:  # arguments the formula does not understand: say so
+                tally.uncounted[packet._qualified_op_name] += 1
+                continue
+            if macs:
                 family = "attention" if self.attention_depth else rule.family
-        elif not self.charged_depth:
-            self._note_functional(packet, args, kwargs, out)
-        if macs and self.stack:
-            self.modules[id(self.stack[-1])].cost.add(family, macs)
-        if self.source_files:
-            line = self._line_state(sys._getframe(1), count_visit=True)
+                if self.stack:
+                    tally.charge_module(id(self.stack[-1]), family, macs)
+                if charged is None:
+                    charged = []
+                charged.append((tally, family, macs))
+        if frame is not None:
+            line = self._line(frame, count_visit=True)
             if line is not None:
-                line.cost.add(family, macs)
+                for tally, family, macs in charged or ():
+                    tally.charge_line(line, family, macs)
                 shape = _first_tensor_shape(out)
                 if shape is not None:
-                    line.output_shape = shape
+                    self.lines[line].output_shape = shape
         return out
 
-    def _note_functional(self, packet: Any, args: tuple[Any, ...], kwargs: Any, out: Any) -> None:
-        """ptflops: what a matmul outside any counted module would cost under ``macs``."""
-        rule = formulas.CLASSIFIED.get(packet) or formulas.classify(packet)
-        if rule is formulas.FREE or rule is formulas.UNCOUNTED:
+    def _price_left_out(
+        self,
+        tally: ConventionTally,
+        pricer: Convention,
+        packet: Any,
+        args: tuple[Any, ...],
+        kwargs: Any,
+        out: Any,
+        frame: FrameType | None,
+    ) -> None:
+        """What an op the convention leaves out would cost under ``pricer`` (for a note)."""
+        rule = pricer.op_rule(packet)
+        if rule is FREE or rule is UNCOUNTED:
             return
         try:
             macs = int(rule.formula(args, kwargs, out))
         except Exception:
             return
-        self.functional_macs += macs
-        if macs and self.source_files:
-            frame = self._source_frame(sys._getframe(2))
-            if frame is not None:
-                self.functional_lines.add(frame.f_lineno)
+        tally.left_out_macs += macs
+        if macs and frame is not None:
+            tally.left_out_lines.add(frame.f_lineno)
 
     # --- lines -----------------------------------------------------------------------------
 
     def _source_frame(self, frame: FrameType | None) -> FrameType | None:
         files = self.source_files
+        if not files:
+            return None
         while frame is not None and frame.f_code.co_filename not in files:
             frame = frame.f_back
         return frame
 
-    def _line_state(self, frame: FrameType | None, count_visit: bool = False) -> _LineState | None:
-        if not self.source_files:
-            return None
-        frame = self._source_frame(frame)
+    def _line(self, frame: FrameType | None, count_visit: bool = False) -> int | None:
+        """The analysed file's line ``frame`` is on (its site made if new); None if none."""
         if frame is None:
             return None
         lineno = frame.f_lineno
-        state = self.lines.get(lineno)
-        if state is None:
-            state = self.lines[lineno] = _LineState()
+        site = self.lines.get(lineno)
+        if site is None:
+            site = self.lines[lineno] = _Site()
         if count_visit and self._new_visit(frame, lineno, frame.f_lasti):
-            state.calls += 1
-        return state
+            site.calls += 1
+        return lineno
 
     def _new_visit(self, frame: FrameType, lineno: int, lasti: int) -> bool:
         """Whether this op starts a new run of its line rather than continuing the last one.
@@ -325,12 +343,6 @@ def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[A
     except (TypeError, ValueError):
         return tuple(args)
     return tuple(bound.arguments.values())
-
-
-def _spellings(source_file: str | None) -> frozenset[str]:
-    if not source_file:
-        return frozenset()
-    return frozenset({source_file, os.path.abspath(source_file), os.path.realpath(source_file)})
 
 
 def _shape_of(t: torch.Tensor) -> list[int]:
@@ -375,31 +387,40 @@ def _nbytes(output: Any) -> int:
 
 
 def _layers(
-    model: nn.Module, tally: _Tally, constructed_at: Mapping[int, int] | None
-) -> list[LayerCost]:
-    """Every module in ``named_modules()`` order; containers carry their subtree's totals."""
+    model: nn.Module, session: _Session, constructed_at: Mapping[int, int] | None
+) -> tuple[list[LayerCost], list[dict[str, Charge]]]:
+    """Every module in ``named_modules()`` order; containers carry their subtree's totals.
+
+    The layers carry the main convention's figures; the second list, per tally after the
+    main one, each layer's subtree ``Charge`` by path.
+    """
     layers: list[LayerCost] = []
+    tallies = session.tallies
+    others: list[dict[str, Charge]] = [{} for _ in tallies[1:]]
     seen: set[int] = set()
     # A parameter shared by two subtrees counts in the first one only, so parents add up.
     seen_params: set[int] = set()
+    empty = Cost()
 
-    def visit(module: nn.Module, path: str, depth: int) -> tuple[int, Counter[str], int]:
+    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost], int]:
         seen.add(id(module))
-        state = tally.modules.get(id(module)) or _ModuleState()
+        site = session.modules.get(id(module)) or _Site()
         layer = LayerCost(
             path=path,
             type=type(module).__name__,
             line=constructed_at.get(id(module)) if constructed_at else None,
-            calls=state.calls,
+            calls=site.calls,
             macs=0,
             flops=0,
             params=0,
-            output_shape=state.output_shape,
+            output_shape=site.output_shape,
             depth=depth,
         )
         layers.append(layer)
-        macs = state.cost.macs
-        ops = Counter(state.cost.ops)
+        subtree = []
+        for tally in tallies:
+            own = tally.modules.get(id(module), empty)
+            subtree.append(Cost(own.macs, Counter(own.ops)))
         params = 0
         for p in module._parameters.values():
             if p is not None and id(p) not in seen_params:
@@ -408,49 +429,60 @@ def _layers(
         for name, child in module._modules.items():
             if child is None or id(child) in seen:
                 continue
-            child_macs, child_ops, child_params = visit(
-                child, f"{path}.{name}" if path else name, depth + 1
-            )
-            macs += child_macs
-            ops.update(child_ops)
+            child_costs, child_params = visit(child, f"{path}.{name}" if path else name, depth + 1)
+            for total, part in zip(subtree, child_costs, strict=True):
+                total.macs += part.macs
+                total.ops.update(part.ops)
             params += child_params
-        layer.macs = macs
-        layer.flops = 2 * macs
+        main = subtree[0]
+        layer.macs = main.macs
+        layer.flops = 2 * main.macs
         layer.params = params
-        layer.ops = dict(ops)
-        return macs, ops, params
+        layer.ops = dict(main.ops)
+        for charges, cost in zip(others, subtree[1:], strict=True):
+            charges[path] = Charge(cost.macs, dict(cost.ops))
+        return subtree, params
 
     visit(model, "", 0)
-    return layers
+    return layers, others
 
 
-def _lines(tally: _Tally) -> list[LineCost]:
-    return [
-        LineCost(
-            line=line,
-            macs=state.cost.macs,
-            flops=2 * state.cost.macs,
-            output_shape=state.output_shape,
-            calls=max(state.calls, 1),
-            ops=dict(state.cost.ops),
+def _lines(session: _Session, tally: ConventionTally) -> list[LineCost]:
+    empty = Cost()
+    lines = []
+    for line, site in sorted(session.lines.items()):
+        cost = tally.lines.get(line, empty)
+        lines.append(
+            LineCost(
+                line=line,
+                macs=cost.macs,
+                flops=2 * cost.macs,
+                output_shape=site.output_shape,
+                calls=max(site.calls, 1),
+                ops=dict(cost.ops),
+            )
         )
-        for line, state in sorted(tally.lines.items())
-    ]
+    return lines
 
 
-def _notes(tally: _Tally) -> list[str]:
-    if not tally.functional_macs:
-        return []
-    where = ""
-    if tally.functional_lines:
-        lines = sorted(tally.functional_lines)
-        shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
-        where = f" (line{'s' if len(lines) > 1 else ''} {shown})"
-    return [
-        f"{format_macs(tally.functional_macs)} of functional ops in forward{where} are not "
-        "counted: the ptflops convention counts modules only, as ptflops does with "
-        "count_functional=False; the macs convention counts them"
-    ]
+def _uncounted(tally: ConventionTally) -> list[UncountedOp]:
+    return [UncountedOp(op, n) for op, n in sorted(tally.uncounted.items())]
+
+
+def _convention_count(
+    session: _Session, tally: ConventionTally, layers: dict[str, Charge]
+) -> ConventionCount:
+    root = next(iter(layers.values()))
+    return ConventionCount(
+        convention=tally.convention.name,
+        phase=tally.phase,
+        macs=root.macs,
+        ops=dict(root.ops),
+        layers=layers,
+        lines={c.line: Charge(c.macs, c.ops) for c in _lines(session, tally)},
+        uncounted_ops=_uncounted(tally),
+        notes=tally.convention.notes(tally),
+    )
 
 
 def _param_totals(model: nn.Module) -> tuple[int, int, int]:
@@ -517,7 +549,8 @@ def count_model(
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None = None,
     *,
-    convention: str = "macs",
+    convention: str | None = None,
+    conventions: Sequence[str] = (),
     source_file: str | None = None,
     constructed_at: Mapping[int, int] | None = None,
     name: str | None = None,
@@ -528,11 +561,15 @@ def count_model(
 ) -> ModelReport:
     """Run ``model(*args, **kwargs)`` once in eval mode without gradients and count it.
 
+    ``convention`` (default ``macs``, else the first of ``conventions``) fills the report's
+    figures; with ``conventions`` the same pass also charges each of them, and
+    ``report.counts`` holds every one's figures (``report.count_in("ptflops")``).
     ``source_file`` turns on per-line attribution for that file; ``constructed_at`` maps
     ``id(module)`` to the line that built it (see ``record_construction``).
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r}: use one of {', '.join(CONVENTIONS)}")
+    main = convention or (conventions[0] if conventions else "macs")
+    names = list(dict.fromkeys([main, *conventions]))
+    chosen = [registry.get(n) for n in names]
     if kind not in ("class", "instance"):
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
@@ -540,14 +577,14 @@ def count_model(
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
-    tally = _Tally(model, convention, source_file)
+    session = _Session(model, chosen, source_file)
     modes = _set_eval(model)
-    pre = nn.modules.module.register_module_forward_pre_hook(tally.pre_hook)
+    pre = nn.modules.module.register_module_forward_pre_hook(session.pre_hook)
     post = nn.modules.module.register_module_forward_hook(
-        tally.post_hook, with_kwargs=True, always_call=True
+        session.post_hook, with_kwargs=True, always_call=True
     )
     try:
-        with torch.no_grad(), default_device, _AttentionScope(tally), tally:
+        with torch.no_grad(), default_device, _AttentionScope(session), session:
             model(*args, **kwargs)
     finally:
         pre.remove()
@@ -556,8 +593,9 @@ def count_model(
             module.training = training
 
     params, trainable, param_bytes = _param_totals(model)
-    layers = _layers(model, tally, constructed_at)
+    layers, others = _layers(model, session, constructed_at)
     root = layers[0]
+    tally = session.tallies[0]
     report = ModelReport(
         name=name or type(model).__name__,
         kind="instance" if kind == "instance" else "class",
@@ -571,13 +609,19 @@ def count_model(
             params=params,
             trainable_params=trainable,
             param_bytes=param_bytes,
-            activation_bytes=tally.activation_bytes,
+            activation_bytes=session.activation_bytes,
         ),
         layers=layers,
-        lines=_lines(tally),
-        uncounted_ops=[UncountedOp(op, n) for op, n in sorted(tally.uncounted.items())],
+        lines=_lines(session, tally),
+        uncounted_ops=_uncounted(tally),
         ops=dict(root.ops),
-        notes=_notes(tally),
+        notes=tally.convention.notes(tally),
     )
+    if len(session.tallies) > 1:
+        main_layers = {layer.path: Charge(layer.macs, dict(layer.ops)) for layer in layers}
+        report.counts = [
+            _convention_count(session, t, charges)
+            for t, charges in zip(session.tallies, [main_layers, *others], strict=True)
+        ]
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report

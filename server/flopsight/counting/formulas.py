@@ -48,10 +48,17 @@ CLASSIFIED: dict[torch._ops.OpOverloadPacket, OpRule] = {}
 def register(
     targets: torch._ops.OpOverloadPacket | Sequence[torch._ops.OpOverloadPacket], family: str
 ) -> Callable[[MacsFormula], MacsFormula]:
-    """Register a MACs formula for one or more op packets (``torch.ops.aten.mv``, ...)."""
+    """Register a MACs formula for one or more op packets (``torch.ops.aten.mv``, ...).
+
+    A packet that already has a formula is refused (ValueError): rules never replace each
+    other silently.
+    """
     packets = [targets] if isinstance(targets, torch._ops.OpOverloadPacket) else list(targets)
 
     def add(formula: MacsFormula) -> MacsFormula:
+        taken = [p._qualified_op_name for p in packets if p in OP_RULES]
+        if taken:
+            raise ValueError(f"a MACs formula is already registered for {', '.join(taken)}")
         for packet in packets:
             OP_RULES[packet] = OpRule(family, formula)
         CLASSIFIED.clear()
@@ -80,11 +87,14 @@ _FAMILY_OF_TORCH_FORMULA = {
 
 
 def _family_of(name: str) -> str:
+    """The family of a formula torch's flop_counter has for op ``name``; "other" if unknown."""
     if name in _FAMILY_OF_TORCH_FORMULA:
         return _FAMILY_OF_TORCH_FORMULA[name]
     if "conv" in name:
         return "conv"
-    return "attention"
+    if "attention" in name:
+        return "attention"
+    return "other"
 
 
 # The code object of flop_counter's shape_wrapper closure: formulas wrapped by it take shapes.

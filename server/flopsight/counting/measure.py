@@ -34,10 +34,10 @@ from flopsight.counting.runner import (
     _call_arguments,
     _error,
     _factory,
-    _spellings,
     analyse_model,
     run_file,
 )
+from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.report.units import format_bytes
@@ -510,7 +510,7 @@ def measure_spec(
         check_memory(report, device, dtype if options.dtype else None)
     except InsufficientMemory as e:
         return _refuse(report, e, "memory", spec.line)
-    files = _spellings(request.path)
+    files = source_spellings(request.path)
     try:
         factory = _factory(spec, namespace, tree, request.path, flags)
         with torch.device(device):

@@ -25,7 +25,12 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def register(packets: Sequence[Any]) -> Callable[[FastMeta], FastMeta]:
+    """Register a fast meta output for op packets; a packet that already has one is refused."""
+
     def add(fast: FastMeta) -> FastMeta:
+        taken = [str(p) for p in packets if p in FAST_META]
+        if taken:
+            raise ValueError(f"a fast meta output is already registered for {', '.join(taken)}")
         for packet in packets:
             FAST_META[packet] = fast
         return fast

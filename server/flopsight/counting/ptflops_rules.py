@@ -32,12 +32,20 @@ MODULE_RULES: dict[type[nn.Module], ModuleRule] = {}
 def register(
     types: Sequence[type[nn.Module]], family: str
 ) -> Callable[[ModuleFormula], ModuleFormula]:
+    """Register a module formula for exact module types; a type that has one is refused."""
+
     def add(formula: ModuleFormula) -> ModuleFormula:
         for t in types:
-            MODULE_RULES[t] = ModuleRule(family, formula)
+            _add_rule(t, ModuleRule(family, formula))
         return formula
 
     return add
+
+
+def _add_rule(module_type: type[nn.Module], rule: ModuleRule) -> None:
+    if module_type in MODULE_RULES:
+        raise ValueError(f"a ptflops rule is already registered for {module_type.__qualname__}")
+    MODULE_RULES[module_type] = rule
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -218,8 +226,8 @@ def _add_optional_rules() -> None:
             continue
         _OPTIONAL_RULES.remove(entry)
         cls = getattr(library, class_name, None)
-        if isinstance(cls, type) and issubclass(cls, nn.Module):
-            MODULE_RULES[cls] = ModuleRule(family, formula)
+        if isinstance(cls, type) and issubclass(cls, nn.Module) and cls not in MODULE_RULES:
+            _add_rule(cls, ModuleRule(family, formula))
 
 
 def rule_for(module: nn.Module) -> ModuleRule | None:

@@ -30,6 +30,7 @@ from flopsight.counting import tvfix
 from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
+from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, InputSpec, ModelError, ModelReport, SourceWarning
 from flopsight.source import (
@@ -335,7 +336,7 @@ def analyse_model(
     override: bool,
 ) -> ModelReport:
     report = ModelReport(name=spec.name, kind=spec.kind, line=spec.line, label=spec.label)
-    files = _spellings(request.path)
+    files = source_spellings(request.path)
     if override and request.input_override is not None:
         dtype = normalise_dtype(request.dtype_override) if request.dtype_override else None
         inputs = _override_inputs(request.input_override, spec, dtype)
@@ -371,6 +372,7 @@ def analyse_model(
                 args,
                 kwargs,
                 convention=request.convention,
+                conventions=request.extra_conventions,
                 source_file=request.path,
                 constructed_at=constructed_at,
                 name=spec.name,
@@ -393,10 +395,6 @@ def analyse_model(
         )
     counted.label = spec.label
     return counted
-
-
-def _spellings(path: str) -> frozenset[str]:
-    return frozenset({path, os.path.abspath(path), os.path.realpath(path)})
 
 
 def _uses_torchvision(text: str, had_torchvision: bool) -> bool:

@@ -11,9 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SCHEMA_ID = "flopsight.report/1"
+SCHEMA_ID = "flopsight.report/2"
+# Older reports still read: /2 only adds fields.
+READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
 
+# Names of ``flopsight.counting.conventions``' registry (a test keeps the two equal).
 Convention = Literal["macs", "ptflops"]
+# The pass a convention's figures come from; a training mode adds "backward".
+Phase = Literal["forward"]
 ModelKind = Literal["class", "instance"]
 ModelStatus = Literal["ok", "error", "skipped"]
 Device = Literal["meta", "meta-params", "cpu", "cuda", "mps"]
@@ -200,6 +205,63 @@ class UncountedOp:
 
 
 @dataclass
+class Charge:
+    """MACs charged to one layer (its subtree) or one line under one convention, per family."""
+
+    macs: int = 0
+    ops: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ConventionCount:
+    """One convention's figures from the pass that made the report (``ModelReport.counts``)."""
+
+    convention: str
+    phase: Phase = "forward"
+    macs: int = 0
+    ops: dict[str, int] = field(default_factory=dict)
+    # By layer path (every layer of ``ModelReport.layers``) and by line (those of ``lines``).
+    layers: dict[str, Charge] = field(default_factory=dict)
+    lines: dict[int, Charge] = field(default_factory=dict)
+    uncounted_ops: list[UncountedOp] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "convention": self.convention,
+            "phase": self.phase,
+            "macs": self.macs,
+            "flops": self.flops,
+            "ops": dict(self.ops),
+            "layers": [
+                {"path": k, "macs": c.macs, "ops": dict(c.ops)} for k, c in self.layers.items()
+            ],
+            "lines": [
+                {"line": k, "macs": c.macs, "ops": dict(c.ops)} for k, c in self.lines.items()
+            ],
+            "uncounted_ops": [u.to_json() for u in self.uncounted_ops],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ConventionCount:
+        return cls(
+            convention=d["convention"],
+            phase=d.get("phase", "forward"),
+            macs=d["macs"],
+            ops=dict(d.get("ops", {})),
+            layers={x["path"]: Charge(x["macs"], dict(x["ops"])) for x in d.get("layers", [])},
+            lines={x["line"]: Charge(x["macs"], dict(x["ops"])) for x in d.get("lines", [])},
+            uncounted_ops=[UncountedOp(u["op"], u["count"]) for u in d.get("uncounted_ops", [])],
+            notes=list(d.get("notes", [])),
+        )
+
+
+@dataclass
 class SourceWarning:
     """A top-level statement that failed while the file's definitions ran; counting went on."""
 
@@ -243,10 +305,21 @@ class ModelReport:
     layers_latency_ms_sum: float | None = None
     # How it was measured: device, device_name, dtype, warmup, iters, peak_source.
     measure: dict[str, Any] | None = None
+    # Asked for several conventions: each one's figures from the same pass, the main one (whose
+    # figures the fields above hold) first; empty otherwise, and then left out of the JSON.
+    counts: list[ConventionCount] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:
         return self.label or self.name
+
+    def count_in(self, convention: str, phase: Phase = "forward") -> ConventionCount:
+        """The figures of ``convention`` from this report's pass (asked with ``conventions=``)."""
+        for count in self.counts:
+            if count.convention == convention and count.phase == phase:
+                return count
+        counted = ", ".join(c.convention for c in self.counts) or "only the main convention"
+        raise KeyError(f"{convention!r} ({phase}) was not counted: counted {counted}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,6 +339,7 @@ class ModelReport:
             "ops": dict(self.ops),
             "notes": list(self.notes),
             **_measured(self, MODEL_MEASURED),
+            **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
         }
 
     @classmethod
@@ -292,6 +366,7 @@ class ModelReport:
             utilisation=d.get("utilisation"),
             layers_latency_ms_sum=d.get("layers_latency_ms_sum"),
             measure=dict(d["measure"]) if d.get("measure") is not None else None,
+            counts=[ConventionCount.from_json(c) for c in d.get("counts", [])],
         )
 
 
@@ -322,7 +397,7 @@ class FileReport:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FileReport:
-        if d.get("schema") != SCHEMA_ID:
+        if d.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(f"not a {SCHEMA_ID} report: schema={d.get('schema')!r}")
         return cls(
             file=d["file"],

@@ -14,6 +14,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+# The dtype table lives in flopsight.dtypes (one for pragma and engine); re-exported here.
+from flopsight.dtypes import DTYPE_ALIASES as DTYPE_ALIASES
+from flopsight.dtypes import normalise_dtype as normalise_dtype
 from flopsight.source.model import SourceDiagnostic, Span
 from flopsight.source.text import Comment
 
@@ -21,37 +24,6 @@ KNOWN_PRAGMA_KEYS: tuple[str, ...] = ("input", "dtype", "init", "dims", "name")
 
 PRAGMA_RE = re.compile(r"#\s*flopsight\s*:")
 EXAMPLE = "# flopsight: input=(1, 3, 224, 224)"
-
-# Accepted dtype spellings -> torch attribute name.
-DTYPE_ALIASES: dict[str, str] = {
-    "float32": "float32",
-    "float": "float32",
-    "float16": "float16",
-    "half": "float16",
-    "bfloat16": "bfloat16",
-    "float64": "float64",
-    "double": "float64",
-    "int64": "int64",
-    "long": "int64",
-    "int32": "int32",
-    "int": "int32",
-    "int16": "int16",
-    "short": "int16",
-    "int8": "int8",
-    "uint8": "uint8",
-    "bool": "bool",
-    "complex64": "complex64",
-    "cfloat": "complex64",
-    "complex128": "complex128",
-    "cdouble": "complex128",
-}
-
-
-def normalise_dtype(name: str) -> str | None:
-    """``"long"`` -> ``"int64"``, ``"torch.half"`` -> ``"float16"``; None when not a dtype."""
-    key = name.strip()
-    key = key.removeprefix("torch.")
-    return DTYPE_ALIASES.get(key)
 
 
 def pragma_comment(shape: list[int], dtype: str | None = None) -> str:

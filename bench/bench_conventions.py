@@ -1,0 +1,74 @@
+"""Counting time per convention set: one pass for one convention against one pass for several.
+
+    PYTHONPATH=server .venv/bin/python -m bench.bench_conventions [--runs 5] [--label after]
+
+resnet50 and vit_b_16 built on meta, counted ``--runs`` times each (after one warm-up count) with
+``macs``, with ``ptflops``, and (where the engine takes ``conventions=``) with both in one pass.
+Median ms per case; merges its numbers under ``--label`` into bench/results/conventions.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "conventions.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--label", default="after")
+    args = parser.parse_args()
+
+    from flopsight.counting.tvfix import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    import torch
+    import torchvision.models as tvm
+    from flopsight.counting.build import build_model
+    from flopsight.counting.counter import count_model
+
+    several = "conventions" in inspect.signature(count_model).parameters
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("macs", {"convention": "macs"}),
+        ("ptflops", {"convention": "ptflops"}),
+    ]
+    if several:
+        cases.append(("macs+ptflops", {"conventions": ("macs", "ptflops")}))
+    numbers: dict[str, dict[str, float]] = {}
+    for name in ("resnet50", "vit_b_16"):
+        model, _ = build_model(getattr(tvm, name))
+        x = torch.empty(1, 3, 224, 224, device="meta")
+        numbers[name] = {}
+        for case, kwargs in cases:
+            count_model(model, (x,), **kwargs)  # warm: lazily built meta kernels
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                count_model(model, (x,), **kwargs)
+                times.append((time.perf_counter() - t0) * 1000.0)
+            numbers[name][case] = round(statistics.median(times), 1)
+            print(
+                f"{args.label:8s} {name:10s} {case:14s} {numbers[name][case]:8.1f} ms",
+                f"(median of {args.runs})",
+            )
+    data: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[args.label] = {
+        "median_ms": numbers,
+        "runs": args.runs,
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+    }
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""What a convention is, and what one counting pass keeps for each convention it charges.
+
+A convention is a set of rules (design: Counting):
+
+- op rules: an aten overload packet -> ``OpRule`` (a family and a MACs formula), charged to the
+  innermost running module and to the innermost line of the analysed file;
+- which ops are free by the convention's definition (views, copies, elementwise ...); an op
+  that has no rule and is not free is listed as uncounted, never dropped;
+- module rules: a module type -> ``ModuleRule``, charged once per call at the line that called
+  the module; the children of a charged module (and the ops run inside it) are not charged again.
+
+A convention may have op rules, module rules or both. The counting session (``counter.py``)
+only asks these questions, so adding a convention is adding a module to this package.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import torch
+from torch import nn
+
+from flopsight.counting.formulas import FREE, UNCOUNTED, OpRule
+from flopsight.counting.ptflops_rules import ModuleRule
+
+__all__ = [
+    "FREE",
+    "UNCOUNTED",
+    "Convention",
+    "ConventionTally",
+    "Cost",
+    "ModuleRule",
+    "OpRule",
+    "Phase",
+    "RuleSet",
+]
+
+OpPacket = torch._ops.OpOverloadPacket
+
+# The pass a tally belongs to. Only the forward is counted today; a training mode adds
+# "backward": one more tally per convention, charged while the backward runs under the same
+# dispatch mode, to the forward's module and line (see ``counter._Session.tallies``).
+Phase = Literal["forward"]
+
+
+class Convention(Protocol):
+    """The questions the counting session asks a convention (``RuleSet`` answers them)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def charges_ops(self) -> bool:
+        """Whether ``op_rule`` can answer anything but ``FREE`` (the session skips it if not)."""
+        ...
+
+    @property
+    def charges_modules(self) -> bool: ...
+
+    @property
+    def prices_left_out_ops(self) -> Convention | None:
+        """A convention whose op rules price the ops this one leaves out, for a note."""
+        ...
+
+    def op_rule(self, packet: OpPacket) -> OpRule:
+        """The op's rule: a formula, ``FREE`` or ``UNCOUNTED``."""
+        ...
+
+    def module_rule(self, module: nn.Module) -> ModuleRule | None: ...
+
+    def notes(self, tally: ConventionTally) -> list[str]:
+        """What the report should say about this pass under this convention."""
+        ...
+
+
+def _never_free(packet: OpPacket) -> bool:
+    return False
+
+
+def _no_module_rule(module: nn.Module) -> ModuleRule | None:
+    return None
+
+
+def _no_notes(tally: ConventionTally) -> list[str]:
+    return []
+
+
+@dataclass(eq=False)
+class RuleSet:
+    """A convention made of registered rules; each module of this package builds one."""
+
+    name: str
+    # Registered op formulas (shared with the registry that fills them, e.g. formulas.OP_RULES).
+    op_rules: Mapping[OpPacket, OpRule] = field(default_factory=dict)
+    # Ops that cost nothing by the convention's definition.
+    is_free: Callable[[OpPacket], bool] = _never_free
+    # Module type -> rule (the lookup may add rules lazily, as ptflops' optional ones).
+    module_rule_for: Callable[[nn.Module], ModuleRule | None] = _no_module_rule
+    charges_ops: bool = True
+    charges_modules: bool = False
+    prices_left_out_ops: Convention | None = None
+    notes_for: Callable[[ConventionTally], list[str]] = _no_notes
+    # op_rule's answers per packet; a registry that changes its rules clears it.
+    classified: dict[OpPacket, OpRule] = field(default_factory=dict)
+
+    def op_rule(self, packet: OpPacket) -> OpRule:
+        rule = self.classified.get(packet)
+        if rule is None:
+            rule = self.op_rules.get(packet)
+            if rule is None:
+                rule = FREE if self.is_free(packet) else UNCOUNTED
+            self.classified[packet] = rule
+        return rule
+
+    def module_rule(self, module: nn.Module) -> ModuleRule | None:
+        return self.module_rule_for(module)
+
+    def notes(self, tally: ConventionTally) -> list[str]:
+        return self.notes_for(tally)
+
+
+@dataclass
+class Cost:
+    """MACs charged to one module (its own ops, not its children's) or one line, per family."""
+
+    macs: int = 0
+    ops: Counter[str] = field(default_factory=Counter)
+
+    def add(self, family: str, macs: int) -> None:
+        self.macs += macs
+        if macs:
+            self.ops[family] += macs
+
+
+@dataclass(eq=False)
+class ConventionTally:
+    """One convention's figures from one pass: per module, per line, and what it could not count."""
+
+    convention: Convention
+    phase: Phase = "forward"
+    # id(module) -> the module's own cost; line number -> the line's cost.
+    modules: dict[int, Cost] = field(default_factory=dict)
+    lines: dict[int, Cost] = field(default_factory=dict)
+    uncounted: Counter[str] = field(default_factory=Counter)
+    # How many modules with a rule are running: inside one, nothing else is charged.
+    charged_depth: int = 0
+    # MACs (priced by ``prices_left_out_ops``) of ops run outside any charged module, and where.
+    left_out_macs: int = 0
+    left_out_lines: set[int] = field(default_factory=set)
+
+    def charge_module(self, module_id: int, family: str, macs: int) -> None:
+        cost = self.modules.get(module_id)
+        if cost is None:
+            cost = self.modules[module_id] = Cost()
+        cost.add(family, macs)
+
+    def charge_line(self, line: int, family: str, macs: int) -> None:
+        cost = self.lines.get(line)
+        if cost is None:
+            cost = self.lines[line] = Cost()
+        cost.add(family, macs)

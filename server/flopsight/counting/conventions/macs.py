@@ -1,0 +1,19 @@
+"""The ``macs`` convention: every aten op priced by its formula (``counting/formulas.py``).
+
+Matmuls, convolutions, attention kernels and RNN kernels cost their multiply-accumulates;
+views, copies, elementwise ops, norms, pooling and reductions are free (torchvision's
+published GFLOPS column counts this way). No module rules.
+"""
+
+from __future__ import annotations
+
+from flopsight.counting import formulas
+from flopsight.counting.conventions.base import RuleSet
+
+# Shares formulas' cache, which ``formulas.register`` clears when a formula is added.
+CONVENTION = RuleSet(
+    name="macs",
+    op_rules=formulas.OP_RULES,
+    is_free=formulas.is_free,
+    classified=formulas.CLASSIFIED,
+)
