@@ -417,6 +417,10 @@ def _layers(
             depth=depth,
         )
         layers.append(layer)
+        # Made now, filled below: the charges keep the layers' (pre-)order.
+        charges = [Charge() for _ in others]
+        for by_path, charge in zip(others, charges, strict=True):
+            by_path[path] = charge
         subtree = []
         for tally in tallies:
             own = tally.modules.get(id(module), empty)
@@ -439,8 +443,8 @@ def _layers(
         layer.flops = 2 * main.macs
         layer.params = params
         layer.ops = dict(main.ops)
-        for charges, cost in zip(others, subtree[1:], strict=True):
-            charges[path] = Charge(cost.macs, dict(cost.ops))
+        for charge, cost in zip(charges, subtree[1:], strict=True):
+            charge.macs, charge.ops = cost.macs, dict(cost.ops)
         return subtree, params
 
     visit(model, "", 0)
@@ -472,7 +476,7 @@ def _uncounted(tally: ConventionTally) -> list[UncountedOp]:
 def _convention_count(
     session: _Session, tally: ConventionTally, layers: dict[str, Charge]
 ) -> ConventionCount:
-    root = next(iter(layers.values()))
+    root = layers[""]
     return ConventionCount(
         convention=tally.convention.name,
         phase=tally.phase,
