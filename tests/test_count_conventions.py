@@ -324,3 +324,18 @@ def test_a_request_with_extra_conventions_reports_each_and_validates(tmp_path: P
     assert pt.macs == 2 * (8 * 4 + 4) + 2 * 4  # Linear with bias per row, ReLU per output
     assert pt.lines[11].macs == pt.macs  # `return self.act(self.fc(x))`
     assert analyse_file(plain).model("Net").counts == []
+
+
+def test_the_worker_pool_passes_extra_conventions_through(tmp_path: Path) -> None:
+    from flopsight.worker import WorkerPool
+
+    path = tmp_path / "net.py"
+    path.write_text(FILE)
+    with WorkerPool(max_children=1) as pool:
+        assert pool.wait_ready()
+        report = pool.analyse_blocking(
+            AnalysisRequest(text=FILE, path=str(path), extra_conventions=["ptflops"])
+        )
+    net = report.model("Net")
+    assert net.total is not None and net.total.macs == 2 * 8 * 4
+    assert net.count_in("ptflops").macs == 2 * (8 * 4 + 4) + 2 * 4
