@@ -72,16 +72,16 @@ class _AttentionScope(TorchFunctionMode):
     off, so ``torch.nn.functional.scaled_dot_product_attention`` is wrapped too while counting.
     """
 
-    def __init__(self, tally: _Session) -> None:
+    def __init__(self, session: _Session) -> None:
         super().__init__()
-        self._tally = tally
+        self._session = session
 
     def _marked(self, *args: Any, **kwargs: Any) -> Any:
-        self._tally.attention_depth += 1
+        self._session.attention_depth += 1
         try:
             return _SDPA(*args, **kwargs)
         finally:
-            self._tally.attention_depth -= 1
+            self._session.attention_depth -= 1
 
     def __enter__(self) -> _AttentionScope:
         torch.nn.functional.scaled_dot_product_attention = self._marked
@@ -101,11 +101,11 @@ class _AttentionScope(TorchFunctionMode):
     ) -> Any:
         if func is not _SDPA:
             return func(*args, **(kwargs or {}))
-        self._tally.attention_depth += 1
+        self._session.attention_depth += 1
         try:
             return func(*args, **(kwargs or {}))
         finally:
-            self._tally.attention_depth -= 1
+            self._session.attention_depth -= 1
 
 
 # What a post hook registered with ``always_call=True`` gets as output when forward raised.

@@ -8,10 +8,10 @@ published GFLOPS column counts this way). No module rules.
 from __future__ import annotations
 
 from flopsight.counting import formulas
-from flopsight.counting.conventions.base import RuleSet
+from flopsight.counting.conventions.base import Convention, RuleSet
 
 # Shares formulas' cache, which ``formulas.register`` clears when a formula is added.
-CONVENTION = RuleSet(
+CONVENTION: Convention = RuleSet(
     name="macs",
     op_rules=formulas.OP_RULES,
     is_free=formulas.is_free,

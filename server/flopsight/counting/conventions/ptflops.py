@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flopsight.counting import ptflops_rules
 from flopsight.counting.conventions import macs
-from flopsight.counting.conventions.base import ConventionTally, RuleSet
+from flopsight.counting.conventions.base import Convention, ConventionTally, RuleSet
 from flopsight.report.units import format_macs
 
 
@@ -33,7 +33,7 @@ def _all_free(packet: object) -> bool:
     return True
 
 
-CONVENTION = RuleSet(
+CONVENTION: Convention = RuleSet(
     name="ptflops",
     is_free=_all_free,
     module_rule_for=ptflops_rules.rule_for,
