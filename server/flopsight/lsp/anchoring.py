@@ -22,6 +22,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from flopsight.report.model import LayerCost, LineCost, ModelError, ModelReport, SourceWarning
+from flopsight.source.text import split_lines
 
 # old line (1-based) -> new line (1-based)
 LineMap = dict[int, int]
@@ -60,7 +61,7 @@ class _Statements:
     """Every statement of a text keyed by identity: key -> (header lines, header text)."""
 
     def __init__(self, text: str, tree: ast.Module) -> None:
-        self.lines = text.splitlines()
+        self.lines = split_lines(text)
         self.entries: dict[_Key, tuple[list[int], tuple[str, ...]]] = {}
         self._walk(tree.body, ())
 
@@ -103,7 +104,7 @@ def _parse(text: str) -> ast.Module | None:
 def line_map(old_text: str, new_text: str) -> LineMap:
     """Where each line of ``old_text`` is in ``new_text``; lines without a sure match are absent."""
     if old_text == new_text:
-        return {i: i for i in range(1, len(old_text.splitlines()) + 1)}
+        return {i: i for i in range(1, len(split_lines(old_text)) + 1)}
     old_tree, new_tree = _parse(old_text), _parse(new_text)
     if old_tree is None or new_tree is None:
         return _diff_map(old_text, new_text)
@@ -122,7 +123,7 @@ def line_map(old_text: str, new_text: str) -> LineMap:
 
 
 def _diff_map(old_text: str, new_text: str) -> LineMap:
-    old_lines, new_lines = old_text.splitlines(), new_text.splitlines()
+    old_lines, new_lines = split_lines(old_text), split_lines(new_text)
     matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
     mapping: LineMap = {}
     for tag, i1, i2, j1, _j2 in matcher.get_opcodes():

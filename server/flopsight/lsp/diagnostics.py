@@ -16,6 +16,7 @@ from flopsight.lsp.documents import DocumentView
 from flopsight.lsp.positions import column, first_non_blank, line_end
 from flopsight.report.model import ModelReport
 from flopsight.source.model import SourceAnalysis, SourceDiagnostic, Span
+from flopsight.source.text import split_lines
 
 SOURCE = "flopsight"
 
@@ -45,7 +46,7 @@ class Lines:
     """The current text's lines, for turning 1-based lines and Python columns into LSP ranges."""
 
     def __init__(self, text: str, utf16: bool = True) -> None:
-        self.lines = text.splitlines() or [""]
+        self.lines = split_lines(text)
         self.utf16 = utf16
 
     def _text(self, line: int) -> str:

@@ -1,8 +1,8 @@
-"""Code lenses above each analysed model, the ``flopsight.showReport`` table and the save summary.
+"""Code lenses above each analysed model, the ``flopsight.server.showReport`` table, the summary.
 
 The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` and runs the
-command ``flopsight.showReport`` with ``[uri, model name]``, whose answer is the per-layer table
-as markdown.
+command ``flopsight.server.showReport`` with ``[uri, model name]``, whose answer is the
+per-layer table as markdown.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from flopsight.report.units import (
     format_params,
 )
 
-SHOW_REPORT = "flopsight.showReport"
-MEASURE = "flopsight.measure"
+# The server's commands; editor commands (the VS Code extension's flopsight.showReport) differ.
+SHOW_REPORT = "flopsight.server.showReport"
+MEASURE = "flopsight.server.measure"
 MAX_ERROR = 80
 
 
@@ -109,7 +110,8 @@ def log_lines(path: str, view: DocumentView) -> Sequence[str]:
 def show_report(
     view: DocumentView | None, path: str, name: str | None, fmt: str | None = None
 ) -> str | dict[str, Any]:
-    """What ``flopsight.showReport`` answers: markdown, or the FileReport JSON (``fmt="json"``)."""
+    """What ``flopsight.server.showReport`` answers: markdown, or the FileReport JSON
+    (``fmt="json"``)."""
     if view is None:
         return "flopsight: no analysis for this document (is flopsight.execute off?)"
     models = [m for m in view.models if name is None or m.report.name == name]

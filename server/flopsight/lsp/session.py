@@ -91,7 +91,7 @@ class OpenDocument:
     published_cells: set[str] = field(default_factory=set)
     # Saved since the last summary was sent.
     summary_pending: bool = False
-    # The next round also times the models (flopsight.measure: onSave, or the command).
+    # The next round also times the models (flopsight.measure: onSave, or the server command).
     measure_pending: bool = False
 
     @property
@@ -205,8 +205,8 @@ class Session:
         self.schedule(doc, delay_s=0.0)
 
     def measure(self, uri: str | None) -> bool:
-        """``flopsight.measure``: time the models of the document (every open one when ``uri``
-        is None) now; False when there is none."""
+        """``flopsight.server.measure``: time the models of the document (every open one when
+        ``uri`` is None) now; False when there is none."""
         if not self.settings.execute:
             return False
         found = self.locate(uri) if uri else None
