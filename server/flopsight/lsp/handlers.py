@@ -39,6 +39,7 @@ from flopsight.lsp import actions, hover, lens
 from flopsight.lsp.hints import document_hints, to_inlay_hints
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
+from flopsight.lsp.protocol import TextSyncProtocol
 from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
 from flopsight.lsp.sync import DocumentTexts
 from flopsight.settings import Settings
@@ -68,7 +69,12 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
 
 class FlopsightServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("flopsight", __version__, notebook_document_sync=NOTEBOOK_SYNC)
+        super().__init__(
+            "flopsight",
+            __version__,
+            notebook_document_sync=NOTEBOOK_SYNC,
+            protocol_cls=TextSyncProtocol,
+        )
         self.session = Session(_Hooks(self), make_analyser)
         # The documents' texts by the protocol's line definition (see flopsight.lsp.sync).
         self.texts = DocumentTexts()
