@@ -4,24 +4,42 @@ Each handler turns LSP params into a call on a protocol-free module (``hints``, 
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
 imports torch: models run in the worker (``flopsight.worker``).
 
-Besides the standard features it sends three notifications a client may use for a status bar:
+Besides the standard features it sends three notifications a client may use for a status bar.
+Every figure in them is a display string made here (``flopsight.report.units``); a client shows
+them as they are and computes nothing:
 
 ``flopsight/analysisStarted`` ``{"uri": str}``
     a round of analysis of the document began (jobs were sent to the worker).
-``flopsight/analysisFinished`` ``{"uri": str, "cancelled": bool}``
-    that round ended (``cancelled``: a newer edit superseded it).
-``flopsight/summary`` (after each save, once the analysis of the saved text is in)::
+``flopsight/summary`` (after every round that ran to the end, before analysisFinished)::
 
     {"uri": str,
-     "models": [{"name": str, "line": int (0-based), "status": "ok" | "error" | "skipped",
+     "models": [{"name": str (the pragma's name= or the class/variable), "line": int (0-based),
+                 "status": "ok" | "error" | "skipped",
                  "macs": int | null, "flops": int | null, "params": int | null,
-                 "label": str (the code lens title, or the error), "error": str | null}],
-     "heaviest": <one of models, the ok model with the most MACs> | null,
-     "text": str (e.g. "NeuralNetwork: 670.73 KMac · 669.71 k")}
+                 "label": str (the code lens title, or the error), "error": str | null,
+                 "cost": str | null (e.g. "670.73 KMac · 669.71 k"; null unless counted),
+                 "detail": str (e.g. "NeuralNetwork (line 7): 670.73 KMac · 1.34 MFLOPs ·
+                                669.71 k params", or why there are no figures)}],
+     "heaviest": <one of models, the counted model with the most MACs> | null,
+     "text": str (one log line, e.g. "NeuralNetwork: 670.73 KMac · 669.71 k"),
+     "status": {"text": str (e.g. "⚡ 670.73 KMac · 669.71 k"), "tooltip": str,
+                "warning": bool (a model failed)} | null (no models: nothing to show),
+     "lines": [str] (each model's detail, for a tooltip while a newer round runs)}
 
-The same summary goes to ``window/logMessage``, one line per model. The command
-``flopsight.showReport`` (arguments ``[uri, model name]``) returns the model's per-layer table as
-markdown.
+    On save the models also go to ``window/logMessage``, one line each.
+``flopsight/analysisFinished`` ``{"uri": str, "cancelled": bool}``
+    that round ended (``cancelled``: a newer edit superseded it).
+
+Commands (ids of the server's own, so that an editor's commands never collide with them):
+
+``flopsight.server.showReport``
+    ``[uri, model name]`` -> the model's per-layer table as markdown (every model without a
+    name); ``[uri, {"format": "json" | "view", "model": name | null}]`` -> the FileReport JSON
+    (lines as now), or the report page's display strings (``flopsight.lsp.summary.report_view``:
+    per model ``title``, ``facts`` [[label, text]], ``rows`` of the layer tree, ``bars`` of the
+    heaviest layers, ``error``, ``uncounted``; the file's ``warnings`` and ``notes``).
+``flopsight.server.measure``
+    ``[uri]`` (or nothing: every open document): time the models now.
 """
 
 from __future__ import annotations
@@ -41,6 +59,7 @@ from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
 from flopsight.lsp.protocol import TextSyncProtocol
 from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
+from flopsight.lsp.summary import report_view
 from flopsight.lsp.sync import DocumentTexts
 from flopsight.settings import Settings
 from flopsight.source.notebook import NotebookCell
@@ -396,14 +415,18 @@ def _to_cells(
 @server.command(lens.SHOW_REPORT)
 def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     """``[uri, model]`` -> the model's per-layer table as markdown (every model without a name);
-    ``[uri, {"format": "json", "model": name | null}]`` -> the report as JSON, lines as now."""
+    ``[uri, {"format": "json" | "view", "model": name | null}]`` -> the report as JSON (lines
+    as now) or as the report page's display strings."""
     uri = str(args[0]) if args else ""
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
     found = _located(ls, uri)
     if found is not None:
         uri = found[0].uri  # a notebook's cell: the notebook
-    return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
+    view = ls.session.view(uri)
+    if options.get("format") == "view" and view is not None:
+        return report_view(view, uri_to_path(uri), name)
+    return lens.show_report(view, uri_to_path(uri), name, options.get("format"))
 
 
 @server.command(lens.MEASURE)

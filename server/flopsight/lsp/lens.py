@@ -62,43 +62,6 @@ def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
     return render_model_markdown(anchored.report, path, anchored.convention)
 
 
-def summary(uri: str, view: DocumentView) -> dict[str, Any]:
-    """The ``flopsight/summary`` notification's params (see ``flopsight.lsp.handlers``)."""
-    models: list[dict[str, Any]] = []
-    for anchored in view.models:
-        m = anchored.report
-        t = m.total
-        models.append(
-            {
-                "name": m.display_name,
-                "line": m.line - 1,
-                "status": m.status,
-                "macs": t.macs if t else None,
-                "flops": t.flops if t else None,
-                "params": t.params if t else None,
-                "label": model_title(m) or m.status,
-                "error": m.error.message if m.error else None,
-            }
-        )
-    ok = [m for m in models if m["status"] == "ok" and m["macs"] is not None]
-    heaviest = max(ok, key=lambda m: m["macs"], default=None)
-    return {
-        "uri": uri,
-        "models": models,
-        "heaviest": heaviest,
-        "text": summary_text(heaviest, len(models)),
-    }
-
-
-def summary_text(heaviest: dict[str, Any] | None, count: int) -> str:
-    """Status-bar text: the heaviest model's MACs and params."""
-    if heaviest is None:
-        return "flopsight: no results" if count else "flopsight: no models"
-    more = f" (+{count - 1})" if count > 1 else ""
-    macs, params = format_macs(heaviest["macs"]), format_params(heaviest["params"])
-    return f"{heaviest['name']}: {macs} · {params}{more}"
-
-
 def log_lines(path: str, view: DocumentView) -> Sequence[str]:
     out = []
     for anchored in view.models:

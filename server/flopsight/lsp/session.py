@@ -297,9 +297,8 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
-        if doc.summary_pending:
-            doc.summary_pending = False
-            self.send_summary(doc)
+        saved, doc.summary_pending = doc.summary_pending, False
+        self.send_summary(doc, log=saved)
         self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
 
     async def _run_models(self, doc: OpenDocument) -> None:
@@ -467,10 +466,13 @@ class Session:
             self.client.publish(cell, diagnostics, None)
         doc.published_cells = set(by_cell)
 
-    def send_summary(self, doc: OpenDocument) -> None:
-        from flopsight.lsp.lens import log_lines, summary
+    def send_summary(self, doc: OpenDocument, log: bool = False) -> None:
+        """``flopsight/summary`` after every round; on save the models also go to the log."""
+        from flopsight.lsp.lens import log_lines
+        from flopsight.lsp.summary import summary
 
         view = doc.results.view(doc.text)
-        for line in log_lines(doc.path, view):
-            self.client.log(line)
+        if log:
+            for line in log_lines(doc.path, view):
+                self.client.log(line)
         self.client.notify("flopsight/summary", summary(doc.uri, view))
