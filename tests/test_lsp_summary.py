@@ -95,7 +95,7 @@ async def test_report_view_strings(client: LanguageClient) -> None:
     facts = dict(field(model, "facts"))
     assert facts["MACs"] == "670.73 KMac" and facts["FLOPs"] == "1.34 MFLOPs"
     assert facts["Params"] == "669.71 k" and facts["Param memory"] == "2.55 MiB"
-    assert facts["Input"] == "(1, 28, 28)" and facts["Built on"] == "meta"
+    assert facts["Input"] == "x: [1, 28, 28]" and facts["Built on"] == "meta"
     rows = {field(r, "path"): r for r in field(model, "rows")}
     first = rows["linear_relu_stack.0"]
     assert (field(first, "macs"), field(first, "share"), field(first, "params")) == (

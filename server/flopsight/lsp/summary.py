@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
-from flopsight.lsp.hover import format_inputs
 from flopsight.lsp.lens import model_title
 from flopsight.report.model import LayerCost, ModelReport
 from flopsight.report.units import (
@@ -136,7 +135,11 @@ def _facts(m: ModelReport) -> list[list[str]]:
             ["Param memory", format_bytes(t.param_bytes)],
             ["Activations", format_bytes(t.activation_bytes)],
         ]
-    facts.append(["Input", format_inputs(m.inputs) if m.inputs else "—"])
+    inputs = [
+        f"{i.name}: {format_shape(i.shape)}" + ("" if i.dtype == "float32" else f" {i.dtype}")
+        for i in m.inputs
+    ]
+    facts.append(["Input", ", ".join(inputs) or "—"])
     if m.device:
         facts.append(["Built on", m.device])
     if m.elapsed_ms:
