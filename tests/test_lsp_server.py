@@ -44,6 +44,7 @@ async def test_initialize_result(client: LanguageClient) -> None:
     assert set(caps.execute_command_provider.commands) == {
         "flopsight.server.showReport",
         "flopsight.server.measure",
+        "flopsight.server.stats",
     }
     # pygls answers initialize itself: the position encoding is negotiated (UTF-16 by default).
     assert caps.position_encoding in (None, types.PositionEncodingKind.Utf16)

@@ -147,6 +147,17 @@ def execution_off(lines: Lines, line: int = 1) -> types.Diagnostic:
     )
 
 
+def too_large(limit_kb: int) -> types.Diagnostic:
+    start = types.Position(line=0, character=0)
+    return make(
+        types.Range(start=start, end=start),
+        "FS402",
+        f"flopsight: this file is larger than flopsight.maxFileSizeKB ({limit_kb} KB) and is not "
+        "analysed. Raise the setting to count its models.",
+        types.DiagnosticSeverity.Information,
+    )
+
+
 def worker_failure(lines: Lines, line: int, model: str, message: str) -> types.Diagnostic:
     return make(
         lines.line_range(line),

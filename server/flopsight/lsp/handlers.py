@@ -40,6 +40,9 @@ Commands (ids of the server's own, so that an editor's commands never collide wi
     heaviest layers, ``error``, ``uncounted``; the file's ``warnings`` and ``notes``).
 ``flopsight.server.measure``
     ``[uri]`` (or nothing: every open document): time the models now.
+``flopsight.server.stats``
+    ``{"documents": int, "texts": int, "lineMapCacheEntries": int, "lineMapCacheChars": int}``:
+    what the server holds (open documents, synced texts, cached line maps), for benchmarks.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ from flopsight.source.notebook import NotebookCell
 from flopsight.source.text import split_lines
 
 log = logging.getLogger(__name__)
+
+STATS = "flopsight.server.stats"
 
 
 def make_analyser(settings: Settings) -> Analyser:
@@ -427,6 +432,11 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     if options.get("format") == "view" and view is not None:
         return report_view(view, uri_to_path(uri), name)
     return lens.show_report(view, uri_to_path(uri), name, options.get("format"))
+
+
+@server.command(STATS)
+def stats(ls: FlopsightServer, *args: Any) -> dict[str, int]:
+    return {**ls.session.stats(), "texts": len(ls.texts)}
 
 
 @server.command(lens.MEASURE)
