@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -210,7 +211,7 @@ async def inlay_hint_objects(client: LanguageClient, uri: str) -> list[types.Inl
 
 def line_of(text: str, needle: str) -> int:
     """0-based line of the first line containing ``needle``."""
-    for i, line in enumerate(text.splitlines()):
+    for i, line in enumerate(re.split(r"\r\n|\r|\n", text)):
         if needle in line:
             return i
     raise AssertionError(f"{needle!r} not in text")

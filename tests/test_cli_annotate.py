@@ -83,3 +83,35 @@ def test_show_and_min_share_pick_what_labels_say(capsys: pytest.CaptureFixture[s
 def test_unknown_label_part_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["annotate", str(MLP), "--show", "gflops"]) == 2
     assert capsys.readouterr().err.startswith("flopsight: error: --show 'gflops': name parts")
+
+
+@pytest.mark.parametrize(
+    ("char", "eol"),
+    [("\x0c", "\n"), ("\x0b", "\n"), ("\x85", "\n"), ("\u2028", "\r\n"), ("\u2028", "\r")],
+)
+def test_labels_stay_on_their_lines_below_characters_that_end_no_line(
+    char: str, eol: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only \n, \r\n and \r end a line (Python's tokenizer); a form feed line, a U+2028 in a
+    # comment and the like above the model must not move a label one line early.
+    source = MLP.read_text().replace(
+        "import torch\n", f"import torch\n\x0c\n# a {char} b\nSEP = 'x{char}y'  # 😀\n"
+    )
+    path = tmp_path / "mlp.py"
+    path.write_bytes(eol.join(source.split("\n")).encode())
+    assert main(["annotate", str(path)]) == 0
+    out = capsys.readouterr().out
+    source_lines = source.split("\n")
+    out_lines = out.split("\n")
+    assert out_lines[-1] == "" and len(out_lines) == len(source_lines)
+    got = {
+        n: line.rsplit("  # ", 1)[1]
+        for n, line in enumerate(out_lines, start=1)
+        if "  # " in line and "flopsight:" not in line.rsplit("  # ", 1)[1]
+    }
+    first = source_lines.index("            nn.Linear(28 * 28, 512),") + 1
+    # By hand, macs convention: 784*512 = 401,408 MACs; params 784*512+512; share 60.0%.
+    assert got[first] == "401.41 KMac · 401.92 k params · 60.0%"
+    assert got[first + 2] == "262.14 KMac · 262.66 k params · 39.2%"  # 512*512; 512*512+512
+    assert got[first + 4] == "5.12 KMac · 5.13 k params · 0.8%"  # 512*10; 512*10+10
+    assert all(a.startswith(b.rstrip()) for a, b in zip(out_lines, source_lines, strict=True))

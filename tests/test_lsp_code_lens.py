@@ -1,4 +1,4 @@
-"""Code lens end to end: the model's totals above the class, running flopsight.showReport.
+"""Code lens end to end: the model's totals above the class, running flopsight.server.showReport.
 
 Seed MLP, ptflops convention: 670,730 MACs (670.73 KMac), FLOPs = 2 × MACs = 1,341,460
 (1.34 MFLOPs), 669,706 params (669.71 k), input (1, 28, 28) — figures by hand in
@@ -34,11 +34,13 @@ async def test_lens_title_and_show_report(client: LanguageClient) -> None:
     assert lens.range.start.line == line_of(TEXT, "class NeuralNetwork")
     assert lens.command is not None
     assert lens.command.title == "670.73 KMac · 1.34 MFLOPs · 669.71 k params · (1, 28, 28)"
-    assert lens.command.command == "flopsight.showReport"
+    assert lens.command.command == "flopsight.server.showReport"
     assert list(lens.command.arguments or []) == [uri, "NeuralNetwork"]
 
     table = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="flopsight.showReport", arguments=[uri, "NeuralNetwork"])
+        types.ExecuteCommandParams(
+            command="flopsight.server.showReport", arguments=[uri, "NeuralNetwork"]
+        )
     )
     assert isinstance(table, str)
     assert "| Module |" in table
@@ -49,7 +51,8 @@ async def test_lens_title_and_show_report(client: LanguageClient) -> None:
 
     report = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(
-            command="flopsight.showReport", arguments=[uri, {"format": "json", "model": None}]
+            command="flopsight.server.showReport",
+            arguments=[uri, {"format": "json", "model": None}],
         )
     )
     assert report["schema"] == "flopsight.report/2"

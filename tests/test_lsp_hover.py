@@ -101,7 +101,7 @@ async def test_measured_figures_join_the_cards(client: LanguageClient) -> None:
     # The command measures on demand too (flopsight.measure: onCommand).
     done = recorder.finished(uri)
     answer = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="flopsight.measure", arguments=[uri])
+        types.ExecuteCommandParams(command="flopsight.server.measure", arguments=[uri])
     )
     assert "measuring" in answer
     await recorder.analysed(uri, done)

@@ -1,4 +1,4 @@
-"""The ``flopsight.measure`` command (the lsp's, over counting/measure.py) end to end over the real
+"""The ``flopsight.server.measure`` command (over counting/measure.py) end to end over the real
 server and worker on the CPU: the measured report behind the cards is consistent with its own
 count (FLOPs by hand: Linear(64, 256) on (8, 64) is 8 x 64 x 256 MACs, 2x that FLOPs) and the
 hover shows the issue's `4.2 ms · 975 GFLOP/s · 31% of peak`. No timing thresholds."""
@@ -15,7 +15,7 @@ from lsp_harness import SERVER, inlay_hints, line_of, open_text, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-MEASURE = "flopsight.measure"
+MEASURE = "flopsight.server.measure"
 TEXT = """\
 from torch import nn
 
@@ -71,7 +71,8 @@ async def test_measure_command_fills_the_hover(client: LanguageClient, tmp_path:
     await recorder.analysed(uri, done)
 
     # The report behind the cards: measured on the CPU, figures consistent with the count.
-    data = await execute(client, "flopsight.showReport", uri, {"format": "json", "model": "Net"})
+    options = {"format": "json", "model": "Net"}
+    data = await execute(client, "flopsight.server.showReport", uri, options)
     (model,) = data["models"]
     assert model["status"] == "ok", model
     assert model["total"]["flops"] == 2 * 8 * 64 * 256  # by hand

@@ -36,6 +36,7 @@ from flopsight.source.notebook import (
     is_notebook_path,
     read_ipynb,
 )
+from flopsight.source.text import split_lines
 
 if TYPE_CHECKING:
     from flopsight.source.model import ModelSpec, SourceAnalysis
@@ -586,7 +587,7 @@ def _with_cell_markers(text: str, module: VirtualModule) -> str:
     """A ``# %% cell N`` line before each code cell of an annotated notebook."""
     starts = {cell.start: cell.index + 1 for cell in module.cells}
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text)[:-1], start=1):
         if number in starts:
             out.append(f"# %% cell {starts[number]}")
         out.append(line)

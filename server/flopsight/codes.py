@@ -27,4 +27,5 @@ CODES: dict[str, str] = {
     "FS303": "The analysis process died (crash, os._exit, signal).",
     "FS304": "The worker is unavailable (the interpreter lacks torch, or it is restarting).",
     "FS401": "Execution is turned off (flopsight.execute is false, or the workspace is untrusted).",
+    "FS402": "The file is larger than flopsight.maxFileSizeKB: not analysed.",
 }

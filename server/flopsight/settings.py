@@ -32,6 +32,8 @@ class Settings:
     inlay_hints_show: tuple[str, ...] = ("macs", "params", "share", "shape")
     inlay_hints_min_share: float = 0.0
     measure: MeasureMode = "never"
+    # Larger documents are not analysed (one info diagnostic, FS402).
+    max_file_size_kb: int = 1024
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -68,6 +70,8 @@ class Settings:
             updates["inlay_hints_min_share"] = float(hints["minShare"])
         if section.get("measure") in ("never", "onSave", "onCommand"):
             updates["measure"] = section["measure"]
+        if _is_int(section.get("maxFileSizeKB")) and section["maxFileSizeKB"] > 0:
+            updates["max_file_size_kb"] = int(section["maxFileSizeKB"])
         return replace(s, **updates)
 
     def to_lsp(self) -> dict[str, Any]:
@@ -84,6 +88,7 @@ class Settings:
                 "minShare": self.inlay_hints_min_share,
             },
             "measure": self.measure,
+            "maxFileSizeKB": self.max_file_size_kb,
         }
 
 

@@ -5,7 +5,6 @@ import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
-  ExecuteCommandRequest,
   LanguageClient,
   type LanguageClientOptions,
   type Middleware,
@@ -16,12 +15,16 @@ import { type Interpreter, classifyProbe, installCommandLine, resolveModelPython
 import { onDidChangeInterpreter, selectedInterpreter } from './python';
 import { ReportPanel } from './reportPanel';
 import { type ClientContext, type FlopsightSection, adjustConfiguration, executionBlockedReason, expandPath, serverSection } from './settings';
-import { isFileReport } from './report';
-import { type FileState, type SummaryParams, statusView, summaryFromReport } from './status';
+import { type FileState, type SummaryParams, statusView } from './status';
 
 const SECTION = 'flopsight';
+// The extension's commands (palette, status bar, code lenses) ...
 const SHOW_REPORT = 'flopsight.showReport';
 const MEASURE = 'flopsight.measure';
+// ... and the server's, with ids of their own: the language client registers these, and the two
+// never collide (server/flopsight/lsp/handlers.py documents them).
+const SERVER_SHOW_REPORT = 'flopsight.server.showReport';
+const SERVER_MEASURE = 'flopsight.server.measure';
 const STATUS_CLICK = 'flopsight.statusBarClicked';
 
 interface UriParams {
@@ -170,7 +173,6 @@ class Flopsight implements vscode.Disposable {
       middleware: this.middleware(),
     };
     const client = new LanguageClient('flopsight', 'flopsight', serverOptions, clientOptions);
-    keepCommandsOurs(client, [SHOW_REPORT, MEASURE]);
     client.onNotification('flopsight/summary', (params: SummaryParams) => {
       this.fileState(params.uri).summary = params;
       this.updateStatus();
@@ -186,8 +188,7 @@ class Flopsight implements vscode.Disposable {
       state.failure = params.error ?? undefined;
       this.updateStatus();
       if (!params.cancelled) {
-        // The server sends flopsight/summary on save only; the report keeps the status bar current.
-        void this.refreshSummary(params.uri);
+        // The round's flopsight/summary came just before; the report page follows it too.
         this.report.refreshIfShowing(params.uri);
       }
     });
@@ -210,6 +211,16 @@ class Flopsight implements vscode.Disposable {
           return Array.isArray(result) ? adjustConfiguration(params.items, result, () => this.section()) : result;
         },
         didChangeConfiguration: async () => this.sendSettings(),
+      },
+      // A lens runs the server's showReport; in VS Code it opens the report page instead.
+      provideCodeLenses: async (document, token, next) => {
+        const lenses = await next(document, token);
+        for (const lens of lenses ?? []) {
+          if (lens.command?.command === SERVER_SHOW_REPORT) {
+            lens.command = { ...lens.command, command: SHOW_REPORT };
+          }
+        }
+        return lenses;
       },
     };
   }
@@ -235,47 +246,30 @@ class Flopsight implements vscode.Disposable {
       void vscode.window.showWarningMessage(`flopsight: ${this.problem?.message ?? 'the flopsight server is not running'}`);
       return;
     }
-    const answer: unknown = await client.sendRequest('workspace/executeCommand', { command: MEASURE, arguments: [target] });
+    const answer: unknown = await client.sendRequest('workspace/executeCommand', { command: SERVER_MEASURE, arguments: [target] });
     if (typeof answer === 'string' && answer) {
       void vscode.window.setStatusBarMessage(answer, 5000);
     }
   }
 
-  private async refreshSummary(uri: string): Promise<void> {
-    try {
-      const report = await this.fetchJson(uri);
-      if (isFileReport(report)) {
-        this.fileState(uri).summary = summaryFromReport(uri, report);
-        this.updateStatus();
-      }
-    } catch (error) {
-      this.output.appendLine(`flopsight: no report for ${uri}: ${String(error)}`);
-    }
-  }
-
-  private fetchJson(uri: string): Promise<unknown> {
-    const client = this.client;
-    if (!client || client.state !== State.Running) {
-      return Promise.reject(new Error(this.problem?.message ?? 'the flopsight server is not running'));
-    }
-    return client.sendRequest('workspace/executeCommand', { command: SHOW_REPORT, arguments: [uri, { format: 'json', model: null }] });
-  }
-
-  /** The report of every model of the file: FileReport JSON when the server gives it, else markdown. */
+  /** The report page's strings when the server gives them, else its markdown table. */
   private async fetchReport(uri: string, model: string | undefined): Promise<unknown> {
     const client = this.client;
     if (!client || client.state !== State.Running) {
       throw new Error(this.problem?.message ?? 'the flopsight server is not running');
     }
     try {
-      const json = await this.fetchJson(uri);
-      if (json !== null && json !== undefined) {
-        return json;
+      const view: unknown = await client.sendRequest('workspace/executeCommand', {
+        command: SERVER_SHOW_REPORT,
+        arguments: [uri, { format: 'view', model: null }],
+      });
+      if (view !== null && view !== undefined) {
+        return view;
       }
     } catch (error) {
-      this.output.appendLine(`flopsight: showReport with {format: "json"} failed, asking for markdown: ${String(error)}`);
+      this.output.appendLine(`flopsight: showReport with {format: "view"} failed, asking for markdown: ${String(error)}`);
     }
-    return client.sendRequest('workspace/executeCommand', { command: SHOW_REPORT, arguments: model ? [uri, model] : [uri] });
+    return client.sendRequest('workspace/executeCommand', { command: SERVER_SHOW_REPORT, arguments: model ? [uri, model] : [uri] });
   }
 
   private activeUri(): vscode.Uri | undefined {
@@ -418,27 +412,6 @@ class Flopsight implements vscode.Disposable {
       await this.client.stop();
     }
   }
-}
-
-interface ExecuteCommandFeatureShape {
-  register(data: { id: string; registerOptions: { commands?: string[] } }): void;
-}
-
-/**
- * Stops the client from registering the server's `commands` as VS Code commands: the extension
- * registers them once itself. A client's registration would collide with ours, and after a restart
- * the new client's registration of it was not found by VS Code (seen in the e2e test).
- */
-function keepCommandsOurs(client: LanguageClient, ours: string[]): void {
-  const feature = (client as unknown as { getFeature(method: string): ExecuteCommandFeatureShape | undefined }).getFeature(
-    ExecuteCommandRequest.method,
-  );
-  if (!feature) {
-    return;
-  }
-  const register = feature.register.bind(feature);
-  feature.register = (data) =>
-    register({ ...data, registerOptions: { ...data.registerOptions, commands: (data.registerOptions.commands ?? []).filter((c) => !ours.includes(c)) } });
 }
 
 /** `<python> -c "import flopsight"`: does the interpreter exist and have flopsight? */

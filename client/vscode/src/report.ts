@@ -1,48 +1,6 @@
-// The report webview's content: FileReport JSON (design: The report) → rows and bars → HTML.
-import { formatBytes, formatFlops, formatMacs, formatParams, formatShape, formatShare } from './units';
-
-export interface LayerJson {
-  path: string;
-  type: string;
-  line: number | null;
-  calls: number;
-  macs: number;
-  flops: number;
-  params: number;
-  output_shape?: unknown;
-  depth?: number;
-}
-
-export interface ModelJson {
-  name: string;
-  kind: string;
-  line: number;
-  label?: string | null;
-  inputs: { name: string; shape: number[]; dtype: string }[];
-  status: string;
-  error: { message: string; type: string; line: number | null } | null;
-  device?: string | null;
-  total: {
-    macs: number;
-    flops: number;
-    params: number;
-    trainable_params: number;
-    param_bytes: number;
-    activation_bytes: number;
-  } | null;
-  layers: LayerJson[];
-  uncounted_ops?: { op: string; count: number }[];
-  elapsed_ms?: number;
-}
-
-export interface FileReportJson {
-  schema: string;
-  file: string;
-  convention: string;
-  models: ModelJson[];
-  warnings?: { message: string; line: number | null }[];
-  notes?: string[];
-}
+// The report webview's content: the report page's display strings, as the server sends them for
+// `flopsight.server.showReport` with `{format: "view"}` (server/flopsight/lsp/summary.py), → HTML.
+// Every figure is formatted by the server; nothing here computes one.
 
 export interface Row {
   path: string;
@@ -75,7 +33,7 @@ export interface ModelView {
   title: string;
   line: number;
   status: string;
-  error?: string;
+  error?: string | null;
   facts: [string, string][];
   rows: Row[];
   bars: Bar[];
@@ -83,6 +41,7 @@ export interface ModelView {
 }
 
 export interface ReportView {
+  schema: string;
   file: string;
   convention: string;
   models: ModelView[];
@@ -90,103 +49,14 @@ export interface ReportView {
   notes: string[];
 }
 
-export function isFileReport(x: unknown): x is FileReportJson {
+export function isReportView(x: unknown): x is ReportView {
   return (
     typeof x === 'object' &&
     x !== null &&
     typeof (x as { schema?: unknown }).schema === 'string' &&
-    (x as { schema: string }).schema.startsWith('flopsight.report/') &&
+    (x as { schema: string }).schema.startsWith('flopsight.view/') &&
     Array.isArray((x as { models?: unknown }).models)
   );
-}
-
-/** Layers that contain no other layer: the ones whose cost is their own. */
-export function leafLayers(layers: LayerJson[]): LayerJson[] {
-  const paths = layers.map((l) => l.path);
-  return layers.filter((l) => l.path !== '' && !paths.some((p) => p.startsWith(`${l.path}.`)));
-}
-
-function depthOf(l: LayerJson): number {
-  if (typeof l.depth === 'number') {
-    return l.depth;
-  }
-  return l.path === '' ? 0 : l.path.split('.').length;
-}
-
-function inputsText(m: ModelJson): string {
-  return m.inputs.map((i) => `${i.name}: ${formatShape(i.shape)}${i.dtype !== 'float32' ? ` ${i.dtype}` : ''}`).join(', ') || '—';
-}
-
-export function modelView(m: ModelJson, maxBars = 10): ModelView {
-  const total = m.total;
-  const whole = total?.macs ?? 0;
-  const rows: Row[] = m.layers.map((l) => ({
-    path: l.path === '' ? `(${m.label || m.name})` : l.path,
-    name: l.path === '' ? `(${m.label || m.name})` : l.path.split('.').pop() ?? l.path,
-    type: l.type,
-    depth: depthOf(l),
-    line: l.line,
-    calls: l.calls,
-    macs: formatMacs(l.macs),
-    share: formatShare(l.macs, whole),
-    params: formatParams(l.params),
-    shape: formatShape(l.output_shape),
-  }));
-  const heavy = leafLayers(m.layers)
-    .filter((l) => l.macs > 0)
-    .sort((a, b) => b.macs - a.macs)
-    .slice(0, maxBars);
-  const top = heavy[0]?.macs ?? 0;
-  const bars: Bar[] = heavy.map((l) => ({
-    label: l.path,
-    type: l.type,
-    line: l.line,
-    macs: formatMacs(l.macs),
-    share: formatShare(l.macs, whole),
-    width: top ? Math.round((1000 * l.macs) / top) / 10 : 0,
-  }));
-  const facts: [string, string][] = [];
-  if (total) {
-    facts.push(['MACs', formatMacs(total.macs)]);
-    facts.push(['FLOPs', formatFlops(total.flops)]);
-    const frozen = total.params - total.trainable_params;
-    facts.push(['Params', `${formatParams(total.params)}${frozen > 0 ? ` (${formatParams(frozen)} frozen)` : ''}`]);
-    facts.push(['Param memory', formatBytes(total.param_bytes)]);
-    facts.push(['Activations', formatBytes(total.activation_bytes)]);
-  }
-  facts.push(['Input', inputsText(m)]);
-  if (m.device) {
-    facts.push(['Built on', m.device]);
-  }
-  if (typeof m.elapsed_ms === 'number') {
-    facts.push(['Analysis', `${Math.round(m.elapsed_ms)} ms`]);
-  }
-  const view: ModelView = {
-    name: m.name,
-    title: m.label || m.name,
-    line: m.line,
-    status: m.status,
-    facts,
-    rows,
-    bars,
-    uncounted: (m.uncounted_ops ?? []).map((u) => `${u.op} ×${u.count}`),
-  };
-  if (m.status === 'error' && m.error) {
-    view.error = `${m.error.type}: ${m.error.message}${m.error.line ? ` (line ${m.error.line})` : ''}`;
-  } else if (m.status === 'skipped') {
-    view.error = 'Not analysed: the model has no input shape. Add `# flopsight: input=(...)` to its class line.';
-  }
-  return view;
-}
-
-export function reportView(r: FileReportJson, maxBars = 10): ReportView {
-  return {
-    file: r.file,
-    convention: r.convention,
-    models: r.models.map((m) => modelView(m, maxBars)),
-    warnings: (r.warnings ?? []).map((w) => (w.line ? `line ${w.line}: ${w.message}` : w.message)),
-    notes: r.notes ?? [],
-  };
 }
 
 export function escapeHtml(s: string): string {

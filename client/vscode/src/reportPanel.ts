@@ -1,7 +1,7 @@
 // The `flopsight: Show Report` webview: one panel, reused, following the file it shows.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { type HtmlOptions, baseName, isFileReport, markdownHtml, messageHtml, reportHtml, reportView } from './report';
+import { type HtmlOptions, baseName, isReportView, markdownHtml, messageHtml, reportHtml } from './report';
 
 export type ReportSource = (uri: string, model: string | undefined) => Promise<unknown>;
 
@@ -70,8 +70,8 @@ export class ReportPanel implements vscode.Disposable {
         // markdown, shown below
       }
     }
-    if (isFileReport(answer)) {
-      panel.webview.html = reportHtml(reportView(answer), opts);
+    if (isReportView(answer)) {
+      panel.webview.html = reportHtml(answer, opts);
     } else if (typeof answer === 'string') {
       panel.webview.html = markdownHtml(file.path, answer, opts);
     } else {

@@ -1,6 +1,5 @@
-// The status bar item's text and tooltip, from the server's `flopsight/summary` notification.
-import type { FileReportJson } from './report';
-import { formatFlops, formatMacs, formatParams } from './units';
+// The status bar item, from the server's `flopsight/summary` notification. The server formats every
+// figure (server/flopsight/lsp/summary.py); this file only picks which of its strings to show.
 
 /** One model in `flopsight/summary`. */
 export interface SummaryModel {
@@ -15,15 +14,30 @@ export interface SummaryModel {
   params?: number | null;
   status?: string;
   error?: string | null;
+  /** `670.73 KMac · 669.71 k`; null unless the model was counted. */
+  cost?: string | null;
+  /** `NeuralNetwork (line 7): 670.73 KMac · 1.34 MFLOPs · 669.71 k params`, or why not counted. */
+  detail?: string;
 }
 
-/** Params of `flopsight/summary`. */
+/** What the status bar shows when no newer analysis runs; null: nothing (no models). */
+export interface SummaryStatus {
+  text: string;
+  tooltip: string;
+  /** A model failed. */
+  warning: boolean;
+}
+
+/** Params of `flopsight/summary` (documented in server/flopsight/lsp/handlers.py). */
 export interface SummaryParams {
   uri: string;
   models: SummaryModel[];
-  /** The heaviest model: its name, its index in `models`, or the model itself. */
-  heaviest?: string | number | SummaryModel | null;
-  convention?: string;
+  /** The counted model with the most MACs. */
+  heaviest?: SummaryModel | null;
+  text?: string;
+  status?: SummaryStatus | null;
+  /** Each model's detail line. */
+  lines?: string[];
 }
 
 export interface FileState {
@@ -41,43 +55,8 @@ export interface StatusView {
   visible: boolean;
 }
 
-function displayName(m: SummaryModel): string {
-  return m.name;
-}
-
-export function heaviestModel(summary: SummaryParams): SummaryModel | undefined {
-  const { heaviest, models } = summary;
-  if (typeof heaviest === 'number' && models[heaviest]) {
-    return models[heaviest];
-  }
-  if (typeof heaviest === 'string') {
-    const found = models.find((m) => m.name === heaviest);
-    if (found) {
-      return found;
-    }
-  }
-  if (heaviest && typeof heaviest === 'object') {
-    return heaviest;
-  }
-  const counted = models.filter((m) => m.status === 'ok' && typeof m.macs === 'number');
-  return counted.sort((a, b) => (b.macs ?? 0) - (a.macs ?? 0))[0];
-}
-
-/** `⚡ 7.82 GMac · 28.68 M` */
-export function costText(m: SummaryModel): string {
-  return `⚡ ${formatMacs(m.macs ?? 0)} · ${formatParams(m.params ?? 0)}`;
-}
-
-function modelLine(m: SummaryModel): string {
-  const where = typeof m.line === 'number' ? ` (line ${m.line + 1})` : '';
-  if (m.status === 'ok') {
-    return `${displayName(m)}${where}: ${formatMacs(m.macs ?? 0)} · ${formatFlops(m.flops ?? 2 * (m.macs ?? 0))} · ${formatParams(m.params ?? 0)} params`;
-  }
-  if (m.status === 'skipped') {
-    return `${displayName(m)}${where}: not analysed (no input shape)`;
-  }
-  return `${displayName(m)}${where}: failed${m.error ? ` — ${m.error}` : ''}`;
-}
+const CLICK = 'Click for the per-layer report.';
+const HIDDEN: StatusView = { text: '', tooltip: '', severity: 'none', visible: false };
 
 /** What the status bar shows for the active file. */
 export function statusView(state: FileState | undefined, blockedReason?: string): StatusView {
@@ -85,18 +64,15 @@ export function statusView(state: FileState | undefined, blockedReason?: string)
     return { text: '$(shield) flopsight: not running models', tooltip: blockedReason, severity: 'none', visible: true };
   }
   if (!state) {
-    return { text: '', tooltip: '', severity: 'none', visible: false };
+    return HIDDEN;
   }
-  const models = state.summary?.models ?? [];
-  const heaviest = state.summary ? heaviestModel(state.summary) : undefined;
-  const failed = models.filter((m) => m.status === 'error');
-  const lines = models.map(modelLine);
-  const click = 'Click for the per-layer report.';
+  const summary = state.summary;
   if (state.running) {
-    const last = heaviest && heaviest.status === 'ok' ? ` ${costText(heaviest).slice(2)}` : ' flopsight';
+    // The last figures stay beside the spinner until the new ones come.
+    const last = summary?.heaviest?.cost;
     return {
-      text: `$(sync~spin)${last}`,
-      tooltip: ['flopsight: analysing…', ...lines].join('\n'),
+      text: `$(sync~spin) ${last ?? 'flopsight'}`,
+      tooltip: ['flopsight: analysing…', ...(summary?.lines ?? [])].join('\n'),
       severity: 'none',
       visible: true,
     };
@@ -104,46 +80,14 @@ export function statusView(state: FileState | undefined, blockedReason?: string)
   if (state.failure) {
     return { text: '$(warning) flopsight', tooltip: `flopsight: analysis failed — ${state.failure}`, severity: 'warning', visible: true };
   }
-  if (!state.summary || models.length === 0) {
-    return { text: '', tooltip: '', severity: 'none', visible: false };
-  }
-  if (heaviest && heaviest.status === 'ok') {
-    const warn = failed.length > 0 ? '$(warning) ' : '';
-    const title = models.length > 1 ? `Heaviest model: ${displayName(heaviest)}` : displayName(heaviest);
-    return {
-      text: `${warn}${costText(heaviest)}`,
-      tooltip: [title, ...lines, click].join('\n'),
-      severity: failed.length > 0 ? 'warning' : 'none',
-      visible: true,
-    };
-  }
-  if (failed.length > 0) {
-    const what = failed.length === 1 ? `${displayName(failed[0])} failed` : `${failed.length} models failed`;
-    return { text: `$(warning) flopsight: ${what}`, tooltip: [...lines, click].join('\n'), severity: 'warning', visible: true };
+  const status = summary?.status;
+  if (!status) {
+    return HIDDEN;
   }
   return {
-    text: '⚡ no input shape',
-    tooltip: [...lines, 'Add `# flopsight: input=(...)` to a model class to count it.'].join('\n'),
-    severity: 'none',
+    text: status.warning ? `$(warning) ${status.text}` : status.text,
+    tooltip: `${status.tooltip}\n${CLICK}`,
+    severity: status.warning ? 'warning' : 'none',
     visible: true,
   };
-}
-
-/**
- * The summary of a FileReport (what `flopsight/summary` carries), so that the status bar follows
- * every analysis, not only saves.
- */
-export function summaryFromReport(uri: string, report: FileReportJson): SummaryParams {
-  const models: SummaryModel[] = report.models.map((m) => ({
-    name: m.label || m.name,
-    line: m.line - 1,
-    status: m.status,
-    macs: m.total?.macs ?? null,
-    flops: m.total?.flops ?? null,
-    params: m.total?.params ?? null,
-    error: m.error?.message ?? null,
-  }));
-  const summary: SummaryParams = { uri, models, convention: report.convention };
-  summary.heaviest = heaviestModel(summary) ?? null;
-  return summary;
 }

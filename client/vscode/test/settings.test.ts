@@ -22,6 +22,7 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.inlayHints.show': ['macs', 'params', 'share', 'shape'],
   'flopsight.inlayHints.minShare': 0,
   'flopsight.measure': 'never',
+  'flopsight.maxFileSizeKB': 1024,
 };
 
 test('every setting of the design is contributed with its default and a description', () => {
@@ -84,7 +85,8 @@ test('paths expand ${workspaceFolder}, ${userHome} and ~', () => {
 });
 
 // The server's own reader (flopsight.settings.Settings.from_lsp) on the contributed defaults.
-const venvPython = join(__dirname, '..', '..', '..', '.venv', 'bin', 'python');
+// out/test -> the repository root (the extension lives in client/vscode/).
+const venvPython = join(__dirname, '..', '..', '..', '..', '.venv', 'bin', 'python');
 test('the server reads the contributed defaults as its own defaults', { skip: !existsSync(venvPython) && 'no repo venv' }, () => {
   const defaults = nestSection(Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.default])));
   const sent = serverSection(defaults, { trusted: true });
@@ -97,7 +99,9 @@ test('the server reads the contributed defaults as its own defaults', { skip: !e
   ].join('\n');
   let out: string;
   try {
-    out = execFileSync(venvPython, ['-c', script, JSON.stringify(sent)], { encoding: 'utf8' });
+    // This checkout's server, whatever the shared venv has installed.
+    const env = { ...process.env, PYTHONPATH: join(__dirname, '..', '..', '..', '..', 'server') };
+    out = execFileSync(venvPython, ['-c', script, JSON.stringify(sent)], { encoding: 'utf8', env });
   } catch (error) {
     assert.fail(`flopsight.settings could not be imported from ${venvPython}: ${String(error)}`);
   }

@@ -8,6 +8,7 @@ from flopsight.lsp.diagnostics import Lines
 from flopsight.lsp.positions import line_end
 from flopsight.source.model import ModelSpec, SourceAnalysis, Span
 from flopsight.source.pragma import pragma_comment
+from flopsight.source.text import split_lines
 
 
 def _overlaps(first: int, last: int, rng: types.Range) -> bool:
@@ -47,7 +48,7 @@ def code_actions(
 ) -> list[types.CodeAction]:
     if source is None:
         return []
-    lines = text.splitlines()
+    lines = split_lines(text)
     out: list[types.CodeAction] = []
     for spec in source.models:
         if spec.inputs is not None or not _overlaps(spec.line, spec.end_line, rng):

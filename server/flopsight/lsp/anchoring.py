@@ -11,17 +11,23 @@ siblings. A line of the old text maps to the new text when the statement holding
 there with the same identity and the same text. When the new text does not parse (half-typed
 code), only unchanged runs of lines found by a line diff carry over, each line keeping its own
 text.
+
+Every step is linear in the texts' sizes (the line diff compares only what lies between the common
+first and last lines, and gives up beyond ``DIFF_MAX_LINES``), and the maps are cached by the
+characters of the texts they hold (``CACHE_MAX_CHARS``), not by count: a few large files cannot
+pin hundreds of megabytes.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from functools import lru_cache
 
 from flopsight.report.model import LayerCost, LineCost, ModelError, ModelReport, SourceWarning
+from flopsight.source.text import split_lines
 
 # old line (1-based) -> new line (1-based)
 LineMap = dict[int, int]
@@ -30,7 +36,9 @@ _Key = tuple[tuple[str, str, int], ...]
 
 
 def _stmt_lines(lines: Sequence[str], first: int, last: int) -> tuple[str, ...]:
-    return tuple(lines[i - 1].strip() for i in range(first, last + 1) if 0 < i <= len(lines))
+    if first == last and 0 < first <= len(lines):
+        return (lines[first - 1].strip(),)
+    return tuple(line.strip() for line in lines[max(first, 1) - 1 : last])
 
 
 def _last_line(node: ast.stmt) -> int:
@@ -60,7 +68,7 @@ class _Statements:
     """Every statement of a text keyed by identity: key -> (header lines, header text)."""
 
     def __init__(self, text: str, tree: ast.Module) -> None:
-        self.lines = text.splitlines()
+        self.lines = split_lines(text)
         self.entries: dict[_Key, tuple[list[int], tuple[str, ...]]] = {}
         self._walk(tree.body, ())
 
@@ -99,11 +107,78 @@ def _parse(text: str) -> ast.Module | None:
         return None
 
 
-@lru_cache(maxsize=64)
-def line_map(old_text: str, new_text: str) -> LineMap:
-    """Where each line of ``old_text`` is in ``new_text``; lines without a sure match are absent."""
+# Lines between the common head and tail that the line diff still compares (quadratic in them).
+DIFF_MAX_LINES = 2000
+CACHE_MAX_CHARS = 16 * 2**20
+
+
+class _MapCache:
+    """Line maps by (old text, new text), least recently used out first, bounded by characters;
+    each entry remembers the document it was made for, so that closing it drops its entries."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._maps: OrderedDict[tuple[str, str], LineMap] = OrderedDict()
+        self._owners: dict[tuple[str, str], str | None] = {}
+
+    def get(self, key: tuple[str, str]) -> LineMap | None:
+        found = self._maps.get(key)
+        if found is not None:
+            self._maps.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], value: LineMap, owner: str | None = None) -> None:
+        size = len(key[0]) + len(key[1])
+        if size > self.max_chars:
+            return
+        if key in self._maps:
+            self.chars -= size
+        self._maps[key] = value
+        self._owners[key] = owner
+        self.chars += size
+        while self.chars > self.max_chars:
+            old_key, _ = self._maps.popitem(last=False)
+            del self._owners[old_key]
+            self.chars -= len(old_key[0]) + len(old_key[1])
+
+    def forget(self, owner: str) -> None:
+        """Drops every map made for the document ``owner`` (it was closed)."""
+        for key in [k for k, o in self._owners.items() if o == owner]:
+            del self._maps[key], self._owners[key]
+            self.chars -= len(key[0]) + len(key[1])
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+
+CACHE = _MapCache(CACHE_MAX_CHARS)
+
+
+def line_map(old_text: str, new_text: str, owner: str | None = None) -> LineMap:
+    """Where each line of ``old_text`` is in ``new_text``; lines without a sure match are absent.
+
+    ``owner``: the document the map is for (``CACHE.forget`` drops its maps when it closes).
+    """
     if old_text == new_text:
-        return {i: i for i in range(1, len(old_text.splitlines()) + 1)}
+        return _line_map(old_text, new_text)  # cheap: nothing to keep
+    key = (old_text, new_text)
+    found = CACHE.get(key)
+    if found is None:
+        found = _line_map(old_text, new_text)
+        CACHE.put(key, found, owner)
+    return found
+
+
+def line_maps(old_texts: Sequence[str], new_text: str) -> list[LineMap]:
+    """``line_map`` of each old text, uncached: what the helper process computes for a large
+    document (the session keeps the view it gives)."""
+    return [_line_map(old, new_text) for old in old_texts]
+
+
+def _line_map(old_text: str, new_text: str) -> LineMap:
+    if old_text == new_text:
+        return {i: i for i in range(1, len(split_lines(old_text)) + 1)}
     old_tree, new_tree = _parse(old_text), _parse(new_text)
     if old_tree is None or new_tree is None:
         return _diff_map(old_text, new_text)
@@ -122,13 +197,30 @@ def line_map(old_text: str, new_text: str) -> LineMap:
 
 
 def _diff_map(old_text: str, new_text: str) -> LineMap:
-    old_lines, new_lines = old_text.splitlines(), new_text.splitlines()
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
-    mapping: LineMap = {}
+    old_lines, new_lines = split_lines(old_text), split_lines(new_text)
+    head = 0
+    limit = min(len(old_lines), len(new_lines))
+    while head < limit and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while (
+        tail < limit - head
+        and old_lines[len(old_lines) - 1 - tail] == new_lines[len(new_lines) - 1 - tail]
+    ):
+        tail += 1
+    mapping: LineMap = {i: i for i in range(1, head + 1)}
+    shift = len(new_lines) - len(old_lines)
+    for i in range(len(old_lines) - tail + 1, len(old_lines) + 1):
+        mapping[i] = i + shift
+    old_mid = old_lines[head : len(old_lines) - tail]
+    new_mid = new_lines[head : len(new_lines) - tail]
+    if len(old_mid) > DIFF_MAX_LINES or len(new_mid) > DIFF_MAX_LINES:
+        return mapping  # a large rewrite: its lines get no hints until the text parses again
+    matcher = difflib.SequenceMatcher(a=old_mid, b=new_mid, autojunk=False)
     for tag, i1, i2, j1, _j2 in matcher.get_opcodes():
         if tag == "equal":
             for k in range(i2 - i1):
-                mapping[i1 + k + 1] = j1 + k + 1
+                mapping[head + i1 + k + 1] = head + j1 + k + 1
     return mapping
 
 

@@ -16,6 +16,7 @@ from flopsight.lsp.documents import DocumentView
 from flopsight.lsp.positions import column, first_non_blank, line_end
 from flopsight.report.model import ModelReport
 from flopsight.source.model import SourceAnalysis, SourceDiagnostic, Span
+from flopsight.source.text import split_lines
 
 SOURCE = "flopsight"
 
@@ -45,7 +46,7 @@ class Lines:
     """The current text's lines, for turning 1-based lines and Python columns into LSP ranges."""
 
     def __init__(self, text: str, utf16: bool = True) -> None:
-        self.lines = text.splitlines() or [""]
+        self.lines = split_lines(text)
         self.utf16 = utf16
 
     def _text(self, line: int) -> str:
@@ -142,6 +143,17 @@ def execution_off(lines: Lines, line: int = 1) -> types.Diagnostic:
         "FS401",
         "flopsight: execution is turned off (flopsight.execute is false, or the workspace is "
         "untrusted); no model of this file runs. Set flopsight.execute to true to see costs.",
+        types.DiagnosticSeverity.Information,
+    )
+
+
+def too_large(limit_kb: int) -> types.Diagnostic:
+    start = types.Position(line=0, character=0)
+    return make(
+        types.Range(start=start, end=start),
+        "FS402",
+        f"flopsight: this file is larger than flopsight.maxFileSizeKB ({limit_kb} KB) and is not "
+        "analysed. Raise the setting to count its models.",
         types.DiagnosticSeverity.Information,
     )
 

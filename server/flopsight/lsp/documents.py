@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flopsight.lsp.anchoring import anchor_model, anchor_warnings, line_map
+from flopsight.lsp.anchoring import LineMap, anchor_model, anchor_warnings, line_map
 from flopsight.report.model import Convention, ModelReport, SourceWarning
 
 
@@ -53,27 +53,49 @@ class DocumentResults:
     """The results for one document, by model name."""
 
     models: dict[str, ModelResult] = field(default_factory=dict)
+    # Changes whenever a result comes or goes: a view computed earlier is stale.
+    generation: int = 0
 
     def put(self, result: ModelResult) -> None:
         self.models[result.report.name] = result
+        self.generation += 1
 
     def keep_only(self, names: set[str]) -> None:
         """Forgets models the text no longer defines."""
         for name in list(self.models):
             if name not in names:
                 del self.models[name]
+                self.generation += 1
 
     def clear(self) -> None:
         self.models.clear()
+        self.generation += 1
 
-    def view(self, current_text: str) -> DocumentView:
+    def texts(self) -> list[str]:
+        """The distinct texts the results were computed from."""
+        return list({id(r.text): r.text for r in self.models.values()}.values())
+
+    def view(
+        self,
+        current_text: str,
+        maps: dict[int, LineMap] | None = None,
+        owner: str | None = None,
+    ) -> DocumentView:
+        """The results anchored to ``current_text``; ``maps``: line maps already computed, by
+        ``id`` of the old text (``texts()``), else computed here (cached for ``owner``)."""
         models: list[AnchoredModel] = []
         warnings: list[SourceWarning] = []
         notes: list[str] = []
         # File-level warnings come with every job; show those of the newest text once.
         newest: ModelResult | None = None
+
+        def mapping_of(text: str) -> LineMap:
+            if maps is not None and id(text) in maps:
+                return maps[id(text)]
+            return line_map(text, current_text, owner)
+
         for result in self.models.values():
-            mapping = line_map(result.text, current_text)
+            mapping = mapping_of(result.text)
             anchored = anchor_model(result.report, mapping)
             if anchored is not None:
                 models.append(
@@ -82,7 +104,7 @@ class DocumentResults:
             if newest is None or result.text == current_text:
                 newest = result
         if newest is not None:
-            mapping = line_map(newest.text, current_text)
+            mapping = mapping_of(newest.text)
             warnings = anchor_warnings(newest.warnings, mapping)
             notes = list(newest.notes)
         models.sort(key=lambda m: m.report.line)

@@ -4,24 +4,45 @@ Each handler turns LSP params into a call on a protocol-free module (``hints``, 
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
 imports torch: models run in the worker (``flopsight.worker``).
 
-Besides the standard features it sends three notifications a client may use for a status bar:
+Besides the standard features it sends three notifications a client may use for a status bar.
+Every figure in them is a display string made here (``flopsight.report.units``); a client shows
+them as they are and computes nothing:
 
 ``flopsight/analysisStarted`` ``{"uri": str}``
     a round of analysis of the document began (jobs were sent to the worker).
-``flopsight/analysisFinished`` ``{"uri": str, "cancelled": bool}``
-    that round ended (``cancelled``: a newer edit superseded it).
-``flopsight/summary`` (after each save, once the analysis of the saved text is in)::
+``flopsight/summary`` (after every round that ran to the end, before analysisFinished)::
 
     {"uri": str,
-     "models": [{"name": str, "line": int (0-based), "status": "ok" | "error" | "skipped",
+     "models": [{"name": str (the pragma's name= or the class/variable), "line": int (0-based),
+                 "status": "ok" | "error" | "skipped",
                  "macs": int | null, "flops": int | null, "params": int | null,
-                 "label": str (the code lens title, or the error), "error": str | null}],
-     "heaviest": <one of models, the ok model with the most MACs> | null,
-     "text": str (e.g. "NeuralNetwork: 670.73 KMac · 669.71 k")}
+                 "label": str (the code lens title, or the error), "error": str | null,
+                 "cost": str | null (e.g. "670.73 KMac · 669.71 k"; null unless counted),
+                 "detail": str (e.g. "NeuralNetwork (line 7): 670.73 KMac · 1.34 MFLOPs ·
+                                669.71 k params", or why there are no figures)}],
+     "heaviest": <one of models, the counted model with the most MACs> | null,
+     "text": str (one log line, e.g. "NeuralNetwork: 670.73 KMac · 669.71 k"),
+     "status": {"text": str (e.g. "⚡ 670.73 KMac · 669.71 k"), "tooltip": str,
+                "warning": bool (a model failed)} | null (no models: nothing to show),
+     "lines": [str] (each model's detail, for a tooltip while a newer round runs)}
 
-The same summary goes to ``window/logMessage``, one line per model. The command
-``flopsight.showReport`` (arguments ``[uri, model name]``) returns the model's per-layer table as
-markdown.
+    On save the models also go to ``window/logMessage``, one line each.
+``flopsight/analysisFinished`` ``{"uri": str, "cancelled": bool}``
+    that round ended (``cancelled``: a newer edit superseded it).
+
+Commands (ids of the server's own, so that an editor's commands never collide with them):
+
+``flopsight.server.showReport``
+    ``[uri, model name]`` -> the model's per-layer table as markdown (every model without a
+    name); ``[uri, {"format": "json" | "view", "model": name | null}]`` -> the FileReport JSON
+    (lines as now), or the report page's display strings (``flopsight.lsp.summary.report_view``:
+    per model ``title``, ``facts`` [[label, text]], ``rows`` of the layer tree, ``bars`` of the
+    heaviest layers, ``error``, ``uncounted``; the file's ``warnings`` and ``notes``).
+``flopsight.server.measure``
+    ``[uri]`` (or nothing: every open document): time the models now.
+``flopsight.server.stats``
+    ``{"documents": int, "texts": int, "lineMapCacheEntries": int, "lineMapCacheChars": int}``:
+    what the server holds (open documents, synced texts, cached line maps), for benchmarks.
 """
 
 from __future__ import annotations
@@ -39,11 +60,17 @@ from flopsight.lsp import actions, hover, lens
 from flopsight.lsp.hints import document_hints, to_inlay_hints
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
+from flopsight.lsp.protocol import TextSyncProtocol
 from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
+from flopsight.lsp.summary import report_view
+from flopsight.lsp.sync import DocumentTexts
 from flopsight.settings import Settings
 from flopsight.source.notebook import NotebookCell
+from flopsight.source.text import split_lines
 
 log = logging.getLogger(__name__)
+
+STATS = "flopsight.server.stats"
 
 
 def make_analyser(settings: Settings) -> Analyser:
@@ -66,8 +93,15 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
 
 class FlopsightServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("flopsight", __version__, notebook_document_sync=NOTEBOOK_SYNC)
+        super().__init__(
+            "flopsight",
+            __version__,
+            notebook_document_sync=NOTEBOOK_SYNC,
+            protocol_cls=TextSyncProtocol,
+        )
         self.session = Session(_Hooks(self), make_analyser)
+        # The documents' texts by the protocol's line definition (see flopsight.lsp.sync).
+        self.texts = DocumentTexts()
 
 
 class _Hooks:
@@ -158,6 +192,7 @@ def initialize(ls: FlopsightServer, params: types.InitializeParams) -> None:
     root_uri = folders[0].uri if folders else params.root_uri
     session.root = uri_to_path(root_uri) if root_uri else params.root_path
     session.utf16 = ls.workspace.position_encoding in (None, types.PositionEncodingKind.Utf16)
+    ls.texts.utf16 = session.utf16
 
 
 @server.feature(types.INITIALIZED)
@@ -188,40 +223,48 @@ async def did_change_configuration(
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: FlopsightServer, params: types.DidOpenTextDocumentParams) -> None:
     doc = params.text_document
-    ls.session.opened(doc.uri, ls.workspace.get_text_document(doc.uri).source, doc.version)
+    ls.session.opened(doc.uri, ls.texts.open(doc.uri, doc.text, doc.version), doc.version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: FlopsightServer, params: types.DidChangeTextDocumentParams) -> None:
     doc = params.text_document
-    ls.session.changed(doc.uri, ls.workspace.get_text_document(doc.uri).source, doc.version)
+    text = ls.texts.change(doc.uri, params.content_changes, doc.version)
+    ls.session.changed(doc.uri, text, doc.version)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
 def did_save(ls: FlopsightServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
-    ls.session.saved(uri, ls.workspace.get_text_document(uri).source)
+    text = ls.texts.text(uri)
+    if params.text is not None:
+        text = ls.texts.open(uri, params.text)
+    ls.session.saved(uri, text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: FlopsightServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.texts.close(params.text_document.uri)
     ls.session.closed(params.text_document.uri)
 
 
 def _notebook(ls: FlopsightServer, uri: str) -> NotebookText | None:
+    """The notebook's cells (order and kind as pygls keeps them; texts from ``ls.texts``)."""
     notebook = ls.workspace.get_notebook_document(notebook_uri=uri)
     if notebook is None:
         return None
     cells = []
     for cell in notebook.cells:
         code = cell.kind == types.NotebookCellKind.Code
-        text = ls.workspace.get_text_document(cell.document).source
+        text = ls.texts.text(cell.document) or ""
         cells.append(NotebookCell(text=text, kind="code" if code else "markdown", id=cell.document))
     return NotebookText.build(notebook.uri, cells)
 
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
 def notebook_did_open(ls: FlopsightServer, params: types.DidOpenNotebookDocumentParams) -> None:
+    for cell in params.cell_text_documents:
+        ls.texts.open(cell.uri, cell.text, cell.version)
     notebook = _notebook(ls, params.notebook_document.uri)
     if notebook is not None:
         ls.session.notebook_opened(notebook, params.notebook_document.version)
@@ -229,6 +272,15 @@ def notebook_did_open(ls: FlopsightServer, params: types.DidOpenNotebookDocument
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
 def notebook_did_change(ls: FlopsightServer, params: types.DidChangeNotebookDocumentParams) -> None:
+    cells = params.change.cells
+    if cells is not None:
+        structure = cells.structure
+        for opened in (structure.did_open or []) if structure else []:
+            ls.texts.open(opened.uri, opened.text, opened.version)
+        for closed in (structure.did_close or []) if structure else []:
+            ls.texts.close(closed.uri)
+        for content in cells.text_content or []:
+            ls.texts.change(content.document.uri, content.changes, content.document.version)
     notebook = _notebook(ls, params.notebook_document.uri)
     if notebook is not None:
         ls.session.notebook_changed(notebook, params.notebook_document.version)
@@ -241,6 +293,8 @@ def notebook_did_save(ls: FlopsightServer, params: types.DidSaveNotebookDocument
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
 def notebook_did_close(ls: FlopsightServer, params: types.DidCloseNotebookDocumentParams) -> None:
+    for cell in params.cell_text_documents:
+        ls.texts.close(cell.uri)
     ls.session.closed(params.notebook_document.uri)
 
 
@@ -261,14 +315,14 @@ def inlay_hint(ls: FlopsightServer, params: types.InlayHintParams) -> list[types
     hints = document_hints(view.models, session.hint_options())
     rng = params.range
     if cell is None or doc.notebook is None:
-        lines = doc.text.splitlines()
+        lines = split_lines(doc.text)
         return to_inlay_hints(hints, lines, rng.start.line, rng.end.line, session.utf16)
     in_cell = []
     for hint in hints:
         where = doc.notebook.to_cell_row(hint.line)
         if where is not None and where[0] == cell:
             in_cell.append(replace(hint, line=where[1] + 1))
-    lines = doc.notebook.cell_text(cell).splitlines()
+    lines = split_lines(doc.notebook.cell_text(cell))
     return to_inlay_hints(in_cell, lines, rng.start.line, rng.end.line, session.utf16)
 
 
@@ -286,7 +340,7 @@ def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | No
     if cell is not None and doc.notebook is not None:
         line = doc.notebook.to_virtual_line(cell, params.position.line)
         row = None if line is None else line - 1
-    lines = doc.text.splitlines()
+    lines = split_lines(doc.text)
     if row is None or row >= len(lines):
         return None
     col = index(lines[row], params.position.character, session.utf16)
@@ -366,14 +420,23 @@ def _to_cells(
 @server.command(lens.SHOW_REPORT)
 def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     """``[uri, model]`` -> the model's per-layer table as markdown (every model without a name);
-    ``[uri, {"format": "json", "model": name | null}]`` -> the report as JSON, lines as now."""
+    ``[uri, {"format": "json" | "view", "model": name | null}]`` -> the report as JSON (lines
+    as now) or as the report page's display strings."""
     uri = str(args[0]) if args else ""
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
     found = _located(ls, uri)
     if found is not None:
         uri = found[0].uri  # a notebook's cell: the notebook
-    return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
+    view = ls.session.view(uri)
+    if options.get("format") == "view" and view is not None:
+        return report_view(view, uri_to_path(uri), name)
+    return lens.show_report(view, uri_to_path(uri), name, options.get("format"))
+
+
+@server.command(STATS)
+def stats(ls: FlopsightServer, *args: Any) -> dict[str, int]:
+    return {**ls.session.stats(), "texts": len(ls.texts)}
 
 
 @server.command(lens.MEASURE)

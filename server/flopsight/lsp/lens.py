@@ -1,8 +1,8 @@
-"""Code lenses above each analysed model, the ``flopsight.showReport`` table and the save summary.
+"""Code lenses above each analysed model, the ``flopsight.server.showReport`` table, the summary.
 
 The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` and runs the
-command ``flopsight.showReport`` with ``[uri, model name]``, whose answer is the per-layer table
-as markdown.
+command ``flopsight.server.showReport`` with ``[uri, model name]``, whose answer is the
+per-layer table as markdown.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from flopsight.report.units import (
     format_params,
 )
 
-SHOW_REPORT = "flopsight.showReport"
-MEASURE = "flopsight.measure"
+# The server's commands; editor commands (the VS Code extension's flopsight.showReport) differ.
+SHOW_REPORT = "flopsight.server.showReport"
+MEASURE = "flopsight.server.measure"
 MAX_ERROR = 80
 
 
@@ -61,43 +62,6 @@ def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
     return render_model_markdown(anchored.report, path, anchored.convention)
 
 
-def summary(uri: str, view: DocumentView) -> dict[str, Any]:
-    """The ``flopsight/summary`` notification's params (see ``flopsight.lsp.handlers``)."""
-    models: list[dict[str, Any]] = []
-    for anchored in view.models:
-        m = anchored.report
-        t = m.total
-        models.append(
-            {
-                "name": m.display_name,
-                "line": m.line - 1,
-                "status": m.status,
-                "macs": t.macs if t else None,
-                "flops": t.flops if t else None,
-                "params": t.params if t else None,
-                "label": model_title(m) or m.status,
-                "error": m.error.message if m.error else None,
-            }
-        )
-    ok = [m for m in models if m["status"] == "ok" and m["macs"] is not None]
-    heaviest = max(ok, key=lambda m: m["macs"], default=None)
-    return {
-        "uri": uri,
-        "models": models,
-        "heaviest": heaviest,
-        "text": summary_text(heaviest, len(models)),
-    }
-
-
-def summary_text(heaviest: dict[str, Any] | None, count: int) -> str:
-    """Status-bar text: the heaviest model's MACs and params."""
-    if heaviest is None:
-        return "flopsight: no results" if count else "flopsight: no models"
-    more = f" (+{count - 1})" if count > 1 else ""
-    macs, params = format_macs(heaviest["macs"]), format_params(heaviest["params"])
-    return f"{heaviest['name']}: {macs} · {params}{more}"
-
-
 def log_lines(path: str, view: DocumentView) -> Sequence[str]:
     out = []
     for anchored in view.models:
@@ -109,7 +73,8 @@ def log_lines(path: str, view: DocumentView) -> Sequence[str]:
 def show_report(
     view: DocumentView | None, path: str, name: str | None, fmt: str | None = None
 ) -> str | dict[str, Any]:
-    """What ``flopsight.showReport`` answers: markdown, or the FileReport JSON (``fmt="json"``)."""
+    """What ``flopsight.server.showReport`` answers: markdown, or the FileReport JSON
+    (``fmt="json"``)."""
     if view is None:
         return "flopsight: no analysis for this document (is flopsight.execute off?)"
     models = [m for m in view.models if name is None or m.report.name == name]

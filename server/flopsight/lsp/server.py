@@ -1,8 +1,8 @@
 """``flopsight serve``: the language server, on stdio or ``--tcp HOST:PORT`` (for debugging).
 
-This module stays light: on stdio, ``initialize`` is answered before pygls has finished
-importing (``fast_start``); the features live in ``flopsight.lsp.handlers``, whose docstring
-lists the notifications flopsight adds to the protocol (``flopsight/summary``,
+pygls answers ``initialize`` itself (budget: 1 s from start, measured by ``bench/bench_lsp.py``);
+the features live in ``flopsight.lsp.handlers``, whose docstring lists the commands and the
+notifications flopsight adds to the protocol (``flopsight/summary``,
 ``flopsight/analysisStarted``, ``flopsight/analysisFinished``).
 """
 
@@ -20,12 +20,10 @@ def start(tcp: str | None = None) -> None:
     """
     level = os.environ.get("FLOPSIGHT_LOG", "WARNING").upper()
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.WARNING))
-    if tcp:
-        from flopsight.lsp.handlers import server
+    from flopsight.lsp.handlers import server
 
+    if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
         return
-    from flopsight.lsp.fast_start import serve_stdio
-
-    serve_stdio(sys.stdin.buffer, sys.stdout.buffer)
+    server.start_io()

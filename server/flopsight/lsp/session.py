@@ -9,6 +9,11 @@ same document cancels the older one's jobs; jobs of other documents are left alo
 
 The LSP specifics (sending notifications, requests, progress) live behind ``ClientHooks``, which
 ``flopsight.lsp.handlers`` implements; tests can drive a session with a fake client and pool.
+
+Large documents: the event loop never parses or re-anchors a text above
+``offload.INLINE_MAX_CHARS`` itself; that runs in a helper process (``flopsight.lsp.offload``),
+and until it is done such a document shows no hints (withheld, never misplaced). A document over
+``flopsight.maxFileSizeKB`` is not analysed at all: one info diagnostic (FS402) says so.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 
 from flopsight.job import AnalysisRequest, MeasureOptions
+from flopsight.lsp import anchoring
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
+from flopsight.lsp.offload import Offload
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
@@ -91,8 +98,11 @@ class OpenDocument:
     published_cells: set[str] = field(default_factory=set)
     # Saved since the last summary was sent.
     summary_pending: bool = False
-    # The next round also times the models (flopsight.measure: onSave, or the command).
+    # The next round also times the models (flopsight.measure: onSave, or the server command).
     measure_pending: bool = False
+    # The view of (text, results generation): kept, as re-anchoring a large text is not cheap.
+    view_cache: tuple[str, int, DocumentView] | None = None
+    reanchor: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> str:
@@ -129,6 +139,7 @@ class Session:
         self.utf16 = True
         self._closing: asyncio.Future[Any] | None = None
         self.configured = asyncio.Event()
+        self.offload = Offload()
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
@@ -155,21 +166,84 @@ class Session:
         for doc in self.documents.values():
             self._cancel(doc)
         self._close_analyser(wait=True)
+        self.offload.close()
 
     # -- reading --------------------------------------------------------------------------
-    def source(self, doc: OpenDocument) -> SourceAnalysis:
-        if doc.source is None or doc.source_text != doc.text:
-            from flopsight.source import analyse_source
+    def too_large(self, doc: OpenDocument) -> bool:
+        """Over ``flopsight.maxFileSizeKB`` (UTF-8 bytes): not analysed."""
+        limit = self.settings.max_file_size_kb * 1024
+        text = doc.text
+        if len(text) * 4 <= limit:
+            return False
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        return size > limit
 
-            doc.source = analyse_source(doc.text, doc.path)
-            doc.source_text = doc.text
+    def source(self, doc: OpenDocument) -> SourceAnalysis | None:
+        """The source analysis of the current text; None while a large one is read off the loop
+        (or the document is too large to read)."""
+        if doc.source is not None and doc.source_text == doc.text:
+            return doc.source
+        if self.too_large(doc) or self.offload.is_large(doc.text):
+            return None
+        from flopsight.source import analyse_source
+
+        doc.source = analyse_source(doc.text, doc.path)
+        doc.source_text = doc.text
         return doc.source
+
+    async def _source_of(self, doc: OpenDocument, text: str) -> SourceAnalysis:
+        if doc.source is not None and doc.source_text == text:
+            return doc.source
+        from flopsight.source import analyse_source
+
+        source = await self.offload.run(text, analyse_source, text, doc.path)
+        doc.source, doc.source_text = source, text
+        return source
 
     def view(self, uri: str) -> DocumentView | None:
         doc = self.documents.get(uri)
-        if doc is None or not self.settings.execute:
+        if doc is None or not self.settings.execute or self.too_large(doc):
             return None
-        return doc.results.view(doc.text)
+        return self._view(doc)
+
+    def _view(self, doc: OpenDocument) -> DocumentView | None:
+        """The results anchored to the current text; None while a large text is re-anchored."""
+        text, generation = doc.text, doc.results.generation
+        cached = doc.view_cache
+        if cached is not None and cached[0] is text and cached[1] == generation:
+            return cached[2]
+        if self.offload.is_large(text) and any(t != text for t in doc.results.texts()):
+            self._schedule_reanchor(doc)
+            return None
+        view = doc.results.view(text, owner=doc.uri)
+        doc.view_cache = (text, generation, view)
+        return view
+
+    def _schedule_reanchor(self, doc: OpenDocument) -> None:
+        if doc.reanchor is None or doc.reanchor.done():
+            doc.reanchor = asyncio.ensure_future(self._reanchor(doc))
+
+    async def _reanchor(self, doc: OpenDocument) -> None:
+        """Re-anchors a large document's results in the helper process, then asks the client
+        to fetch hints and lenses again."""
+        text, generation = doc.text, doc.results.generation
+        old = [t for t in doc.results.texts() if t != text]
+        maps = await self.offload.run(text, anchoring.line_maps, old, text)
+        if self.documents.get(doc.uri) is not doc:
+            return
+        if doc.text is text and doc.results.generation == generation:
+            by_text = {id(t): m for t, m in zip(old, maps, strict=True)}
+            view = doc.results.view(text, by_text, owner=doc.uri)
+            doc.view_cache = (text, generation, view)
+        self.client.refresh()
+
+    def stats(self) -> dict[str, int]:
+        """What the server holds (``flopsight.server.stats``): documents and cached line maps."""
+        return {
+            "documents": len(self.documents),
+            "lineMapCacheEntries": len(anchoring.CACHE),
+            "lineMapCacheChars": anchoring.CACHE.chars,
+        }
 
     def hint_options(self) -> HintOptions:
         # minShare is a fraction (0.01: lines under 1% get no hint), as the VS Code settings
@@ -205,8 +279,8 @@ class Session:
         self.schedule(doc, delay_s=0.0)
 
     def measure(self, uri: str | None) -> bool:
-        """``flopsight.measure``: time the models of the document (every open one when ``uri``
-        is None) now; False when there is none."""
+        """``flopsight.server.measure``: time the models of the document (every open one when
+        ``uri`` is None) now; False when there is none."""
         if not self.settings.execute:
             return False
         found = self.locate(uri) if uri else None
@@ -220,6 +294,9 @@ class Session:
         doc = self.documents.pop(uri, None)
         if doc is not None:
             self._cancel(doc)
+            if doc.reanchor is not None:
+                doc.reanchor.cancel()
+            anchoring.CACHE.forget(uri)
         if doc is not None and doc.notebook is not None:
             for cell in doc.published_cells | set(doc.notebook.code_cells()):
                 self.cells.pop(cell, None)
@@ -297,17 +374,20 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
-        if doc.summary_pending:
-            doc.summary_pending = False
-            self.send_summary(doc)
+        saved, doc.summary_pending = doc.summary_pending, False
+        self.send_summary(doc, log=saved)
         self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
 
     async def _run_models(self, doc: OpenDocument) -> None:
         measure, doc.measure_pending = doc.measure_pending, False
         text = doc.text
-        source = self.source(doc)
         doc.rounds += 1
         doc.extra = []
+        if self.too_large(doc):
+            doc.results.clear()
+            doc.source = doc.source_text = None
+            return
+        source = await self._source_of(doc, text)
         if not self.settings.execute:
             doc.results.clear()
             return
@@ -442,9 +522,15 @@ class Session:
         return 1
 
     # -- output ---------------------------------------------------------------------------
-    def diagnostics(self, doc: OpenDocument) -> list[types.Diagnostic]:
+    def diagnostics(self, doc: OpenDocument) -> list[types.Diagnostic] | None:
+        """The document's diagnostics; None while a large text is still read (the round that
+        reads it publishes)."""
+        if self.too_large(doc):
+            return [diag.too_large(self.settings.max_file_size_kb)]
         source = self.source(doc)
-        view = doc.results.view(doc.text) if self.settings.execute else None
+        if source is None:
+            return None
+        view = self._view(doc) if self.settings.execute else None
         return diag.document_diagnostics(
             doc.text,
             source,
@@ -457,20 +543,26 @@ class Session:
     def publish(self, doc: OpenDocument) -> None:
         if self.documents.get(doc.uri) is not doc:
             return
-        if doc.notebook is None:
-            self.client.publish(doc.uri, self.diagnostics(doc), doc.version)
+        diagnostics = self.diagnostics(doc)
+        if diagnostics is None:
             return
-        by_cell = doc.notebook.split_diagnostics(self.diagnostics(doc))
+        if doc.notebook is None:
+            self.client.publish(doc.uri, diagnostics, doc.version)
+            return
+        by_cell = doc.notebook.split_diagnostics(diagnostics)
         for gone in doc.published_cells - set(by_cell):
             self.client.publish(gone, [], None)
         for cell, diagnostics in by_cell.items():
             self.client.publish(cell, diagnostics, None)
         doc.published_cells = set(by_cell)
 
-    def send_summary(self, doc: OpenDocument) -> None:
-        from flopsight.lsp.lens import log_lines, summary
+    def send_summary(self, doc: OpenDocument, log: bool = False) -> None:
+        """``flopsight/summary`` after every round; on save the models also go to the log."""
+        from flopsight.lsp.lens import log_lines
+        from flopsight.lsp.summary import summary
 
-        view = doc.results.view(doc.text)
-        for line in log_lines(doc.path, view):
-            self.client.log(line)
+        view = self._view(doc) or DocumentView([], [], [])
+        if log:
+            for line in log_lines(doc.path, view):
+                self.client.log(line)
         self.client.notify("flopsight/summary", summary(doc.uri, view))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from flopsight.report.hints import DEFAULT_PARTS, file_line_labels
 from flopsight.report.model import FileReport
+from flopsight.source.text import split_lines
 
 # Lines longer than this do not push the column further right; their label follows them.
 MAX_COLUMN = 88
@@ -30,7 +31,9 @@ def annotate_text(
             mark = f"✗ {err.type}: {message}"
             mark = mark if len(mark) <= MAX_ERROR else mark[: MAX_ERROR - 1] + "…"
             labels.setdefault(err.line or model.line, mark)
-    lines = text.splitlines()
+    lines = split_lines(text)
+    if lines[-1] == "":
+        lines.pop()  # the break ending the last line starts no line of its own here
     labelled = [len(lines[n - 1].rstrip()) for n in labels if 0 < n <= len(lines)]
     column = min(max(labelled, default=0), MAX_COLUMN) + 2
     out = []

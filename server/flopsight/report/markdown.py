@@ -1,5 +1,5 @@
 """A report as Markdown: ``flopsight report --format markdown`` and the editor's
-``flopsight.showReport`` page. Pure functions, no torch.
+``flopsight.server.showReport`` page. Pure functions, no torch.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from flopsight.source.text import split_lines
+
 CellKind = Literal["code", "markdown", "raw"]
 
 # Cell magics whose body is still Python and runs as such.
@@ -72,7 +74,7 @@ class VirtualModule:
 
 def neutralise_ipython(text: str) -> str:
     """Turns magics, shell escapes and help queries into comments, keeping every line in place."""
-    lines = text.split("\n")
+    lines = split_lines(text)
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split()[0] if first[2:].split() else ""
@@ -98,7 +100,7 @@ def build_virtual_module(cells: Sequence[NotebookCell]) -> VirtualModule:
     for index, cell in enumerate(cells):
         if cell.kind != "code":
             continue
-        body = neutralise_ipython(cell.text.rstrip("\n"))
+        body = neutralise_ipython(cell.text.rstrip("\r\n"))
         count = body.count("\n") + 1
         spans.append(
             CellSpan(index=index, id=cell.id or f"cell {index + 1}", start=line, line_count=count)

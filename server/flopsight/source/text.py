@@ -1,5 +1,10 @@
 """Lines of a source text: spans in character columns, and comments found without tokenizing.
 
+``split_lines`` is flopsight's one line model, used by the source analysis, the language server,
+``annotate`` and notebooks alike: ``\n``, ``\r\n`` and ``\r`` end a line, as for Python's
+tokenizer and the LSP. ``str.splitlines`` also breaks at ``\f``, ``\v``, ``\x1c``-``\x1e``,
+U+0085, U+2028 and U+2029, which would put every line below one of them off by one.
+
 ``ast`` reports columns as UTF-8 byte offsets; flopsight's spans use character (code point)
 offsets so that a non-ASCII line still puts a diagnostic under the right text. On ASCII lines the
 two agree.
@@ -9,10 +14,33 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flopsight.source.model import Span
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` without their line breaks (``\n``, ``\r\n``, ``\r`` only).
+
+    A text ending in a line break has an empty last line, as an editor shows it.
+    """
+    if "\r" not in text:
+        return text.split("\n")
+    return _LINE_BREAK.split(text)
+
+
+def line_starts(text: str) -> list[int]:
+    """The string index where each line of ``split_lines(text)`` starts."""
+    if "\r" not in text:
+        starts = list(itertools.accumulate((len(s) + 1 for s in text.split("\n")), initial=0))
+        starts.pop()
+        return starts
+    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
 
 
 @dataclass(frozen=True)
@@ -28,8 +56,7 @@ class SourceLines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        # Same line breaks as the tokenizer: \n, \r\n, \r (form feeds stay inside lines).
-        self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.lines = split_lines(text)
 
     def line(self, lineno: int) -> str:
         if 1 <= lineno <= len(self.lines):
