@@ -43,7 +43,7 @@ def test_file_that_does_not_parse(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_model_that_raises_names_its_line(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "shape_mismatch.py")
     message = error_of(capsys, ["report", path, "--model", "Broken"])
-    assert message.startswith(f"{path}:16: Broken: RuntimeError: ")
+    assert message.startswith(f"{path}:16: FS202 Broken: RuntimeError: ")
     assert "model at line 7" in message
 
 
@@ -51,7 +51,7 @@ def test_model_that_raises_in_its_constructor(capsys: pytest.CaptureFixture[str]
     path = str(DATA / "shape_mismatch.py")
     message = error_of(capsys, ["report", path, "--model", "Fails"])
     assert message == (
-        f"{path}:22: Fails: ValueError: width 4 is not supported "
+        f"{path}:22: FS201 Fails: ValueError: width 4 is not supported "
         "(while building it; model at line 19)"
     )
 
@@ -106,7 +106,10 @@ def test_bad_dtype(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unresolved_dimension(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "symbolic.py")
     message = error_of(capsys, ["report", path])
-    assert message.startswith(f"{path}:5: Seq: UnresolvedDimension: dimension 'seq' of Seq")
+    assert message == (
+        f"{path}:5: FS105 Seq: UnresolvedDimension: dimension 'seq' of Seq has no value; give it "
+        "a value in the pragma's dims= or with --dim NAME=N"
+    )
     assert main(["report", path, "--dim", "seq=4"]) == 0
 
 
@@ -136,9 +139,10 @@ def test_torch_not_installed(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stdout == ""
+    # The pool's words, the setting named as its flag (no layer rewrites another's message).
     assert done.stderr.strip().splitlines() == [
-        f"flopsight: error: torch is not installed in {python}: install it there "
-        "(pip install torch), or pass --python PATH naming an interpreter that has it"
+        f"flopsight: error: the worker cannot run models with {python}: ModuleNotFoundError: "
+        "No module named 'torch'; point --python to a Python interpreter that has torch installed"
     ]
 
 

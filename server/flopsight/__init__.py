@@ -7,6 +7,7 @@ is imported on the first call).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,4 +29,8 @@ def count(
     """
     from flopsight.counting import count_model
 
-    return count_model(model, tuple(example_inputs), dict(kwargs), convention=convention)
+    started = time.perf_counter()
+    report = count_model(model, tuple(example_inputs), dict(kwargs), convention=convention)
+    # The owner of elapsed_ms for a model counted through the API (run_file owns a file's).
+    report.elapsed_ms = (time.perf_counter() - started) * 1000.0
+    return report

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
@@ -536,7 +535,6 @@ def count_model(
     if kind not in ("class", "instance"):
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
-    started = time.perf_counter()
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
@@ -579,5 +577,4 @@ def count_model(
         ops=dict(root.ops),
         notes=_notes(tally),
     )
-    report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report

@@ -41,7 +41,8 @@ def model_title(model: ModelReport) -> str | None:
             parts.append(format_inputs(model.inputs))
         return " · ".join(parts)
     if model.status == "error" and model.error is not None:
-        message = model.error.message.strip().splitlines()[0] if model.error.message.strip() else ""
+        text = model.error.text().strip()
+        message = text.splitlines()[0] if text else ""
         text = f"flopsight: {model.error.type}: {message}"
         return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
     return None
@@ -76,7 +77,7 @@ def summary(uri: str, view: DocumentView) -> dict[str, Any]:
                 "flops": t.flops if t else None,
                 "params": t.params if t else None,
                 "label": model_title(m) or m.status,
-                "error": m.error.message if m.error else None,
+                "error": m.error.text() if m.error else None,
             }
         )
     ok = [m for m in models if m["status"] == "ok" and m["macs"] is not None]
