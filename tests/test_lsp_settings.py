@@ -144,22 +144,33 @@ async def test_execute_pushed_as_zero_turns_execution_off(
     ]
 
 
+@pytest.mark.parametrize(
+    ("limits", "warning"),
+    [
+        # Before: overflowed the host's wait on every job (FS304 for ever).
+        (
+            {"timeoutSeconds": 2.2e6},
+            "flopsight.limits.timeoutSeconds: 2200000.0 (a number) is out of range: give a number "
+            "of seconds above 0 and at most 86400 (a day); the previous value stays",
+        ),
+        # Before: 2**45 MB is 2**65 bytes, past RLIMIT_AS's 64 bits (FS303, exit status 70).
+        (
+            {"memoryMB": 2**45},
+            f"flopsight.limits.memoryMB: {2**45} (a number) is out of range: give a number of "
+            "megabytes above 0 and at most 16777216 (16 TiB); the previous value stays",
+        ),
+    ],
+    ids=["timeoutSeconds", "memoryMB"],
+)
 async def test_out_of_range_limits_are_warnings_and_models_still_count(
-    client: LanguageClient,
+    client: LanguageClient, limits: dict[str, object], warning: str
 ) -> None:
-    # Before: 2.2e6 s overflowed the host's wait on every job (FS304 for ever), and 2**40 MB
-    # overflowed RLIMIT_AS (FS303, exit status 70). Now each is a warning; the defaults stay.
-    recorder = await start(client, {"limits": {"timeoutSeconds": 2.2e6, "memoryMB": 2**40}})
+    recorder = await start(client, {"limits": limits})
     uri = open_text(client, SEED)
     await recorder.analysed(uri)
     assert (await inlay_hints(client, uri))[FIRST].startswith("401.41 KMac")
     assert not [d for d in client.diagnostics[uri] if d.code in ("FS303", "FS304")]
-    assert _warnings(client) == [
-        "flopsight.limits.timeoutSeconds: 2200000.0 (a number) is out of range: give a number of "
-        "seconds above 0 and at most 86400 (a day); the previous value stays",
-        f"flopsight.limits.memoryMB: {2**40} (a number) is out of range: give a number of "
-        "megabytes above 0 and at most 16777216 (16 TiB); the previous value stays",
-    ]
+    assert _warnings(client) == [warning]
 
 
 async def test_wrong_types_name_their_setting(client: LanguageClient) -> None:
