@@ -66,4 +66,4 @@ def test_a_model_that_raises_fails_the_check(capsys: pytest.CaptureFixture[str])
     path = str(ROOT / "tests" / "data" / "runner" / "shape_mismatch.py")
     assert main(["check", path, "--max-macs", "10G"]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:16: Broken: RuntimeError" in err
+    assert f"{path}:16: FS202 Broken: RuntimeError" in err

@@ -43,7 +43,7 @@ def test_file_that_does_not_parse(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_model_that_raises_names_its_line(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "shape_mismatch.py")
     message = error_of(capsys, ["report", path, "--model", "Broken"])
-    assert message.startswith(f"{path}:16: Broken: RuntimeError: ")
+    assert message.startswith(f"{path}:16: FS202 Broken: RuntimeError: ")
     assert "model at line 7" in message
 
 
@@ -51,7 +51,7 @@ def test_model_that_raises_in_its_constructor(capsys: pytest.CaptureFixture[str]
     path = str(DATA / "shape_mismatch.py")
     message = error_of(capsys, ["report", path, "--model", "Fails"])
     assert message == (
-        f"{path}:22: Fails: ValueError: width 4 is not supported "
+        f"{path}:22: FS201 Fails: ValueError: width 4 is not supported "
         "(while building it; model at line 19)"
     )
 
@@ -106,7 +106,10 @@ def test_bad_dtype(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unresolved_dimension(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "symbolic.py")
     message = error_of(capsys, ["report", path])
-    assert message.startswith(f"{path}:5: Seq: UnresolvedDimension: dimension 'seq' of Seq")
+    assert message == (
+        f"{path}:5: FS105 Seq: UnresolvedDimension: dimension 'seq' of Seq has no value; give it "
+        "a value in the pragma's dims= or with --dim NAME=N"
+    )
     assert main(["report", path, "--dim", "seq=4"]) == 0
 
 
@@ -136,9 +139,10 @@ def test_torch_not_installed(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stdout == ""
+    # The pool's words, the setting named as its flag (no layer rewrites another's message).
     assert done.stderr.strip().splitlines() == [
-        f"flopsight: error: torch is not installed in {python}: install it there "
-        "(pip install torch), or pass --python PATH naming an interpreter that has it"
+        f"flopsight: error: the worker cannot run models with {python}: ModuleNotFoundError: "
+        "No module named 'torch'; point --python to a Python interpreter that has torch installed"
     ]
 
 
@@ -164,3 +168,109 @@ def test_malformed_pragma(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     # Column 37 (1-based) is where the key starts: `class Net(nn.Module):  # flopsight: ` is 36.
     assert message.startswith(f"{path}:4:37: FS103 ")
     assert "inptu" in message and "input" in message
+
+
+# ----------------------------------------------------------------------------- edge cases
+# (issue 18, case 9: each of these failed before: a hang, an unbounded read, a message for a
+# server that retries, a negative depth accepted, a blank line before the error.)
+
+
+def _run_cli(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process, capped: 2 GiB of address space and ``timeout`` seconds."""
+
+    def cap() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, "FLOPSIGHT_IN_PROCESS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "flopsight", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        preexec_fn=cap,
+    )
+
+
+def _one_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flopsight: error: "), done.stderr
+    return lines[0].removeprefix("flopsight: error: ")
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    message = _one_error(_run_cli(["report", str(fifo)], timeout=30))
+    assert message == (
+        f"{fifo}: not a regular file (a named pipe); give the Python file or notebook that "
+        "defines the model"
+    )
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    message = _one_error(_run_cli(["report", "/dev/zero"], timeout=30))
+    assert message.startswith("/dev/zero: not a regular file (a character device)")
+
+
+def test_a_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
+    from flopsight.cli import MAX_FILE_BYTES
+
+    big = tmp_path / "big.py"
+    with big.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used
+    message = _one_error(_run_cli(["report", str(big)], timeout=30))
+    assert message == (
+        f"{big}: larger than 16 MiB, the most flopsight reads; give the file that defines the model"
+    )
+
+
+def test_an_interpreter_that_is_not_python_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /bin/false starts and exits at once: a one-shot run must not say "try again shortly".
+    monkeypatch.delenv("FLOPSIGHT_IN_PROCESS")
+    message = error_of(capsys, ["report", MLP, "--python", "/bin/false"])
+    assert message == (
+        "the worker cannot run models with /bin/false: it exited with status 1 before it was "
+        "ready; point --python to a Python interpreter that has torch installed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--depth", "-1"], "--depth -1: give 0 (the model only) or more levels"),
+        (
+            ["--timeout", "2.2e6"],
+            "--timeout 2.2e+06: give a number of seconds above 0 and at most 86400 (a day)",
+        ),
+        (["--timeout", "nan"], "--timeout nan: give a number of seconds above 0"),
+        (["--timeout", "0"], "--timeout 0: give a number of seconds above 0"),
+        (
+            ["--memory-mb", str(1 << 50)],
+            f"--memory-mb {1 << 50}: give a number of megabytes above 0 and at most 16777216",
+        ),
+        (["--memory-mb", "0"], "--memory-mb 0: give a number of megabytes above 0"),
+    ],
+)
+def test_out_of_range_flags(
+    flags: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert error_of(capsys, ["report", MLP, *flags]).startswith(expected)
+
+
+def test_annotate_min_share_is_a_percentage(capsys: pytest.CaptureFixture[str]) -> None:
+    message = error_of(capsys, ["annotate", MLP, "--min-share", "101"])
+    assert message == "--min-share 101: give a percentage from 0 to 100"
+
+
+def test_a_model_error_prints_nothing_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "shape_mismatch.py")
+    assert main(["report", path, "--model", "Broken"]) == 2
+    out = capsys.readouterr().out
+    assert out == ""  # before: a lone blank line, then the error on stderr

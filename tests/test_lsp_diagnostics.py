@@ -118,9 +118,11 @@ def test_codes_of_limits_and_uncounted_ops() -> None:
         ("unavailable", "FS304"),
         ("build", "FS201"),
         ("forward", "FS202"),
+        ("not_module", "FS205"),
+        ("not_found", "FS205"),
     ]:
         report = ModelReport(
-            name="A", kind="class", line=1, status="error", error=ModelError("m", "E", None, kind)
+            name="A", kind="class", line=1, status="error", error=ModelError("m", "E", kind)
         )
         [diag] = model_diagnostics(report, lines)
         assert (diag.code, diag.range.start.line, diag.source) == (code, 0, "flopsight")
@@ -169,3 +171,34 @@ async def test_no_missing_shape_hint_for_building_blocks(client: LanguageClient)
     await recorder.analysed(uri)
     # Block is counted inside Net: no "no input shape" hint; Unused is not: it keeps its hint.
     assert [d.range.start.line for d in by_code(client, uri, "FS107")] == [21]
+
+
+NOT_MODULES = (
+    "from torch import nn\n"
+    "\n"
+    "x = 3  # flopsight: input=(1, 3)\n"
+    "\n"
+    "\n"
+    "class Gone(nn.Module, Missing):  # flopsight: input=(1, 3)\n"
+    "    def forward(self, x):\n"
+    "        return x\n"
+)
+
+
+async def test_a_name_that_is_no_module_or_is_not_there_is_fs205(client: LanguageClient) -> None:
+    # `x` is an int; `Gone`'s class statement fails (Missing is undefined), so no Gone exists.
+    recorder = await start(client)
+    uri = open_text(client, DATA / "not_modules.py", NOT_MODULES)
+    await recorder.analysed(uri)
+    diags = by_code(client, uri, "FS205")
+    assert sorted(d.range.start.line for d in diags) == [
+        line_of(NOT_MODULES, "x = 3"),
+        line_of(NOT_MODULES, "class Gone"),
+    ]
+    x, gone = sorted(diags, key=lambda d: d.range.start.line)
+    assert x.message == "x: NotAModuleError: x is a int, not an nn.Module"
+    assert gone.message.startswith("Gone: ModelNotFoundError: class Gone was not defined")
+    assert all(d.severity == types.DiagnosticSeverity.Error for d in diags)
+    # The failed class statement itself is the FS203 warning on the same line.
+    [warned] = by_code(client, uri, "FS203")
+    assert warned.range.start.line == line_of(NOT_MODULES, "class Gone")

@@ -172,13 +172,16 @@ class Huge(nn.Module):  # flopsight: input=(1, {n})
     before = process.memory_info().rss
     (model,) = _measure(tmp_path, text, iters=1).models
     grown = process.memory_info().rss - before
-    assert model.status == "error"
-    assert model.error is not None
-    assert model.error.kind == "memory"
-    assert model.error.type == "InsufficientMemory"
-    message = model.error.message
+    # Counted (status "ok"), not measured: the refusal is the report's measure_error.
+    assert model.status == "ok" and model.error is None
+    refused = model.measure_error
+    assert refused is not None
+    assert refused.kind == "memory" and refused.code.value == "FS302"
+    assert refused.type == "InsufficientMemory"
+    message = refused.message
     assert "parameters" in message and "it was not built" in message
     assert "available on this machine" in message
+    assert refused.setting is None  # the machine bounds it here, not flopsight.limits.memoryMB
     # The estimate names the weights' size: n*n float32 in GiB, two decimals, by hand.
     assert f"parameters {n * n * 4 / 2**30:.2f} GiB" in message
     assert model.latency_ms is None

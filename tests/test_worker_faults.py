@@ -224,7 +224,7 @@ def test_interpreter_without_torch_is_unavailable(tmp_path: Path) -> None:
     assert net.status == "error"
     assert net.error is not None and net.error.kind == "unavailable"
     assert "No module named 'torch'" in net.error.message
-    assert "flopsight.python" in net.error.message
+    assert net.error.setting == "python"
 
 
 def test_missing_interpreter_is_unavailable(tmp_path: Path) -> None:

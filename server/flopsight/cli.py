@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import traceback
@@ -26,10 +27,10 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from flopsight import __version__
 from flopsight.job import AnalysisRequest
 from flopsight.report.hints import DEFAULT_PARTS
-from flopsight.report.model import FileReport, InputSpec, ModelReport
-from flopsight.report.table import LineNames
+from flopsight.report.model import ErrorSetting, FileReport, InputSpec, ModelError, ModelReport
+from flopsight.report.table import PHASES, LineNames
 from flopsight.report.units import format_macs, format_params, parse_quantity
-from flopsight.settings import HINT_PARTS, Settings
+from flopsight.settings import HINT_PARTS, Settings, memory_problem, timeout_problem
 from flopsight.source.notebook import (
     VirtualModule,
     build_virtual_module,
@@ -45,6 +46,8 @@ EXIT_OK = 0
 EXIT_OVER_BUDGET = 1
 EXIT_ERROR = 2
 PROGRESS_AFTER_S = 1.0
+# The largest file `report` & co. read; a Python file or notebook is far smaller.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 class CliError(Exception):
@@ -79,15 +82,20 @@ def _raise_if_unavailable(report: FileReport, python: str) -> None:
     errors = [m.error for m in report.models if m.error is not None]
     if not errors or not all(e.kind == "unavailable" for e in errors):
         return
-    message = errors[0].message
-    if "No module named 'torch'" in message:
-        raise CliError(
-            f"torch is not installed in {python}: install it there (pip install torch), "
-            "or pass --python PATH naming an interpreter that has it"
-        )
-    if "cannot start it" in message:
-        raise CliError(f"cannot run {python}: check --python (it must name a Python interpreter)")
-    raise CliError(message.removesuffix("; retrying"))
+    raise CliError(errors[0].text(flag_of))
+
+
+# The settings an error can name, as the flags that set them here.
+SETTING_FLAGS: dict[ErrorSetting, str] = {
+    "limits.timeoutSeconds": "--timeout",
+    "limits.memoryMB": "--memory-mb",
+    "python": "--python",
+    "dims": "--dim NAME=N",
+}
+
+
+def flag_of(setting: ErrorSetting) -> str:
+    return SETTING_FLAGS[setting]
 
 
 def _analyse_in_process(request: AnalysisRequest) -> FileReport:
@@ -292,17 +300,47 @@ def read_source(path: str) -> tuple[str, LineNames]:
 
 
 def _read_text(path: str) -> str:
+    """The file's text: a regular file only (a FIFO would block, /dev/zero never end), at most
+    ``MAX_FILE_BYTES``."""
     if not os.path.exists(path):
         raise CliError(f"{path}: no such file; check the path")
     if os.path.isdir(path):
         raise CliError(f"{path}: is a folder; give the Python file that defines the model")
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except UnicodeDecodeError as e:
-        raise CliError(f"{path}: not UTF-8 text ({e.reason}); is it a Python file?") from e
+        # O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise CliError(f"{path}: cannot read it ({e.strerror})") from e
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise CliError(
+                f"{path}: not a regular file (a {_file_type(mode)}); give the Python file or "
+                "notebook that defines the model"
+            )
+        try:
+            data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise CliError(f"{path}: cannot read it ({e.strerror})") from e
+    if len(data) > MAX_FILE_BYTES:
+        raise CliError(
+            f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most flopsight "
+            "reads; give the file that defines the model"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path}: not UTF-8 text ({e.reason}); is it a Python file?") from e
+
+
+def _file_type(mode: int) -> str:
+    kinds = [
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 def _analyse_source(text: str, path: str) -> SourceAnalysis:
@@ -323,7 +361,7 @@ def prepare(args: argparse.Namespace) -> Target:
     analysis = _analyse_source(text, path)
     if analysis.syntax_error is not None:
         d = analysis.syntax_error
-        message = d.message.split("; fix it")[0]
+        message = d.detail or d.message
         where = _where(names, path, d.span.line, d.span.col)
         raise CliError(f"{where}: {d.code} {message}; fix the syntax and run again")
     if not analysis.models:
@@ -341,12 +379,14 @@ def prepare(args: argparse.Namespace) -> Target:
     if args.python:
         settings = replace(settings, python=args.python)
     if args.timeout is not None:
-        if args.timeout <= 0:
-            raise CliError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+        why = timeout_problem(args.timeout)
+        if why is not None:
+            raise CliError(f"--timeout {args.timeout:g}: {why}")
         settings = replace(settings, timeout_seconds=args.timeout)
     if args.memory_mb is not None:
-        if args.memory_mb <= 0:
-            raise CliError(f"--memory-mb {args.memory_mb}: give a positive number of megabytes")
+        why = memory_problem(args.memory_mb)
+        if why is not None:
+            raise CliError(f"--memory-mb {args.memory_mb}: {why}")
         settings = replace(settings, memory_mb=args.memory_mb)
     selected: list[str] | None = None
     model_arg: str | None = getattr(args, "model", None)
@@ -417,53 +457,27 @@ def _pragma_advice(spec: ModelSpec, names: LineNames) -> str:
     return f"add `# flopsight: input={shape}` to {where} ({names.line(spec.line)})"
 
 
-# The worker names the editor's settings; on the command line the flags set them.
-SETTING_FLAGS = {
-    "flopsight.limits.timeoutSeconds": "--timeout",
-    "flopsight.limits.memoryMB": "--memory-mb",
-    "flopsight.python": "--python",
-}
-
-
 def analyse(target: Target) -> FileReport:
     with progress(f"counting {target.path}"):
-        report = run_analysis(target.request, target.settings)
-    return for_the_command_line(report)
-
-
-def for_the_command_line(report: FileReport) -> FileReport:
-    """Settings named as their flags; notes that only repeat a model's error dropped."""
-    messages = []
-    for m in report.models:
-        if m.error is not None:
-            for setting, flag in SETTING_FLAGS.items():
-                m.error.message = m.error.message.replace(setting, flag)
-            messages.append(m.error.message)
-    notes = []
-    for note in report.notes:
-        for setting, flag in SETTING_FLAGS.items():
-            note = note.replace(setting, flag)
-        if not any(note.endswith(message) for message in messages):
-            notes.append(note)
-    report.notes = notes
-    return report
+        return run_analysis(target.request, target.settings)
 
 
 def model_errors(report: FileReport, names: LineNames) -> list[Problem]:
-    """One per model that raised: ``Name: Type: message (while ...)`` at its deepest line."""
+    """One per model that raised (or, measured, was not measured): ``FS202 Name: Type: message
+    (while ...)`` at its deepest line, settings named as the flags that set them."""
     out = []
     for m in report.models:
-        if m.status != "error":
-            continue
-        err = m.error
-        if err is None:
+        err: ModelError | None = m.error if m.status == "error" else m.measure_error
+        if m.status == "error" and err is None:
             out.append(Problem(m.line, f"{m.name} could not be counted"))
             continue
-        message = " ".join(err.message.split())
-        phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "")
+        if err is None:
+            continue
+        message = " ".join(err.text(flag_of).split())
+        phase = PHASES.get(err.kind)
         during = f" (while {phase}; model at {names.line(m.line)})" if phase else ""
         line = err.line if err.line is not None else m.line
-        out.append(Problem(line, f"{m.name}: {err.type}: {message}{during}"))
+        out.append(Problem(line, f"{err.code} {m.name}: {err.type}: {message}{during}"))
     return out
 
 
@@ -480,6 +494,8 @@ def _print_errors(target: Target, errors: Sequence[Problem]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.depth is not None and args.depth < 0:
+        raise CliError(f"--depth {args.depth}: give 0 (the model only) or more levels")
     target = prepare(args)
     report = analyse(target)
     if args.format == "json":
@@ -487,12 +503,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         from flopsight.report.markdown import render_markdown
 
-        sys.stdout.write(render_markdown(report, depth=args.depth, names=target.names))
+        sys.stdout.write(
+            render_markdown(report, depth=args.depth, names=target.names, settings=flag_of)
+        )
     else:
         from flopsight.report.table import render_table
 
         sys.stdout.write(
-            render_table(report, depth=args.depth, include_errors=False, names=target.names)
+            render_table(
+                report, depth=args.depth, include_errors=False, names=target.names, settings=flag_of
+            )
         )
     errors = problems(target, report)
     _print_errors(target, errors)
@@ -572,6 +592,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             f"--show {args.show!r}: name parts from {', '.join(HINT_PARTS)}, "
             "e.g. --show macs,params"
         )
+    if not 0 <= args.min_share <= 100:
+        raise CliError(f"--min-share {args.min_share:g}: give a percentage from 0 to 100")
     target = prepare(args)
     report = analyse(target)
     text = annotate_text(target.text, report, parts, args.min_share)
@@ -627,13 +649,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
         peak_gflops_per_s=args.peak,
     )
     with progress(f"measuring {target.path} on {args.device}"):
-        report = for_the_command_line(run_analysis(target.request, target.settings))
+        report = run_analysis(target.request, target.settings)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
     else:
         from flopsight.report.measure_table import render_measure_table
 
-        sys.stdout.write(render_measure_table(report, names=target.names))
+        sys.stdout.write(render_measure_table(report, names=target.names, settings=flag_of))
     errors = problems(target, report)
     _print_errors(target, errors)
     return EXIT_ERROR if errors else EXIT_OK

@@ -1,18 +1,33 @@
 """flopsight's settings: one set of names for the LSP configuration, the CLI and the worker.
 
-The keys are those of the design's Settings table, read from the ``flopsight`` section
-(camelCase, nested ``limits`` and ``inlayHints`` objects as VS Code sends them).
+The keys are those of the README's Settings table, read from the ``flopsight`` section
+(camelCase, nested ``limits`` and ``inlayHints`` objects as VS Code sends them). Every value
+is checked: one of the wrong type or out of range keeps the previous value and comes back as a
+problem that names the setting (the server shows it; the CLI checks its flags with the same
+ranges). ``execute`` fails closed: anything but ``true`` turns execution off.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Convention = Literal["macs", "ptflops"]
 MeasureMode = Literal["never", "onSave", "onCommand"]
+SandboxMode = Literal["auto", "off"]
 HINT_PARTS = ("macs", "flops", "params", "share", "shape")
+
+# Ranges, shared by the settings and the CLI's flags. The time limit must fit the worker's
+# waits (epoll takes at most 2**31 - 1 ms, about 24.8 days): a day is far below that.
+MAX_TIMEOUT_S = 86_400.0
+# RLIMIT_AS takes bytes in 64 bits; 16 TiB is beyond any machine and far below the overflow.
+MAX_MEMORY_MB = 16 * 1024 * 1024
+MAX_DEBOUNCE_MS = 60_000
+# Larger than this is surely not a model file (1 GB of text).
+MAX_FILE_SIZE_KB = 1024 * 1024
 
 
 def default_dims() -> dict[str, int]:
@@ -34,45 +49,63 @@ class Settings:
     measure: MeasureMode = "never"
     # Larger documents are not analysed (one info diagnostic, FS402).
     max_file_size_kb: int = 1024
+    # Read by the worker: "auto" runs jobs in the strongest sandbox the kernel allows.
+    sandbox: SandboxMode = "auto"
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
-        """Reads the ``flopsight`` section; unknown or ill-typed values keep their defaults."""
+        """Reads the ``flopsight`` section; wrong values keep ``base``'s (see ``read``)."""
+        return cls.read(section, base)[0]
+
+    @classmethod
+    def read(
+        cls, section: object, base: Settings | None = None
+    ) -> tuple[Settings, list[SettingProblem]]:
+        """The settings of the ``flopsight`` section over ``base``, and what was wrong in it."""
         s = base or cls()
+        if section is None:
+            return s, []
+        reader = _Reader()
         if not isinstance(section, dict):
-            return s
-        limits = section.get("limits") if isinstance(section.get("limits"), dict) else {}
-        hints = section.get("inlayHints") if isinstance(section.get("inlayHints"), dict) else {}
+            reader.wrong("", section, "an object of settings")
+            return s, reader.problems
+        limits = reader.group(section, "limits")
+        hints = reader.group(section, "inlayHints")
         updates: dict[str, Any] = {}
-        conv = section.get("convention")
-        if conv in ("macs", "ptflops"):
-            updates["convention"] = conv
-        if isinstance(section.get("execute"), bool):
-            updates["execute"] = section["execute"]
-        if isinstance(section.get("python"), str) and section["python"].strip():
-            updates["python"] = section["python"].strip()
-        dims = section.get("dims")
-        if isinstance(dims, dict):
-            updates["dims"] = {str(k): int(v) for k, v in dims.items() if _is_int(v)}
-        assert isinstance(limits, dict) and isinstance(hints, dict)
-        if _is_number(limits.get("timeoutSeconds")) and limits["timeoutSeconds"] > 0:
-            updates["timeout_seconds"] = float(limits["timeoutSeconds"])
-        if _is_int(limits.get("memoryMB")) and limits["memoryMB"] > 0:
-            updates["memory_mb"] = int(limits["memoryMB"])
-        if _is_int(section.get("debounceMs")) and section["debounceMs"] >= 0:
-            updates["debounce_ms"] = int(section["debounceMs"])
-        if isinstance(hints.get("enabled"), bool):
-            updates["inlay_hints_enabled"] = hints["enabled"]
-        show = hints.get("show")
-        if isinstance(show, list):
-            updates["inlay_hints_show"] = tuple(p for p in show if p in HINT_PARTS)
-        if _is_number(hints.get("minShare")):
-            updates["inlay_hints_min_share"] = float(hints["minShare"])
-        if section.get("measure") in ("never", "onSave", "onCommand"):
-            updates["measure"] = section["measure"]
-        if _is_int(section.get("maxFileSizeKB")) and section["maxFileSizeKB"] > 0:
-            updates["max_file_size_kb"] = int(section["maxFileSizeKB"])
-        return replace(s, **updates)
+
+        def take(name: str, value: object) -> None:
+            if value is not _MISSING:
+                updates[name] = value
+
+        take("convention", reader.choice(section, "convention", ("macs", "ptflops")))
+        if "execute" in section:
+            # Fails closed: only true runs code; anything else is off (and a warning).
+            value = section["execute"]
+            if not isinstance(value, bool):
+                reader.wrong("execute", value, "true or false", "execution is off until it is true")
+            updates["execute"] = value is True
+        take("python", reader.text(section, "python"))
+        reader.text(section, "serverPython")  # read by the VS Code client; checked here too
+        take("dims", reader.dims(section))
+        take(
+            "timeout_seconds",
+            reader.number(limits, "limits.timeoutSeconds", timeout_problem, float),
+        )
+        take("memory_mb", reader.number(limits, "limits.memoryMB", memory_problem, int))
+        take("debounce_ms", reader.number(section, "debounceMs", debounce_problem, int))
+        take("inlay_hints_enabled", reader.flag(hints, "inlayHints.enabled"))
+        take("inlay_hints_show", reader.parts(hints))
+        take(
+            "inlay_hints_min_share",
+            reader.number(hints, "inlayHints.minShare", min_share_problem, float),
+        )
+        take("measure", reader.choice(section, "measure", ("never", "onSave", "onCommand")))
+        take("sandbox", reader.choice(section, "sandbox", ("auto", "off")))
+        take(
+            "max_file_size_kb",
+            reader.number(section, "maxFileSizeKB", max_file_size_problem, int),
+        )
+        return replace(s, **updates), reader.problems
 
     def to_lsp(self) -> dict[str, Any]:
         return {
@@ -89,12 +122,173 @@ class Settings:
             },
             "measure": self.measure,
             "maxFileSizeKB": self.max_file_size_kb,
+            "sandbox": self.sandbox,
         }
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+@dataclass(frozen=True)
+class SettingProblem:
+    """A setting whose value was not used: which (``limits.timeoutSeconds``) and why."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"flopsight.{self.key}: {self.message}" if self.key else f"flopsight: {self.message}"
 
 
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+# ----------------------------------------------------------------------------- ranges
+
+
+def timeout_problem(seconds: float) -> str | None:
+    """What is wrong with a time limit (None: nothing); the CLI's --timeout says the same."""
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT_S:
+        return f"give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} (a day)"
+    return None
+
+
+def memory_problem(megabytes: float) -> str | None:
+    if not 0 < megabytes <= MAX_MEMORY_MB:
+        return f"give a number of megabytes above 0 and at most {MAX_MEMORY_MB} (16 TiB)"
+    return None
+
+
+def debounce_problem(ms: float) -> str | None:
+    if not 0 <= ms <= MAX_DEBOUNCE_MS:
+        return f"give a number of milliseconds from 0 to {MAX_DEBOUNCE_MS}"
+    return None
+
+
+def max_file_size_problem(kb: float) -> str | None:
+    if not 0 < kb <= MAX_FILE_SIZE_KB:
+        return f"give a number of kilobytes above 0 and at most {MAX_FILE_SIZE_KB}"
+    return None
+
+
+def min_share_problem(share: float) -> str | None:
+    if not math.isfinite(share) or not 0 <= share <= 100:
+        return "give a fraction from 0 to 1 (0.01: lines under 1% get no hint), or a percentage"
+    return None
+
+
+# ----------------------------------------------------------------------------- reading
+
+_MISSING = object()
+_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+
+
+def _shown(value: object) -> str:
+    kind = _TYPES.get(type(value), "an array" if isinstance(value, list) else "an object")
+    if value is None:
+        kind = "null"
+    text = repr(value) if isinstance(value, str) else str(value).lower()
+    text = text if len(text) <= 40 else text[:39] + "…"
+    return f"{text} ({kind})" if value is not None else "null"
+
+
+class _Reader:
+    """Reads values by key; each value of the wrong type or range is a problem, not a value."""
+
+    def __init__(self) -> None:
+        self.problems: list[SettingProblem] = []
+
+    def wrong(self, key: str, value: object, expected: str, then: str = "") -> None:
+        then = then or "the previous value stays"
+        self.problems.append(
+            SettingProblem(key, f"expected {expected}, got {_shown(value)}; {then}")
+        )
+
+    def group(self, section: dict[str, Any], key: str) -> dict[str, Any]:
+        value = section.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.wrong(key, value, "an object")
+        return {}
+
+    def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> object:
+        if key not in section:
+            return _MISSING
+        value = section[key]
+        if value in allowed and isinstance(value, str):
+            return value
+        self.wrong(key, value, " or ".join(f'"{a}"' for a in allowed))
+        return _MISSING
+
+    def flag(self, section: dict[str, Any], key: str) -> object:
+        name = key.rsplit(".", 1)[-1]
+        if name not in section:
+            return _MISSING
+        value = section[name]
+        if isinstance(value, bool):
+            return value
+        self.wrong(key, value, "true or false")
+        return _MISSING
+
+    def text(self, section: dict[str, Any], key: str) -> object:
+        if key not in section:
+            return _MISSING
+        value = section[key]
+        if isinstance(value, str):
+            # "" is how VS Code leaves it unset: the default stays, no warning.
+            return value.strip() or _MISSING
+        self.wrong(key, value, "a path to a Python interpreter")
+        return _MISSING
+
+    def number(
+        self,
+        section: dict[str, Any],
+        key: str,
+        problem: Callable[[float], str | None],
+        kind: type[int] | type[float],
+    ) -> object:
+        name = key.rsplit(".", 1)[-1]
+        if name not in section:
+            return _MISSING
+        value = section[name]
+        whole = kind is int
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or (whole and isinstance(value, float) and not value.is_integer()):
+            self.wrong(key, value, "a whole number" if whole else "a number")
+            return _MISSING
+        why = problem(float(value))
+        if why is not None:
+            self.problems.append(
+                SettingProblem(
+                    key, f"{_shown(value)} is out of range: {why}; the previous value stays"
+                )
+            )
+            return _MISSING
+        return int(value) if whole else float(value)
+
+    def dims(self, section: dict[str, Any]) -> object:
+        if "dims" not in section:
+            return _MISSING
+        value = section["dims"]
+        if not isinstance(value, dict):
+            self.wrong("dims", value, 'an object of names and sizes, e.g. {"batch": 1}')
+            return _MISSING
+        out: dict[str, int] = {}
+        for name, size in value.items():
+            if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+                out[str(name)] = size
+            else:
+                self.wrong(f"dims.{name}", size, "a size (a whole number, 0 or more)", "ignored")
+        return out
+
+    def parts(self, section: dict[str, Any]) -> object:
+        if "show" not in section:
+            return _MISSING
+        value = section["show"]
+        if not isinstance(value, list):
+            self.wrong("inlayHints.show", value, f"a list of parts from {', '.join(HINT_PARTS)}")
+            return _MISSING
+        unknown = [p for p in value if p not in HINT_PARTS]
+        if unknown:
+            self.problems.append(
+                SettingProblem(
+                    "inlayHints.show",
+                    f"unknown part(s) {', '.join(map(repr, unknown))} left out; the parts are "
+                    f"{', '.join(HINT_PARTS)}",
+                )
+            )
+        return tuple(p for p in value if p in HINT_PARTS)

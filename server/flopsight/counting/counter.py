@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
@@ -577,7 +576,6 @@ def count_model(
     if kind not in ("class", "instance"):
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
-    started = time.perf_counter()
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
@@ -627,5 +625,4 @@ def count_model(
             _convention_count(session, t, charges)
             for t, charges in zip(session.tallies, [main_layers, *others], strict=True)
         ]
-    report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report

@@ -32,14 +32,14 @@ from torch import nn
 from flopsight.counting.build import make_inputs, torch_dtype
 from flopsight.counting.runner import (
     _call_arguments,
-    _error,
     _factory,
     analyse_model,
+    model_error,
     run_file,
 )
 from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest, MeasureOptions
-from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.report.model import ErrorSetting, FileReport, ModelError, ModelReport
 from flopsight.report.units import format_bytes
 from flopsight.source import ModelSpec
 
@@ -65,6 +65,11 @@ PROBE_SECONDS = 0.2
 
 class InsufficientMemory(Exception):
     """The model's estimate exceeds the memory available for it; nothing was built."""
+
+    def __init__(self, message: str, *, by_limit: bool) -> None:
+        super().__init__(message)
+        # The worker's address-space limit (flopsight.limits.memoryMB), not the machine, bound it.
+        self.by_limit = by_limit
 
 
 class DeviceUnavailable(Exception):
@@ -174,6 +179,9 @@ def memory_estimate(report: ModelReport, dtype: torch.dtype | None) -> tuple[int
     return params, activations, inputs
 
 
+_LIMIT_BOUND = "address-space limit"
+
+
 def available_memory(device: torch.device) -> tuple[int | None, str]:
     """Bytes the model may still take on ``device``, and what bounds them (for the message)."""
     if device.type == "cuda":
@@ -185,7 +193,7 @@ def available_memory(device: torch.device) -> tuple[int | None, str]:
     if soft != resource.RLIM_INFINITY and used is not None:
         limit_mb = soft // (1024 * 1024)
         bounds.append(
-            (max(0, soft - used), f"left under the worker's {limit_mb} MB address-space limit")
+            (max(0, soft - used), f"left under the worker's {limit_mb} MB {_LIMIT_BOUND}")
         )
     machine = _mem_available()
     if machine is not None:
@@ -225,7 +233,8 @@ def check_memory(report: ModelReport, device: torch.device, dtype: torch.dtype |
         f"measuring it needs about {format_bytes(needed)} (parameters {format_bytes(params)}"
         f" + activations {format_bytes(activations)} + inputs {format_bytes(inputs)}), more "
         f"than the {format_bytes(free)} {what}; it was not built. Measure a smaller "
-        "configuration or input (--input, --dim), a smaller --dtype, or raise --memory-mb"
+        "configuration, input or dtype",
+        by_limit=what.endswith(_LIMIT_BOUND),
     )
 
 
@@ -477,9 +486,9 @@ def _cpu_name() -> str:
 # ----------------------------------------------------------------------------- the file
 
 
-def _refuse(report: ModelReport, e: Exception, kind: str, line: int) -> ModelReport:
-    report.status = "error"
-    report.error = ModelError(str(e), type(e).__name__, line, kind)
+def _not_measured(report: ModelReport, error: ModelError) -> ModelReport:
+    # The count stands (status "ok"); why there is no measurement is the report's own field.
+    report.measure_error = error
     return report
 
 
@@ -503,13 +512,15 @@ def measure_spec(
         device = resolve_device(options.device)
         dtype = torch_dtype(options.dtype) if options.dtype else torch.float32
     except (DeviceUnavailable, ValueError) as e:
-        return _refuse(report, e, "device", spec.line)
+        return _not_measured(report, ModelError(str(e), type(e).__name__, "device", spec.line))
     if device.type == "cuda":
         torch.cuda.set_device(device)
     try:
         check_memory(report, device, dtype if options.dtype else None)
     except InsufficientMemory as e:
-        return _refuse(report, e, "memory", spec.line)
+        setting: ErrorSetting | None = "limits.memoryMB" if e.by_limit else None
+        refused = ModelError(str(e), type(e).__name__, "memory", spec.line, setting=setting)
+        return _not_measured(report, refused)
     files = source_spellings(request.path)
     try:
         factory = _factory(spec, namespace, tree, request.path, flags)
@@ -519,7 +530,7 @@ def measure_spec(
         if options.dtype:
             model.to(dtype)
     except (Exception, SystemExit) as e:
-        return _error(report, e, "build", files)
+        return _not_measured(report, model_error(e, "build", files))
     try:
         tensors = make_inputs(report.inputs, str(device))
         if options.dtype:
@@ -527,7 +538,7 @@ def measure_spec(
         args, kwargs = _call_arguments(tensors, report.inputs, spec)
         measure_model(model, args, kwargs, report, options, device, dtype)
     except (Exception, SystemExit) as e:
-        return _error(report, e, "forward", files)
+        return _not_measured(report, model_error(e, "forward", files))
     finally:
         del model
     report.device = "cuda" if device.type == "cuda" else "mps" if device.type == "mps" else "cpu"
@@ -541,9 +552,6 @@ def measure_file(request: AnalysisRequest) -> FileReport:
     def measure_one(
         spec: ModelSpec, namespace: dict[str, Any], tree: ast.Module, flags: int, override: bool
     ) -> ModelReport:
-        started = time.perf_counter()
-        measured = measure_spec(spec, request, namespace, tree, flags, override, options)
-        measured.elapsed_ms = 1000 * (time.perf_counter() - started)
-        return measured
+        return measure_spec(spec, request, namespace, tree, flags, override, options)
 
     return run_file(request, measure_one)

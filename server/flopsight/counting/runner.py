@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from flopsight.codes import ErrorKind
 from flopsight.counting import tvfix
 from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
 from flopsight.counting.construction import record_construction
@@ -59,6 +60,14 @@ class SourceSyntaxError(Exception):
         self.line = line
         self.col = col  # 1-based, as the CLI prints it
         self.message = message
+
+
+class NotAModuleError(TypeError):
+    """The annotated name is bound to something that is not an ``nn.Module`` (FS205)."""
+
+
+class ModelNotFoundError(NameError):
+    """After the file ran, no model by the annotated name exists (FS205)."""
 
 
 class CapturedOutput(io.TextIOBase):
@@ -279,13 +288,26 @@ def _error_line(e: BaseException, files: frozenset[str]) -> int | None:
     return line
 
 
-def _error(report: ModelReport, e: BaseException, kind: str, files: frozenset[str]) -> ModelReport:
-    report.status = "error"
+def model_error(e: BaseException, phase: ErrorKind, files: frozenset[str]) -> ModelError:
+    """What ``e``, raised while the model was in ``phase``, says; the name's own failures
+    (not a module, not found) are their own kinds whatever the phase."""
+    kind: ErrorKind = phase
+    if isinstance(e, NotAModuleError):
+        kind = "not_module"
+    elif isinstance(e, ModelNotFoundError):
+        kind = "not_found"
     if isinstance(e, SystemExit):
         message = f"the model's code called sys.exit({e.code!r})"
     else:
         message = str(e).strip() or type(e).__name__
-    report.error = ModelError(message, type(e).__name__, _error_line(e, files), kind)
+    return ModelError(message, type(e).__name__, kind, _error_line(e, files))
+
+
+def _error(
+    report: ModelReport, e: BaseException, phase: ErrorKind, files: frozenset[str]
+) -> ModelReport:
+    report.status = "error"
+    report.error = model_error(e, phase, files)
     return report
 
 
@@ -296,11 +318,11 @@ def _factory(
     if spec.kind == "class":
         cls = namespace.get(spec.name)
         if not isinstance(cls, type):
-            raise NameError(
+            raise ModelNotFoundError(
                 f"class {spec.name} was not defined: its statement failed (see the warnings)"
             )
         if not issubclass(cls, nn.Module):
-            raise TypeError(f"{spec.name} is not an nn.Module subclass")
+            raise NotAModuleError(f"{spec.name} is not an nn.Module subclass")
         init = dict(spec.init)
         return lambda: cls(**init)
     value = _assigned_value(tree, spec)
@@ -309,7 +331,7 @@ def _factory(
     def build() -> nn.Module:
         model = eval(code, namespace)
         if not isinstance(model, nn.Module):
-            raise TypeError(f"{spec.name} is a {type(model).__name__}, not an nn.Module")
+            raise NotAModuleError(f"{spec.name} is a {type(model).__name__}, not an nn.Module")
         return model
 
     return build
@@ -324,7 +346,9 @@ def _assigned_value(tree: ast.Module, spec: ModelSpec) -> ast.expr:
         expr = ast.parse(spec.expression, mode="eval").body
         ast.increment_lineno(expr, spec.line - 1)
         return expr
-    raise NameError(f"the assignment that builds {spec.name} (line {spec.line}) was not found")
+    raise ModelNotFoundError(
+        f"the assignment that builds {spec.name} (line {spec.line}) was not found"
+    )
 
 
 def analyse_model(
@@ -349,11 +373,18 @@ def analyse_model(
         except UnresolvedDimension as e:
             report.status = "error"
             line = e.span.line if e.span is not None else spec.line
-            report.error = ModelError(str(e), type(e).__name__, line, "inputs")
+            report.error = ModelError(
+                f"dimension {e.dim!r} of {e.model} has no value",
+                type(e).__name__,
+                "dims",
+                line,
+                setting="dims",
+                detail=str(e),
+            )
             return report
         except ValueError as e:
             report.status = "error"
-            report.error = ModelError(str(e), type(e).__name__, spec.line, "inputs")
+            report.error = ModelError(str(e), type(e).__name__, "inputs", spec.line)
             return report
     report.inputs = inputs
     start = "meta"
@@ -435,7 +466,6 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
         namespace = module.__dict__
         report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)
         for spec, name, override in select_models(analysis, request):
-            started = time.perf_counter()
             if spec is None:
                 known = ", ".join(m.name for m in analysis.models) or "none"
                 report.models.append(
@@ -447,15 +477,15 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
                         error=ModelError(
                             f"no model named {name!r} in {request.path} (known: {known})",
                             "LookupError",
-                            None,
-                            "build",
+                            "not_found",
                         ),
                     )
                 )
                 continue
+            started = time.perf_counter()
             model_report = model_job(spec, namespace, tree, flags, override)
-            if model_report.status == "error" or not model_report.elapsed_ms:
-                model_report.elapsed_ms = 1000 * (time.perf_counter() - started)
+            # The one owner of elapsed_ms: the worker's time on this model, whatever the job.
+            model_report.elapsed_ms = 1000 * (time.perf_counter() - started)
             report.models.append(model_report)
         if tvfix.fix_applied() and _uses_torchvision(request.text, had_torchvision):
             report.notes.append(TORCHVISION_NOTE)

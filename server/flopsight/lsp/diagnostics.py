@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from lsprotocol import types
 
+from flopsight.codes import Code
 from flopsight.lsp.documents import DocumentView
 from flopsight.lsp.positions import column, first_non_blank, line_end
 from flopsight.report.model import ModelReport
@@ -25,20 +26,6 @@ _SEVERITY = {
     "warning": types.DiagnosticSeverity.Warning,
     "info": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
-}
-
-# error.kind (limits, worker state, phase) -> code
-_ERROR_CODES = {
-    "timeout": "FS301",
-    "memory": "FS302",
-    "crash": "FS303",
-    "unavailable": "FS304",
-    "build": "FS201",
-    "init": "FS201",
-    "forward": "FS202",
-    "not_module": "FS205",
-    "missing": "FS205",
-    "not-found": "FS205",
 }
 
 
@@ -101,28 +88,19 @@ def from_source(diag: SourceDiagnostic, lines: Lines) -> types.Diagnostic:
     )
 
 
-def error_code(model: ModelReport) -> str:
-    error = model.error
-    if error is None:
-        return "FS202"
-    if error.kind in _ERROR_CODES:
-        return _ERROR_CODES[error.kind]
-    return "FS202" if error.line is not None and error.line != model.line else "FS201"
-
-
 def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic]:
     out: list[types.Diagnostic] = []
     if model.status == "error" and model.error is not None:
         error = model.error
-        code = error_code(model)
+        code = error.code
         line = error.line if error.line is not None else model.line
-        message = f"{model.display_name}: {error.type}: {error.message}".rstrip()
-        if code == "FS202" and error.line is not None and error.line != model.line:
+        message = f"{model.display_name}: {error.type}: {error.text()}".rstrip()
+        if code is Code.FS202 and error.line is not None and error.line != model.line:
             message += f" (in forward of {model.display_name})"
         severity = types.DiagnosticSeverity.Error
-        if code == "FS304":
+        if code is Code.FS304:
             severity = types.DiagnosticSeverity.Warning
-        out.append(make(lines.line_range(line), code, message, severity))
+        out.append(make(lines.line_range(line), code.value, message, severity))
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(

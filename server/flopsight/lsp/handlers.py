@@ -161,6 +161,17 @@ class _Hooks:
 server = FlopsightServer()
 
 
+def _read_settings(ls: FlopsightServer, section: object, base: Settings | None) -> Settings:
+    """The settings of ``section`` over ``base``; each value not used is a warning naming it."""
+    settings, problems = Settings.read(section, base)
+    for problem in problems:
+        log.warning("%s", problem)
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=str(problem))
+        )
+    return settings
+
+
 def _section(options: Any) -> dict[str, Any] | None:
     """The ``flopsight`` settings from initializationOptions or a didChangeConfiguration payload."""
     if not isinstance(options, dict):
@@ -180,14 +191,14 @@ async def _pull_configuration(ls: FlopsightServer) -> None:
     except Exception as exc:  # a client without the section keeps the defaults
         log.warning("workspace/configuration failed: %s", exc)
         return
-    if result and isinstance(result[0], dict):
-        ls.session.settings_changed(Settings.from_lsp(result[0], ls.session.settings))
+    if result and result[0] is not None:
+        ls.session.settings_changed(_read_settings(ls, result[0], ls.session.settings))
 
 
 @server.feature(types.INITIALIZE)
 def initialize(ls: FlopsightServer, params: types.InitializeParams) -> None:
     session = ls.session
-    session.settings = Settings.from_lsp(_section(params.initialization_options))
+    session.settings = _read_settings(ls, _section(params.initialization_options), None)
     folders = params.workspace_folders or []
     root_uri = folders[0].uri if folders else params.root_uri
     session.root = uri_to_path(root_uri) if root_uri else params.root_path
@@ -215,7 +226,7 @@ async def did_change_configuration(
 ) -> None:
     section = _section(params.settings)
     if section and any(k in section for k in Settings().to_lsp()):
-        ls.session.settings_changed(Settings.from_lsp(section, ls.session.settings))
+        ls.session.settings_changed(_read_settings(ls, section, ls.session.settings))
     else:
         await _pull_configuration(ls)
 

@@ -52,7 +52,7 @@ def model_card(anchored: AnchoredModel) -> str:
     m = anchored.report
     title = f"### {m.display_name}"
     if m.status == "error" and m.error is not None:
-        return f"{title}\n\n**{m.error.type}**: {m.error.message}\n\n{_footer(anchored)}"
+        return f"{title}\n\n**{m.error.type}**: {m.error.text()}\n\n{_footer(anchored)}"
     if m.status != "ok" or m.total is None:
         return f"{title}\n\nnot analysed: no input shape (add `# flopsight: input=(...)`)"
     t = m.total
@@ -72,6 +72,8 @@ def model_card(anchored: AnchoredModel) -> str:
     measured = measured_summary(m, m.peak_gflops_per_s)
     if measured:
         lines += [f"measured on {_measured_on(m)}: {measured}", ""]
+    if m.measure_error is not None:
+        lines += [f"_Not measured: {m.measure_error.type}: {m.measure_error.text()}_", ""]
     leaves = _leaves(m.layers)
     heaviest = sorted(leaves, key=lambda layer: -layer.macs)[:HEAVIEST]
     if heaviest:

@@ -42,7 +42,8 @@ def model_title(model: ModelReport) -> str | None:
             parts.append(format_inputs(model.inputs))
         return " · ".join(parts)
     if model.status == "error" and model.error is not None:
-        message = model.error.message.strip().splitlines()[0] if model.error.message.strip() else ""
+        text = model.error.text().strip()
+        message = text.splitlines()[0] if text else ""
         text = f"flopsight: {model.error.type}: {message}"
         return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
     return None

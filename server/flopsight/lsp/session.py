@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -458,7 +457,6 @@ class Session:
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )
-        started = time.perf_counter()
         try:
             pending = asyncio.ensure_future(
                 self.analyser().analyse(
@@ -487,21 +485,13 @@ class Session:
                 kind="class",
                 line=self._model_line(doc, text, model),
                 status="error",
-                error=ModelError(
-                    message=str(exc) or type(exc).__name__,
-                    type=type(exc).__name__,
-                    kind="unavailable",
-                ),
+                error=ModelError(str(exc) or type(exc).__name__, type(exc).__name__, "unavailable"),
             )
             doc.results.put(ModelResult(text, failed, settings.convention))
             return
         for m in report.models:
-            m.elapsed_ms = m.elapsed_ms or (time.perf_counter() - started) * 1000
-            if measure and m.status == "error" and m.total is not None and m.error is not None:
-                # Counted, then not measured (refused for memory, say): the count's hints stay.
-                self.client.log(f"flopsight: {m.name} was not measured: {m.error.message}")
-                m.notes.append(f"Not measured: {m.error.message}")
-                m.status, m.error = "ok", None
+            if m.measure_error is not None:
+                self.client.log(f"flopsight: {m.name} was not measured: {m.measure_error.text()}")
             doc.results.put(
                 ModelResult(
                     text=text,

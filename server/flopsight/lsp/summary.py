@@ -43,7 +43,7 @@ def detail_text(m: ModelReport) -> str:
         return f"{where}: {figures} params"
     if m.status == "skipped":
         return f"{where}: not analysed (no input shape)"
-    return f"{where}: failed" + (f" — {m.error.message}" if m.error else "")
+    return f"{where}: failed" + (f" — {m.error.text()}" if m.error else "")
 
 
 def _status(models: list[ModelReport], heaviest: ModelReport | None) -> dict[str, Any] | None:
@@ -88,7 +88,7 @@ def summary(uri: str, view: DocumentView) -> dict[str, Any]:
                 "flops": t.flops if t else None,
                 "params": t.params if t else None,
                 "label": model_title(m) or m.status,
-                "error": m.error.message if m.error else None,
+                "error": m.error.text() if m.error else None,
                 "cost": cost_text(m),
                 "detail": detail_text(m),
             }
@@ -187,7 +187,7 @@ def model_view(anchored: AnchoredModel, max_bars: int = MAX_BARS) -> dict[str, A
     error = None
     if m.status == "error" and m.error is not None:
         at = f" (line {m.error.line})" if m.error.line else ""
-        error = f"{m.error.type}: {m.error.message}{at}"
+        error = f"{m.error.type}: {m.error.text()}{at}"
     elif m.status == "skipped":
         error = "Not analysed: the model has no input shape. " + NO_SHAPE_HINT
     return {

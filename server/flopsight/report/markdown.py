@@ -4,18 +4,18 @@
 
 from __future__ import annotations
 
-from flopsight.report.model import FileReport, ModelReport
+from flopsight.report.model import FileReport, ModelReport, editor_setting
 from flopsight.report.table import (
     DEVICE_TEXT,
     PLAIN,
     LineNames,
-    error_text,
+    SettingName,
+    file_tail,
     footer_lines,
     inputs_text,
     line_cell,
-    skipped_text,
+    not_counted_text,
     tree_rows,
-    warning_text,
 )
 from flopsight.report.units import (
     format_bytes,
@@ -39,19 +39,15 @@ def render_model_markdown(
     convention: str,
     depth: int | None = None,
     names: LineNames = PLAIN,
+    settings: SettingName = editor_setting,
 ) -> str:
     title = model.display_name
     if title != model.name:
         title = f"{title} ({model.name})"
     out = [f"### {title}", "", f"`{names.at(file, model.line)}` · {model.kind}"]
-    if model.status == "skipped":
-        out.append(
-            "\nNot counted: no input shape. Add `# flopsight: input=(...)` to "
-            f"{names.line(model.line)}."
-        )
-        return "\n".join(out)
-    if model.status == "error" or model.total is None:
-        out.append(f"\n**Error**: {_escape(error_text(model, file, names))}")
+    why = not_counted_text(model, file, names, settings)
+    if why is not None or model.total is None:
+        out.append(f"\n{_escape(why or '')}")
         return "\n".join(out)
     total = model.total
     device = DEVICE_TEXT.get(model.device or "", model.device or "?")
@@ -92,27 +88,28 @@ def render_model_markdown(
     return "\n".join(out)
 
 
-def render_markdown(report: FileReport, depth: int | None = None, names: LineNames = PLAIN) -> str:
+def render_markdown(
+    report: FileReport,
+    depth: int | None = None,
+    names: LineNames = PLAIN,
+    settings: SettingName = editor_setting,
+) -> str:
     """Every model of a file, then the file's warnings and notes."""
     blocks = [f"## flopsight · `{report.file}`"]
-    skipped = [m for m in report.models if m.status == "skipped"]
     counted = [m for m in report.models if m.status != "skipped"]
+    listed, warnings, notes = file_tail(report, names)
     if not counted:
-        counted, skipped = skipped, []
+        counted, listed = report.models, None
     blocks += [
-        render_model_markdown(m, report.file, report.convention, depth, names) for m in counted
+        render_model_markdown(m, report.file, report.convention, depth, names, settings)
+        for m in counted
     ]
-    if skipped:
-        blocks.append(_escape(skipped_text(skipped, names)))
+    if listed is not None:
+        blocks.append(_escape(listed))
     if not report.models:
         blocks.append("No `nn.Module` models found.")
-    if report.warnings:
-        blocks.append(
-            "**Warnings**\n\n"
-            + "\n".join(
-                f"- {_escape(warning_text(w, report.file, names))}" for w in report.warnings
-            )
-        )
-    if report.notes:
-        blocks.append("\n".join(f"_{n}_" for n in report.notes))
+    if warnings:
+        blocks.append("**Warnings**\n\n" + "\n".join(f"- {_escape(w)}" for w in warnings))
+    if notes:
+        blocks.append("\n".join(f"_{n}_" for n in notes))
     return "\n\n".join(blocks) + "\n"

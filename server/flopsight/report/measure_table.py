@@ -6,18 +6,18 @@ Pure functions, no torch; the hover's one-line summary lives here too.
 
 from __future__ import annotations
 
-from flopsight.report.model import FileReport, LayerCost, ModelReport
+from flopsight.report.model import FileReport, LayerCost, ModelReport, editor_setting
 from flopsight.report.table import (
     MAX_NAME_WIDTH,
     PLAIN,
     LineNames,
-    error_text,
+    SettingName,
+    file_tail,
     inputs_text,
     line_cell,
     model_heading,
-    skipped_text,
+    not_counted_text,
     tree_rows,
-    warning_text,
 )
 from flopsight.report.units import format_flops, format_macs
 
@@ -81,16 +81,13 @@ def measure_footer(model: ModelReport) -> list[str]:
     return lines
 
 
-def render_measure_model(model: ModelReport, file: str, names: LineNames = PLAIN) -> str:
+def render_measure_model(
+    model: ModelReport, file: str, names: LineNames = PLAIN, settings: SettingName = editor_setting
+) -> str:
     lines = [model_heading(model, file, names)]
-    if model.status == "skipped":
-        lines.append(
-            "  not measured: no input shape (add `# flopsight: input=(...)` to "
-            f"{names.line(model.line)} or pass --input)"
-        )
-        return "\n".join(lines)
-    if model.status == "error" or model.latency_ms is None:
-        lines.append(f"  error: {error_text(model, file, names)}")
+    why = not_counted_text(model, file, names, settings, verb="measured")
+    if why is not None or model.latency_ms is None:
+        lines.append(f"  {why or 'not measured'}")
         return "\n".join(lines)
     info = model.measure or {}
     lines.append(
@@ -123,19 +120,19 @@ def render_measure_model(model: ModelReport, file: str, names: LineNames = PLAIN
     return "\n".join(lines)
 
 
-def render_measure_table(report: FileReport, names: LineNames = PLAIN) -> str:
+def render_measure_table(
+    report: FileReport, names: LineNames = PLAIN, settings: SettingName = editor_setting
+) -> str:
     """Every measured model of a file, one table each; warnings and notes after them."""
     blocks = [
-        render_measure_model(m, report.file, names)
+        render_measure_model(m, report.file, names, settings)
         for m in report.models
         if m.status == "ok" and m.latency_ms is not None
     ]
-    tail = []
-    skipped = [m for m in report.models if m.status == "skipped"]
-    if skipped:
-        tail.append(skipped_text(skipped, names).replace("Not counted", "Not measured"))
-    tail += [f"warning: {warning_text(w, report.file, names)}" for w in report.warnings]
-    tail += [f"note: {n}" for n in report.notes]
+    listed, warnings, notes = file_tail(report, names, verb="measured")
+    tail = [listed] if listed is not None else []
+    tail += [f"warning: {w}" for w in warnings]
+    tail += [f"note: {n}" for n in notes]
     if tail:
         blocks.append("\n".join(tail))
     return "\n\n".join(blocks) + "\n" if blocks else ""

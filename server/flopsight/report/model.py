@@ -8,8 +8,11 @@ the editor uses (op breakdowns, warnings, notes) and the schema allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+from flopsight.codes import ERROR_KINDS, KIND_CODES, Code, ErrorKind
 
 SCHEMA_ID = "flopsight.report/2"
 # Older reports still read: /2 only adds fields.
@@ -22,6 +25,8 @@ Phase = Literal["forward"]
 ModelKind = Literal["class", "instance"]
 ModelStatus = Literal["ok", "error", "skipped"]
 Device = Literal["meta", "meta-params", "cpu", "cuda", "mps"]
+# The settings an error can be about (keys of the ``flopsight`` section).
+ErrorSetting = Literal["limits.timeoutSeconds", "limits.memoryMB", "python", "dims"]
 Shape = list[int]
 OutputShape = Shape | list[Shape] | None
 
@@ -179,20 +184,72 @@ class LineCost:
         )
 
 
+# What to do about an error, by the setting that governs it; ``{name}`` is the setting as the
+# reader knows it (``flopsight.limits.timeoutSeconds`` in the editor, ``--timeout`` in a shell).
+SETTING_ADVICE: dict[ErrorSetting, str] = {
+    "limits.timeoutSeconds": "raise the limit with {name}",
+    "limits.memoryMB": "raise the limit with {name}",
+    "python": "point {name} to a Python interpreter that has torch installed",
+    "dims": "give it a value in the pragma's dims= or with {name}",
+}
+
+
+def editor_setting(key: ErrorSetting) -> str:
+    """A setting as the editor's configuration names it."""
+    return f"flopsight.{key}"
+
+
 @dataclass
 class ModelError:
+    """Why a model has no count: its kind (which decides its code), flopsight's sentence, the
+    setting involved, and the raw text it came from. Each reader renders the setting its way."""
+
+    # Flopsight's own sentence; names no setting (``text`` adds the setting as its reader's).
     message: str
     type: str
+    kind: ErrorKind
     line: int | None = None
-    # Which limit was hit ("timeout", "memory") or which phase failed ("build", "forward", ...).
-    kind: str | None = None
+    setting: ErrorSetting | None = None
+    # The raw text below flopsight's sentence: the exception's text, the exit status.
+    detail: str | None = None
+
+    @property
+    def code(self) -> Code:
+        return KIND_CODES[self.kind]
+
+    def text(self, setting_name: Callable[[ErrorSetting], str] = editor_setting) -> str:
+        """The message, then what to do, naming the setting with ``setting_name``."""
+        if self.setting is None:
+            return self.message
+        advice = SETTING_ADVICE[self.setting].format(name=setting_name(self.setting))
+        return f"{self.message}; {advice}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "type": self.type, "line": self.line, "kind": self.kind}
+        return {
+            "message": self.message,
+            "type": self.type,
+            "line": self.line,
+            "kind": self.kind,
+            "code": self.code.value,
+            "setting": self.setting,
+            "detail": self.detail,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ModelError:
-        return cls(message=d["message"], type=d["type"], line=d.get("line"), kind=d.get("kind"))
+        kind, setting = d.get("kind"), d.get("setting")
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"not a flopsight error kind: {kind!r}")
+        if setting is not None and setting not in SETTING_ADVICE:
+            raise ValueError(f"not a setting an error can name: {setting!r}")
+        return cls(
+            message=d["message"],
+            type=d["type"],
+            kind=cast(ErrorKind, kind),
+            line=d.get("line"),
+            setting=cast("ErrorSetting | None", setting),
+            detail=d.get("detail"),
+        )
 
 
 @dataclass
@@ -308,6 +365,8 @@ class ModelReport:
     # Asked for several conventions: each one's figures from the same pass, the main one (whose
     # figures the fields above hold) first; empty otherwise, and then left out of the JSON.
     counts: list[ConventionCount] = field(default_factory=list)
+    # Counted (status "ok"), then not measured: why (refused for memory, no such device).
+    measure_error: ModelError | None = None
 
     @property
     def display_name(self) -> str:
@@ -340,6 +399,7 @@ class ModelReport:
             "notes": list(self.notes),
             **_measured(self, MODEL_MEASURED),
             **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
+            **({"measure_error": self.measure_error.to_json()} if self.measure_error else {}),
         }
 
     @classmethod
@@ -367,6 +427,9 @@ class ModelReport:
             layers_latency_ms_sum=d.get("layers_latency_ms_sum"),
             measure=dict(d["measure"]) if d.get("measure") is not None else None,
             counts=[ConventionCount.from_json(c) for c in d.get("counts", [])],
+            measure_error=(
+                ModelError.from_json(d["measure_error"]) if d.get("measure_error") else None
+            ),
         )
 
 

@@ -4,9 +4,18 @@ ptflops' footer (``Computational complexity: 7.82 GMac`` ...). Pure functions, n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flopsight.report.model import FileReport, InputSpec, LayerCost, ModelReport, SourceWarning
+from flopsight.report.model import (
+    ErrorSetting,
+    FileReport,
+    InputSpec,
+    LayerCost,
+    ModelReport,
+    SourceWarning,
+    editor_setting,
+)
 from flopsight.report.units import (
     format_bytes,
     format_flops,
@@ -43,6 +52,9 @@ class LineNames:
 
 
 PLAIN = LineNames()
+
+# How a setting is named to the reader: the editor's key, or the CLI's flag.
+SettingName = Callable[[ErrorSetting], str]
 
 
 @dataclass
@@ -208,17 +220,13 @@ def render_model_table(
     convention: str,
     depth: int | None = None,
     names: LineNames = PLAIN,
+    settings: SettingName = editor_setting,
 ) -> str:
     """One model: heading, module tree with MACs/params and their shares, then ptflops' footer."""
     lines = [model_heading(model, file, names)]
-    if model.status == "skipped":
-        lines.append(
-            "  not counted: no input shape (add `# flopsight: input=(...)` to "
-            f"{names.line(model.line)} or pass --input)"
-        )
-        return "\n".join(lines)
-    if model.status == "error" or model.total is None:
-        lines.append(f"  error: {error_text(model, file, names)}")
+    why = not_counted_text(model, file, names, settings)
+    if why is not None or model.total is None:
+        lines.append(f"  {why}")
         return "\n".join(lines)
     lines.append(
         f"  input {inputs_text(model.inputs)} · {convention} convention · "
@@ -265,22 +273,57 @@ def render_model_table(
     return "\n".join(lines)
 
 
-def error_text(model: ModelReport, file: str, names: LineNames = PLAIN) -> str:
-    """``RuntimeError: mat1 and mat2 ... (at file:21, while running forward)``."""
+# The phases a model error names in prose (the other kinds say what happened themselves).
+PHASES = {"build": "building it", "forward": "running forward"}
+
+
+def error_text(
+    model: ModelReport, file: str, names: LineNames = PLAIN, settings: SettingName = editor_setting
+) -> str:
+    """``FS202 RuntimeError: mat1 and mat2 ... (at file:21, while running forward)``."""
     err = model.error
     if err is None:
         return f"{model.name} could not be counted"
     where = names.at(file, err.line if err.line is not None else model.line)
-    phase = {"build": "building it", "forward": "running forward"}.get(err.kind or "", err.kind)
+    phase = PHASES.get(err.kind)
     during = f", while {phase}" if phase else ""
-    return f"{err.type}: {err.message} (at {where}{during})"
+    return f"{err.code} {err.type}: {err.text(settings)} (at {where}{during})"
 
 
-def skipped_text(models: list[ModelReport], names: LineNames = PLAIN) -> str:
+def not_counted_text(
+    model: ModelReport,
+    file: str,
+    names: LineNames = PLAIN,
+    settings: SettingName = editor_setting,
+    verb: str = "counted",
+) -> str | None:
+    """Why a model has no table (no input shape, or its error); None when it has one. The one
+    copy every renderer (text, Markdown, measure) shows."""
+    if model.status == "skipped":
+        return (
+            f"not {verb}: no input shape (add `# flopsight: input=(...)` to "
+            f"{names.line(model.line)} or pass --input)"
+        )
+    if model.status == "error":
+        return f"error: {error_text(model, file, names, settings)}"
+    return None
+
+
+def file_tail(
+    report: FileReport, names: LineNames = PLAIN, verb: str = "counted"
+) -> tuple[str | None, list[str], list[str]]:
+    """What follows a file's tables, undecorated: the models without an input shape (one
+    sentence, None when there are none), the failed top-level statements, the notes."""
+    skipped = [m for m in report.models if m.status == "skipped"]
+    listed = skipped_text(skipped, names, verb) if skipped else None
+    return listed, [warning_text(w, report.file, names) for w in report.warnings], report.notes
+
+
+def skipped_text(models: list[ModelReport], names: LineNames = PLAIN, verb: str = "counted") -> str:
     """``Not counted (no input shape): RMSNorm (line 12), Attention (line 27)``."""
     listed = ", ".join(f"{m.name} ({names.line(m.line)})" for m in models)
     return (
-        f"Not counted (no input shape): {listed}; add `# flopsight: input=(...)` to count one "
+        f"Not {verb} (no input shape): {listed}; add `# flopsight: input=(...)` to count one "
         "on its own, or pass --model NAME --input SHAPE"
     )
 
@@ -296,25 +339,31 @@ def render_table(
     *,
     include_errors: bool = True,
     names: LineNames = PLAIN,
+    settings: SettingName = editor_setting,
 ) -> str:
-    """Every model of a file, one table each; warnings and notes after them."""
+    """Every model of a file, one table each; warnings and notes after them. Nothing at all
+    (not even a blank line) when there is nothing to show."""
     blocks = []
     skipped = [m for m in report.models if m.status == "skipped"]
     for model in report.models:
         if (model.status == "error" and not include_errors) or model.status == "skipped":
             continue
-        blocks.append(render_model_table(model, report.file, report.convention, depth, names))
+        blocks.append(
+            render_model_table(model, report.file, report.convention, depth, names, settings)
+        )
+    listed, warnings, notes = file_tail(report, names)
     tail = []
     if skipped and len(skipped) == len(report.models):
         tail += [
-            render_model_table(m, report.file, report.convention, None, names) for m in skipped
+            render_model_table(m, report.file, report.convention, None, names, settings)
+            for m in skipped
         ]
-    elif skipped:
-        tail.append(skipped_text(skipped, names))
-    tail += [f"warning: {warning_text(w, report.file, names)}" for w in report.warnings]
-    tail += [f"note: {n}" for n in report.notes]
+    elif listed is not None:
+        tail.append(listed)
+    tail += [f"warning: {w}" for w in warnings]
+    tail += [f"note: {n}" for n in notes]
     if not report.models:
         tail.insert(0, f"{report.file}: no nn.Module models found")
     if tail:
         blocks.append("\n".join(tail))
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join(blocks) + "\n" if blocks else ""

@@ -46,7 +46,10 @@ def analyse_source(text: str, path: str | None = None) -> SourceAnalysis:
         span = Span(1, 0, 1, len(lines.line(1)))
         return SourceAnalysis(
             syntax_error=SourceDiagnostic(
-                span, "FS101", f"the file does not parse ({exc}): fix it to see its costs"
+                span,
+                "FS101",
+                f"the file does not parse ({exc}): fix it to see its costs",
+                detail=f"the file does not parse ({exc})",
             )
         )
     return _Analyser(tree, lines).run()
@@ -68,6 +71,7 @@ def _syntax_error(exc: SyntaxError, lines: SourceLines) -> SourceDiagnostic:
         Span(line, col, end_line, end_col),
         "FS101",
         f"syntax error: {message}; fix it to update the costs (the last results stay until then)",
+        detail=f"syntax error: {message}",
     )
 
 

@@ -28,6 +28,8 @@ class SourceDiagnostic:
     severity: Severity = "error"
     # Machine-readable detail for code actions, e.g. {"key": "inptu", "suggestion": "input"}.
     data: dict[str, Any] = field(default_factory=dict)
+    # What is wrong without the editor's advice (the CLI adds its own): the parser's message.
+    detail: str | None = None
 
 
 @dataclass

@@ -3,8 +3,9 @@
 A job that ends without a report (time limit, memory limit, crash, the worker restarting)
 still answers with a FileReport: every model the job would have counted has status "error"
 and ``error.kind`` one of "timeout", "memory", "crash", "unavailable", with a message that
-names the limit and its value, or what happened. Models without an input shape stay
-"skipped", as the runner reports them.
+gives the limit's value, or what happened, and ``error.setting`` naming the limit's setting
+(each reader names it its way: the editor's setting, the CLI's flag). Models without an
+input shape stay "skipped", as the runner reports them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 from typing import Literal
 
 from flopsight.job import AnalysisRequest
-from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.report.model import ErrorSetting, FileReport, ModelError, ModelReport
 from flopsight.source import analyse_source
 from flopsight.source.model import ModelSpec
 from flopsight.worker.protocol import JobOutcome, truncate_output
@@ -55,42 +56,50 @@ def classify(
         message = str(answer.get("message", ""))
         if answer.get("memory") or _MEMORY_TEXT.search(message):
             return memory_report(request, memory_mb, message, outcome.output), "memory"
-        return failure_report(request, "crash", message, outcome.output), "crash"
+        crashed = failure_report(request, "crash", message, outcome.output, detail=message)
+        return crashed, "crash"
     how = describe_exit(outcome.exit_code)
     if _MEMORY_TEXT.search(outcome.output[-4000:]):
         return memory_report(request, memory_mb, how, outcome.output), "memory"
     message = f"the analysis process died ({how}) before it answered; nothing was counted"
-    return failure_report(request, "crash", message, outcome.output), "crash"
+    return failure_report(request, "crash", message, outcome.output, detail=how), "crash"
 
 
 def timeout_report(request: AnalysisRequest, timeout_s: float, output: str = "") -> FileReport:
     message = (
-        f"the analysis did not finish within the time limit of {timeout_s:g} s "
-        f"(flopsight.limits.timeoutSeconds) and was stopped"
+        f"the analysis did not finish within the time limit of {timeout_s:g} s and was stopped"
     )
-    return failure_report(request, "timeout", message, output)
+    return failure_report(request, "timeout", message, output, setting="limits.timeoutSeconds")
 
 
 def memory_report(
     request: AnalysisRequest, memory_mb: int, detail: str, output: str = ""
 ) -> FileReport:
-    return failure_report(request, "memory", memory_message(memory_mb, detail), output)
+    message = memory_message(memory_mb, detail)
+    return failure_report(
+        request, "memory", message, output, setting="limits.memoryMB", detail=detail or None
+    )
 
 
 def memory_message(memory_mb: int, detail: str) -> str:
     detail = detail.strip().splitlines()[0] if detail.strip() else ""
-    return (
-        f"the analysis ran out of memory under the limit of {memory_mb} MB "
-        f"(flopsight.limits.memoryMB)" + (f": {detail}" if detail else "")
+    return f"the analysis ran out of memory under the limit of {memory_mb} MB" + (
+        f" ({detail})" if detail else ""
     )
 
 
 def failure_report(
-    request: AnalysisRequest, kind: FailureKind, message: str, output: str = ""
+    request: AnalysisRequest,
+    kind: FailureKind,
+    message: str,
+    output: str = "",
+    *,
+    setting: ErrorSetting | None = None,
+    detail: str | None = None,
 ) -> FileReport:
     """A report carrying one failure on every model the request would have counted."""
     report = FileReport(file=request.path, convention=request.convention, output=output)
-    error = ModelError(message=message, type=FAILURE_TYPES[kind], line=None, kind=kind)
+    error = ModelError(message, FAILURE_TYPES[kind], kind, setting=setting, detail=detail)
     for name, kind_of_model, line, label, counted in _models_of(request):
         report.models.append(
             ModelReport(
@@ -102,7 +111,6 @@ def failure_report(
                 error=error if counted else None,
             )
         )
-    report.notes.append(f"{kind}: {message}")
     return report
 
 
@@ -127,10 +135,10 @@ def _mark_memory_errors(report: FileReport, memory_mb: int) -> bool:
         if error is None or error.kind in ("memory", "timeout"):
             continue
         if error.type == "MemoryError" or _MEMORY_TEXT.search(error.message):
-            error.kind = "memory"
             detail = error.message
             if not detail.startswith(error.type):
                 detail = f"{error.type}: {detail}" if detail != error.type else detail
+            error.kind, error.setting, error.detail = "memory", "limits.memoryMB", detail
             error.message = memory_message(memory_mb, detail)
             found = True
     return found

@@ -461,12 +461,11 @@ class WorkerPool:
 
     def _unavailable(self, host: _Host, request: AnalysisRequest) -> FileReport:
         if host.fatal:
-            message = (
-                f"the worker cannot run models with {host.python}: {host.fatal} "
-                f"(set flopsight.python to an interpreter that has torch); retrying"
+            message = f"the worker cannot run models with {host.python}: {host.fatal}"
+            return failure_report(
+                request, "unavailable", message, setting="python", detail=host.fatal
             )
-        else:
-            message = f"the worker for {host.python} stopped and is restarting; try again shortly"
+        message = f"the worker for {host.python} stopped and is restarting; try again shortly"
         return failure_report(request, "unavailable", message)
 
     # -- the pool's loop: hosts ---------------------------------------------------------------
@@ -599,6 +598,10 @@ class WorkerPool:
         if was == "closed" or self._hosts.get(host.python) is not host:
             return
         host.state = "backoff"
+        if was == "starting" and not host.fatal:
+            # It never said it was ready: the interpreter cannot be a worker (`/bin/false`).
+            said = f"; it said: {host.stderr_tail[-1]}" if host.stderr_tail else ""
+            host.fatal = f"it exited with status {returncode} before it was ready{said}"
         reason = host.fatal or f"exit status {returncode}"
         log.warning("flopsight worker for %s stopped (%s)", host.python, reason)
         for job in list(host.running.values()):
