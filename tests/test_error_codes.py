@@ -126,7 +126,7 @@ class Uncounted(nn.Module):  # flopsight: input=(4, 4)
 def test_every_documented_code_is_produced(tmp_path: Path) -> None:
     from flopsight.counting.measure import measure_file
     from flopsight.counting.runner import analyse_file
-    from flopsight.lsp.diagnostics import document_diagnostics
+    from flopsight.lsp.diagnostics import document_diagnostics, too_large
     from flopsight.lsp.documents import DocumentResults, ModelResult
     from flopsight.source import analyse_source
     from flopsight.worker import WorkerPool
@@ -214,6 +214,9 @@ def test_every_documented_code_is_produced(tmp_path: Path) -> None:
         error = got.model("net").error
         assert error is not None and error.kind == "unavailable" and error.setting == "python"
         produced.add(error.code.value)
+
+    # A document over flopsight.maxFileSizeKB: the server's one info diagnostic.
+    produced.add(str(too_large(1).code))
 
     assert readme_codes() <= produced, sorted(readme_codes() - produced)
 
