@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 def make_analyser(settings: Settings) -> Analyser:
     from flopsight.worker import WorkerPool
 
-    pool: Analyser = WorkerPool(python=settings.python)
+    pool: Analyser = WorkerPool(python=settings.python, sandbox=settings.sandbox)
     return pool
 
 

@@ -8,9 +8,12 @@ nothing the imports print can corrupt the channel, and no job child ever holds i
 
 Per job the host forks a child (child.py) in a process group of its own, with the address-space
 limit, its stdout/stderr captured (head and tail kept) and its report written to a private pipe.
-The host kills the child's whole group on timeout or cancel and after it exits (a subprocess the
-job left sleeping dies too), reaps everything (it is a child subreaper, so orphans come back to
-it), and exits, killing whatever still runs, when its stdin closes or its parent dies.
+The host kills the child's whole tree on timeout or cancel and after it exits: its group, every
+descendant (a subprocess the job left sleeping, a chain of ``setsid()`` forks, a daemon), and,
+being a child subreaper, every orphan that came back to it, until none is left. With the
+sandbox (``--sandbox auto``, sandbox.py) a job also runs in a PID namespace of its own, where
+the kernel kills everything once the job ends. The host exits, killing whatever still runs,
+when its stdin closes or its parent dies (``PR_SET_PDEATHSIG`` and a pidfd on the parent).
 """
 
 from __future__ import annotations
@@ -143,8 +146,11 @@ class Host:
         ctl_out: int,
         warm: Callable[[], None] | None = None,
         spares: bool = True,
+        sandbox_mode: str = "off",
+        parent_pid: int = 0,
     ) -> None:
         self.job = job
+        self.sandbox_mode = sandbox_mode
         self.warm = warm
         self.spares = spares
         self.spare: _Spare | None = None
@@ -165,6 +171,9 @@ class Host:
         signal.signal(signal.SIGTERM, _exit_on_signal)
         self.selector.register(ctl_in, selectors.EVENT_READ, "ctl")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.parent_fd = _watch(parent_pid)
+        if self.parent_fd >= 0:  # readable once the server has exited, however it died
+            self.selector.register(self.parent_fd, selectors.EVENT_READ, "parent")
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -178,6 +187,8 @@ class Host:
                         _drain(self.wake_r)
                     elif key.data == "spare":
                         self._spare_ready()
+                    elif key.data == "parent":
+                        self.closing = True
                     else:
                         kind, child = key.data
                         self._read_child(kind, child)
@@ -227,7 +238,7 @@ class Host:
             child = self.children.get(int(message["id"]))
             if child is not None and child.exit_code is None:
                 child.cancelled = True
-                _kill_group(child.pid)
+                _kill_tree(child.pid)
         elif op == "exit":
             self.closing = True
 
@@ -280,6 +291,7 @@ class Host:
         job_r, job_w = os.pipe() if message is None else (-1, -1)
         ready_r, ready_w = os.pipe() if message is None else (-1, -1)
         inherited = [self.ctl_in, self.ctl_out, self.wake_r, self.wake_w, result_r, output_r]
+        inherited.append(self.parent_fd)
         inherited += [job_w, ready_r]
         selector_fd = getattr(self.selector, "fileno", None)
         if selector_fd is not None:
@@ -303,6 +315,7 @@ class Host:
                 job_fd=job_r if message is None else None,
                 ready_fd=ready_w if message is None else None,
                 warm=self.warm,
+                sandbox_mode=self.sandbox_mode,
             )
         with contextlib.suppress(OSError):  # the child got there first, or is already gone
             os.setpgid(pid, pid)
@@ -392,11 +405,11 @@ class Host:
         for child in self.children.values():
             if child.exit_code is None and not child.timed_out and now >= child.deadline:
                 child.timed_out = True
-                _kill_group(child.pid)
+                _kill_tree(child.pid)
 
     def _finish(self, child: _Child) -> None:
         # Whatever the job started dies with it; then take what is left in its pipes.
-        _kill_group(child.pid)
+        _kill_tree(child.pid)
         self._sweep_orphans()
         if child.result_fd >= 0:
             self._read_child("result", child)
@@ -425,17 +438,22 @@ class Host:
         )
         self.send(outcome.to_json())
 
-    def _sweep_orphans(self) -> None:
-        """Kill processes reparented to this host (it is a subreaper) that are not jobs: what a
-        job started in a session of its own, which its group kill did not reach."""
-        jobs = set(self.by_pid)
-        if self.spare is not None:
-            jobs.add(self.spare.pid)
-        for pid in _child_pids(self.pid):
-            if pid not in jobs:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-        self._reap()
+    def _sweep_orphans(self, settle_s: float = 2.0) -> None:
+        """Kill processes reparented to this host (it is a subreaper) that are not jobs, with
+        all they started: what a job started in a session of its own. Each kill may orphan the
+        next level, which comes back here too: repeat until no stray is left."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            self._reap()
+            jobs = {pid for pid, c in self.by_pid.items() if c.exit_code is None}
+            if self.spare is not None:
+                jobs.add(self.spare.pid)
+            strays = [pid for pid in _child_pids(self.pid) if pid not in jobs]
+            if not strays or time.monotonic() > deadline:
+                return
+            for pid in strays:
+                _kill_tree(pid)
+            time.sleep(0.001)
 
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
@@ -455,17 +473,49 @@ class Host:
         if self.spare is not None:
             self._discard_spare(self.spare)
         for child in list(self.children.values()):
-            _kill_group(child.pid)
+            _kill_tree(child.pid)
         deadline = time.monotonic() + 2.0
         while self.by_pid and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.005)
+        self.by_pid.clear()
         self._sweep_orphans()
 
 
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s group and every descendant, however it left the group or session
+    (a descendant that escapes the walk by being orphaned comes back to the subreaper)."""
+    _kill_group(pid)
+    for other in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            os.kill(other, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 100_000:
+        children = _child_pids(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
+def _watch(pid: int) -> int:
+    """A pidfd that becomes readable when ``pid`` exits (-1 where the kernel has none)."""
+    if pid <= 0 or not hasattr(os, "pidfd_open"):
+        return -1
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return -1
+    os.set_inheritable(fd, False)
+    return fd
 
 
 def _child_pids(pid: int) -> list[int]:
@@ -586,6 +636,12 @@ def main(argv: list[str] | None = None) -> int:
         "--spawn", action="store_true", help="a fresh interpreter per job (the no-fork path)"
     )
     parser.add_argument(
+        "--sandbox",
+        choices=("auto", "off"),
+        default="off",
+        help="auto: each job in the strongest sandbox the kernel allows (sandbox.py)",
+    )
+    parser.add_argument(
         "--no-warm",
         action="store_true",
         help="import only torch: no torchvision, no warm-up analysis (one-shot CLI runs)",
@@ -597,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     os.set_inheritable(ctl_out, False)
     parent = int(os.environ.get("FLOPSIGHT_PARENT_PID", "0") or 0)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # SIGTERM, not SIGKILL: the host must live long enough to kill its jobs' trees.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if parent and os.getppid() != parent:
         return 0  # the server is already gone
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the CLI's terminal is the CLI's
@@ -629,7 +687,15 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
     warm = None if args.no_warm else _spare_warm_up
-    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=warm, spares=warm is not None)
+    host = Host(
+        job,
+        ctl_in=0,
+        ctl_out=ctl_out,
+        warm=warm,
+        spares=warm is not None,
+        sandbox_mode=args.sandbox,
+        parent_pid=parent,
+    )
     host.send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()
