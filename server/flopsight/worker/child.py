@@ -120,8 +120,9 @@ def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[
             with contextlib.suppress(OSError):
                 os.close(fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+    if devnull != 0:  # fd 0 (the host's stdin) was closed above: open() may have taken it
+        os.dup2(devnull, 0)
+        os.close(devnull)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)

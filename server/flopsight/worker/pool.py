@@ -72,8 +72,10 @@ HostState = Literal["starting", "ready", "backoff", "closed"]
 
 # The folder holding the flopsight package: the host runs from it in any interpreter.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-# A running job counts as idle (not against max_children) once it has run IDLE_AFTER_S and used
-# under IDLE_CPU_SHARE of a core over the last sample; samples every IDLE_SAMPLE_S while jobs wait.
+# A running job counts as idle (not against max_children) once it has run IDLE_AFTER_S, used
+# under IDLE_CPU_SHARE of a core since the last sample and none of its processes is runnable
+# (a spinning job on a crowded machine gets little CPU but stays runnable); samples every
+# IDLE_SAMPLE_S while jobs wait.
 IDLE_AFTER_S = 0.25
 IDLE_CPU_SHARE = 0.2
 IDLE_SAMPLE_S = 0.1
@@ -489,11 +491,11 @@ class WorkerPool:
             for job in host.running.values():
                 if job.child_pid is None:
                     continue
-                cpu = _tree_cpu_seconds(job.child_pid)
+                cpu, runnable = _tree_cpu(job.child_pid)
                 if job.cpu_sample is not None and now - job.started_at >= IDLE_AFTER_S:
                     then, before = job.cpu_sample
                     share = (cpu - before) / max(now - then, 1e-3)
-                    job.idle = share < IDLE_CPU_SHARE
+                    job.idle = share < IDLE_CPU_SHARE and not runnable
                 job.cpu_sample = (now, cpu)
         self._pump()
         self._watch_idle()
@@ -775,9 +777,10 @@ def _unchanged(deps: dict[str, list[int]]) -> bool:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its descendants (Linux /proc; 0 elsewhere)."""
-    total, todo, seen = 0.0, [pid], 0
+def _tree_cpu(pid: int) -> tuple[float, bool]:
+    """User + system CPU seconds of ``pid`` and its descendants, and whether one of them is
+    runnable or in uninterruptible sleep now (Linux /proc; 0 and False elsewhere)."""
+    total, todo, seen, runnable = 0.0, [pid], 0, False
     while todo and seen < 256:
         current = todo.pop()
         seen += 1
@@ -785,12 +788,13 @@ def _tree_cpu_seconds(pid: int) -> float:
             with open(f"/proc/{current}/stat") as f:
                 fields = f.read().rpartition(")")[2].split()
             total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            runnable = runnable or fields[0] in ("R", "D")
             for tid in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{tid}/children") as f:
                     todo += [int(p) for p in f.read().split()]
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return total, runnable
 
 
 def _kill_group(pgid: int) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import struct
@@ -155,7 +156,8 @@ def _write(path: str, text: str) -> None:
 
 def _into_pid_namespace(libc: Any) -> None:
     """Fork the namespace's init, which mounts a fresh /proc and forks the job under it."""
-    status_r, status_w = os.pipe()
+    # Above the standard descriptors, which the keeper and the init point at /dev/null.
+    status_r, status_w = _pipe_above_stdio()
     init = os.fork()
     if init > 0:
         os.close(status_w)
@@ -179,12 +181,24 @@ def _into_pid_namespace(libc: Any) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def _pipe_above_stdio() -> tuple[int, int]:
+    ends = []
+    for fd in os.pipe():
+        high = fd if fd > 2 else fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+        if high != fd:
+            os.close(fd)
+        ends.append(high)
+    return ends[0], ends[1]
+
+
 def _quiet() -> None:
     """A keeper or init holds no descriptor of the job's: stdio to /dev/null, the rest closed."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
+        if fd != devnull:
+            os.dup2(devnull, fd)
+    if devnull > 2:
+        os.close(devnull)
 
 
 def _keep(init: int, status_r: int) -> NoReturn:
