@@ -57,7 +57,8 @@ def slow_request(out: int, sleep: float, tag: str = "") -> AnalysisRequest:
 def busy_request(out: int, seconds: float, tag: str = "") -> AnalysisRequest:
     # Spins instead of sleeping: a sleeping child frees its slot (it costs no CPU).
     text = SLOW_TEMPLATE.format(out=out, sleep=0).replace(
-        "time.sleep(0)", f"end = time.time() + {seconds}\n        while time.time() < end:\n            pass"
+        "time.sleep(0)",
+        f"end = time.time() + {seconds}\n        while time.time() < end:\n            pass",
     )
     return request_for("busy.py", text=text + f"# {tag}\n")
 
