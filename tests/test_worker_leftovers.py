@@ -181,6 +181,60 @@ def test_server_sigkilled_takes_sleep_and_daemon_along(sandbox: str, tmp_path: P
             proc.kill()
 
 
+def cgroup_v2_writable() -> bool:
+    """Whether this process's cgroup v2 folder takes a sub-folder (probed by hand here)."""
+    try:
+        own = next(
+            line[3:]
+            for line in Path("/proc/self/cgroup").read_text().splitlines()
+            if line.startswith("0::")
+        )
+        mount = next(
+            f[1]
+            for line in Path("/proc/self/mounts").read_text().splitlines()
+            if len(f := line.split()) > 2 and f[2] == "cgroup2"
+        )
+        probe = Path(mount, own.lstrip("/"), f"flopsight-test-probe-{os.getpid()}")
+        probe.mkdir()
+        probe.rmdir()
+        return True
+    except (OSError, StopIteration):
+        return False
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "off"])
+def test_host_sigkilled_takes_the_daemon_along(sandbox: str, tmp_path: Path) -> None:
+    # The host itself dies (SIGKILL: it cleans nothing up). With the sandbox the job's PID
+    # namespace dies with it; without, the job's cgroup is killed by the host started next.
+    if sandbox == "off" and not cgroup_v2_writable():
+        pytest.skip(
+            "no writable cgroup v2 here: a daemon outlives a SIGKILLed host without the sandbox"
+        )
+    name = f"fs-hk{unique_tag()}"
+    argv = ["sleep", "600", f"0.{int(name[5:], 16)}"]
+    text = SLEEPER.format(folder=str(tmp_path), name=name, argv=argv)
+    with WorkerPool(max_children=1, sandbox=sandbox, backoff_s=(0.1, 0.1)) as pool:
+        assert pool.wait_ready()
+        host = pool.host_pid()
+        assert host is not None
+        done: list[object] = []
+        request = AnalysisRequest(text=text, path=str(tmp_path / "m.py"), root=str(tmp_path))
+        worker = threading.Thread(
+            target=lambda: done.append(pool.analyse_blocking(request, timeout_s=600))
+        )
+        worker.start()
+        try:
+            assert wait_until(lambda: len(processes_named(name)) == 1, timeout_s=60)  # ps before
+            os.kill(host, signal.SIGKILL)
+            worker.join(30)
+            assert pool.wait_ready() and pool.host_pid() != host
+            assert wait_until(lambda: processes_named(name) == [], timeout_s=10)  # ps after
+            assert wait_until(lambda: processes_with_argv(argv) == [], timeout_s=10)
+        finally:
+            for proc in processes_named(name) + processes_with_argv(argv):
+                proc.kill()
+
+
 class LspProcess:
     """``python -m flopsight.lsp`` on pipes, driven by hand (so the test can SIGKILL it)."""
 

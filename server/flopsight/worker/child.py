@@ -56,6 +56,7 @@ def run_child(
     ready_fd: int | None = None,
     warm: Callable[[], None] | None = None,
     sandbox_mode: str = "off",
+    cgroup_root: str | None = None,
 ) -> NoReturn:
     """Set the child up, run ``job``, write its answer to ``result_fd``, exit. Never returns.
 
@@ -68,8 +69,9 @@ def run_child(
     """
     code = 70
     try:
+        cgroup = join_cgroup(cgroup_root)
         _isolate(result_fd, output_fd, host_pid, close_fds)
-        sandbox.enter(sandbox_mode)
+        sandbox.enter(sandbox_mode, cgroup=cgroup)
         if request is None:
             assert job_fd is not None
             if warm is not None:
@@ -101,6 +103,20 @@ def run_child(
             pass
     finally:
         os._exit(code)
+
+
+def join_cgroup(root: str | None) -> str | None:
+    """Move this child into ``<root>/job-<pid>`` (host.py's JobCgroups); None where it cannot."""
+    if root is None:
+        return None
+    folder = os.path.join(root, f"job-{os.getpid()}")
+    try:
+        os.mkdir(folder)
+        with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+            f.write("0")
+    except OSError:
+        return None
+    return folder
 
 
 def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[int]) -> None:

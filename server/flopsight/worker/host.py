@@ -12,7 +12,8 @@ The host kills the child's whole tree on timeout or cancel and after it exits: i
 descendant (a subprocess the job left sleeping, a chain of ``setsid()`` forks, a daemon), and,
 being a child subreaper, every orphan that came back to it, until none is left. With the
 sandbox (``--sandbox auto``, sandbox.py) a job also runs in a PID namespace of its own, where
-the kernel kills everything once the job ends. The host exits, killing whatever still runs,
+the kernel kills everything once the job ends; where a cgroup v2 hierarchy is writable each
+job also gets a cgroup, emptied with ``cgroup.kill``. The host exits, killing whatever still runs,
 when its stdin closes or its parent dies (``PR_SET_PDEATHSIG`` and a pidfd on the parent).
 """
 
@@ -171,6 +172,7 @@ class Host:
         signal.signal(signal.SIGTERM, _exit_on_signal)
         self.selector.register(ctl_in, selectors.EVENT_READ, "ctl")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.cgroups = JobCgroups.create()
         self.parent_fd = _watch(parent_pid)
         if self.parent_fd >= 0:  # readable once the server has exited, however it died
             self.selector.register(self.parent_fd, selectors.EVENT_READ, "parent")
@@ -198,6 +200,8 @@ class Host:
                     self._finish(child)
                 if self._spare_due() <= 0:
                     self._make_spare()
+                if self.cgroups is not None and self.cgroups.pending:
+                    self.cgroups.remove()
         finally:
             self.shutdown()
 
@@ -205,6 +209,8 @@ class Host:
         now = time.monotonic()
         due = [c.deadline - now for c in self.children.values() if c.exit_code is None]
         due.append(self._spare_due())
+        if self.cgroups is not None and self.cgroups.pending:
+            due.append(0.05)  # a job's cgroup folder to remove once the kernel freed it
         return max(0.0, min(due)) if min(due) < float("inf") else None
 
     def _spare_due(self) -> float:
@@ -238,7 +244,7 @@ class Host:
             child = self.children.get(int(message["id"]))
             if child is not None and child.exit_code is None:
                 child.cancelled = True
-                _kill_tree(child.pid)
+                self._kill_job(child.pid)
         elif op == "exit":
             self.closing = True
 
@@ -316,6 +322,7 @@ class Host:
                 ready_fd=ready_w if message is None else None,
                 warm=self.warm,
                 sandbox_mode=self.sandbox_mode,
+                cgroup_root=self.cgroups.root if self.cgroups is not None else None,
             )
         with contextlib.suppress(OSError):  # the child got there first, or is already gone
             os.setpgid(pid, pid)
@@ -379,6 +386,11 @@ class Host:
             else:
                 child.take_output(data)
 
+    def _kill_job(self, pid: int) -> None:
+        if self.cgroups is not None:
+            self.cgroups.kill(pid)
+        _kill_tree(pid)
+
     def _close_pipe(self, fd: int) -> None:
         if fd < 0:
             return
@@ -405,11 +417,11 @@ class Host:
         for child in self.children.values():
             if child.exit_code is None and not child.timed_out and now >= child.deadline:
                 child.timed_out = True
-                _kill_tree(child.pid)
+                self._kill_job(child.pid)
 
     def _finish(self, child: _Child) -> None:
         # Whatever the job started dies with it; then take what is left in its pipes.
-        _kill_tree(child.pid)
+        self._kill_job(child.pid)
         self._sweep_orphans()
         if child.result_fd >= 0:
             self._read_child("result", child)
@@ -437,6 +449,8 @@ class Host:
             elapsed_ms=(time.monotonic() - child.started) * 1000.0,
         )
         self.send(outcome.to_json())
+        if self.cgroups is not None:
+            self.cgroups.remove(child.pid)
 
     def _sweep_orphans(self, settle_s: float = 2.0) -> None:
         """Kill processes reparented to this host (it is a subreaper) that are not jobs, with
@@ -473,13 +487,106 @@ class Host:
         if self.spare is not None:
             self._discard_spare(self.spare)
         for child in list(self.children.values()):
-            _kill_tree(child.pid)
+            self._kill_job(child.pid)
         deadline = time.monotonic() + 2.0
         while self.by_pid and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.005)
         self.by_pid.clear()
         self._sweep_orphans()
+        if self.cgroups is not None:
+            self.cgroups.close()
+
+
+class JobCgroups:
+    """``<the host's cgroup>/flopsight-host-<pid>/job-<child pid>`` in a writable cgroup v2
+    hierarchy: each job child moves itself into its folder first thing (child.py), and
+    ``cgroup.kill`` then kills every process of the job at once, wherever it was reparented."""
+
+    PREFIX = "flopsight-host-"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.pending: list[str] = []  # job folders still busy: the host retries them
+
+    @classmethod
+    def create(cls) -> JobCgroups | None:
+        parent = _own_cgroup_folder()
+        if parent is None:
+            return None
+        _remove_stale_hosts(parent, cls.PREFIX)
+        root = os.path.join(parent, f"{cls.PREFIX}{os.getpid()}")
+        try:
+            os.mkdir(root)
+        except OSError:
+            return None
+        if not os.path.exists(os.path.join(root, "cgroup.kill")):  # before Linux 5.14
+            _rmdir(root)
+            return None
+        return cls(root)
+
+    def kill(self, pid: int) -> None:
+        _cgroup_kill(os.path.join(self.root, f"job-{pid}"))
+
+    def remove(self, pid: int | None = None) -> None:
+        """Remove the job's folder (and those still busy before: the kernel frees a cgroup a
+        moment after its last process) without waiting; what stays busy is retried later."""
+        if pid is not None:
+            self.pending.append(os.path.join(self.root, f"job-{pid}"))
+        self.pending = [p for p in self.pending if not _rmdir(p) and os.path.isdir(p)]
+
+    def close(self) -> None:
+        _remove_tree(self.root)
+
+
+def _own_cgroup_folder() -> str | None:
+    """This process's folder in a writable cgroup v2 hierarchy; None where there is none."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            own = next(line[3:] for line in f.read().splitlines() if line.startswith("0::"))
+        with open("/proc/self/mounts") as f:
+            mount = next(p[1] for line in f if len(p := line.split()) > 2 and p[2] == "cgroup2")
+    except (OSError, StopIteration):
+        return None
+    folder = os.path.join(mount, own.lstrip("/"))
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def _remove_stale_hosts(parent: str, prefix: str) -> None:
+    """Folders of hosts that died without cleaning up (SIGKILL): empty once their jobs died."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            pid = name[len(prefix) :]
+            if name.startswith(prefix) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                _remove_tree(os.path.join(parent, name))
+
+
+def _remove_tree(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if name.startswith("job-") and os.path.isdir(path):
+                _cgroup_kill(path)
+                deadline = time.monotonic() + 0.5
+                while not _rmdir(path) and time.monotonic() < deadline:
+                    time.sleep(0.005)
+    _rmdir(folder)
+
+
+def _cgroup_kill(folder: str) -> None:
+    try:
+        with open(os.path.join(folder, "cgroup.kill"), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
 
 
 def _kill_group(pgid: int) -> None:

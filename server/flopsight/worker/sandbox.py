@@ -89,11 +89,12 @@ def _errno_text() -> str:
     return os.strerror(ctypes.get_errno())
 
 
-def enter(mode: str) -> dict[str, Any]:
+def enter(mode: str, cgroup: str | None = None) -> dict[str, Any]:
     """Put this (single-threaded, just forked) process into the sandbox ``mode`` asks for.
 
     Returns in the process that is to run the job, which may be a grandchild of the caller;
-    the caller and the middle process then only wait and pass the job's exit status on."""
+    the caller and the middle process then only wait and pass the job's exit status on.
+    ``cgroup``: the job's cgroup folder, when the host gave it one (reported, either mode)."""
     global _status
     _status = {
         "mode": mode,
@@ -103,6 +104,7 @@ def enter(mode: str) -> dict[str, Any]:
         "proc": "host",
         "landlock": None,
         "writable": None,
+        "cgroup": cgroup is not None,
         "notes": [],
     }
     if mode == "off":
