@@ -1,5 +1,5 @@
 """Cancellation and scheduling: a newer job for the same (document, model) replaces the older
-one at once; at most N children; queued jobs start newest first (issue 3, Must show)."""
+one at once; at most N busy children; queued jobs start newest first (issue 3, Must show)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ def slow_request(out: int, sleep: float, tag: str = "") -> AnalysisRequest:
     # `tag` keeps otherwise equal texts apart (no cache hit between tests).
     text = SLOW_TEMPLATE.format(out=out, sleep=sleep) + f"# {tag}\n"
     return request_for("slow.py", text=text)
+
+
+def busy_request(out: int, seconds: float, tag: str = "") -> AnalysisRequest:
+    # Spins instead of sleeping: a sleeping child frees its slot (it costs no CPU).
+    text = SLOW_TEMPLATE.format(out=out, sleep=0).replace(
+        "time.sleep(0)",
+        f"end = time.time() + {seconds}\n        while time.time() < end:\n            pass",
+    )
+    return request_for("busy.py", text=text + f"# {tag}\n")
 
 
 async def test_burst_of_200_jobs_delivers_only_the_last(pool: WorkerPool) -> None:
@@ -133,16 +142,17 @@ async def test_at_most_n_children_and_newest_first(pool: WorkerPool) -> None:
             await asyncio.sleep(0.01)
 
     watcher = asyncio.create_task(watch())
-    # Two jobs fill both slots; then five more queue for five documents, oldest first.
+    # Two CPU-bound jobs fill both slots; then five more queue for five documents, oldest
+    # first. (Jobs that sleep would not hold their slots: test_lsp_concurrent_documents.py.)
     busy = [
-        asyncio.create_task(pool.analyse(slow_request(1, 1.0, f"busy{i}"), document=f"busy{i}"))
+        asyncio.create_task(pool.analyse(busy_request(1, 1.0, f"busy{i}"), document=f"busy{i}"))
         for i in range(MAX_CHILDREN)
     ]
     await _children(pool, MAX_CHILDREN)
     queued = []
     for i in range(5):
         queued.append(
-            asyncio.create_task(pool.analyse(slow_request(2, 0.2, f"q{i}"), document=f"q{i}"))
+            asyncio.create_task(pool.analyse(busy_request(2, 0.2, f"q{i}"), document=f"q{i}"))
         )
         await asyncio.sleep(0.01)
     reports = await asyncio.gather(*busy, *queued)

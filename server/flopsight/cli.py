@@ -69,7 +69,9 @@ def run_analysis(
         return _analyse_in_process(request)
     from flopsight.worker import WorkerPool
 
-    with WorkerPool(python=settings.python, max_children=1, warm=False) as pool:
+    with WorkerPool(
+        python=settings.python, max_children=1, warm=False, sandbox=settings.sandbox
+    ) as pool:
         report = pool.analyse_blocking(
             request, timeout_s=settings.timeout_seconds, memory_mb=settings.memory_mb
         )

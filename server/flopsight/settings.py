@@ -49,7 +49,7 @@ class Settings:
     measure: MeasureMode = "never"
     # Larger documents are not analysed (one info diagnostic, FS402).
     max_file_size_kb: int = 1024
-    # Read by the worker: "auto" runs jobs in the strongest sandbox the kernel allows.
+    # "auto": each job in the strongest sandbox the kernel allows (worker/sandbox.py); "off".
     sandbox: SandboxMode = "auto"
 
     @classmethod

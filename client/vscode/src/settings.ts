@@ -12,6 +12,7 @@ export interface FlopsightSection {
   debounceMs?: number;
   inlayHints?: { enabled?: boolean; show?: string[]; minShare?: number };
   measure?: string;
+  sandbox?: string;
   [key: string]: unknown;
 }
 

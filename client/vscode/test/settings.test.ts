@@ -23,6 +23,7 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.inlayHints.minShare': 0,
   'flopsight.measure': 'never',
   'flopsight.maxFileSizeKB': 1024,
+  'flopsight.sandbox': 'auto',
 };
 
 test('every setting of the design is contributed with its default and a description', () => {
@@ -37,6 +38,7 @@ test('every setting of the design is contributed with its default and a descript
 test('enums are those of the design', () => {
   assert.deepEqual(props['flopsight.convention'].enum, ['macs', 'ptflops']);
   assert.deepEqual(props['flopsight.measure'].enum, ['never', 'onSave', 'onCommand']);
+  assert.deepEqual(props['flopsight.sandbox'].enum, ['auto', 'off']);
   assert.deepEqual(props['flopsight.inlayHints.show'].items?.enum, ['macs', 'flops', 'params', 'share', 'shape']);
 });
 

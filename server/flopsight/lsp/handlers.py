@@ -76,7 +76,7 @@ STATS = "flopsight.server.stats"
 def make_analyser(settings: Settings) -> Analyser:
     from flopsight.worker import WorkerPool
 
-    pool: Analyser = WorkerPool(python=settings.python)
+    pool: Analyser = WorkerPool(python=settings.python, sandbox=settings.sandbox)
     return pool
 
 

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -57,6 +58,7 @@ class Analyser(Protocol):
         model: str,
         timeout_s: float,
         memory_mb: int,
+        priority: float = 0.0,
     ) -> FileReport: ...
 
 
@@ -102,6 +104,8 @@ class OpenDocument:
     # The view of (text, results generation): kept, as re-anchoring a large text is not cheap.
     view_cache: tuple[str, int, DocumentView] | None = None
     reanchor: asyncio.Task[None] | None = None
+    # When the user last opened, edited or saved it: the latest one's jobs start first.
+    touched: float = 0.0
 
     @property
     def path(self) -> str:
@@ -134,7 +138,7 @@ class Session:
         self.cells: dict[str, str] = {}
         self._analyser_factory = analyser_factory
         self._analyser: Analyser | None = None
-        self._analyser_python: str | None = None
+        self._analyser_python: tuple[str, str] | None = None
         self.utf16 = True
         self._closing: asyncio.Future[Any] | None = None
         self.configured = asyncio.Event()
@@ -142,11 +146,18 @@ class Session:
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
-        if self._analyser is None or self._analyser_python != self.settings.python:
+        key = (self.settings.python, self.settings.sandbox)
+        if self._analyser is None or self._analyser_python != key:
             self._close_analyser()
             self._analyser = self._analyser_factory(self.settings)
-            self._analyser_python = self.settings.python
+            self._analyser_python = key
         return self._analyser
+
+    def _cancel_jobs(self, uri: str | None, keep_models: tuple[str, ...] = ()) -> None:
+        """Kill the pool's queued and running jobs of ``uri`` (of every document: None) now."""
+        cancel = getattr(self._analyser, "cancel_jobs", None)
+        if callable(cancel):
+            cancel(document=uri, keep_models=keep_models)
 
     def _close_analyser(self, wait: bool = False) -> None:
         """Stops the pool (its hosts and children); in the background unless ``wait``."""
@@ -254,6 +265,7 @@ class Session:
     def opened(self, uri: str, text: str, version: int | None) -> None:
         doc = self.documents.get(uri) or OpenDocument(uri, text, version)
         doc.text, doc.version = text, version
+        doc.touched = time.monotonic()
         self.documents[uri] = doc
         self.schedule(doc, delay_s=0.0)
 
@@ -263,6 +275,7 @@ class Session:
             doc = OpenDocument(uri, text, version)
             self.documents[uri] = doc
         doc.text, doc.version = text, version
+        doc.touched = time.monotonic()
         self.schedule(doc, delay_s=self.settings.debounce_ms / 1000.0)
 
     def saved(self, uri: str, text: str | None) -> None:
@@ -271,6 +284,7 @@ class Session:
             return
         if text is not None:
             doc.text = text
+        doc.touched = time.monotonic()
         # A later edit may supersede this round: the summary then comes with the next one.
         doc.summary_pending = True
         if self.settings.measure == "onSave":
@@ -296,6 +310,7 @@ class Session:
             if doc.reanchor is not None:
                 doc.reanchor.cancel()
             anchoring.CACHE.forget(uri)
+            self._cancel_jobs(uri)
         if doc is not None and doc.notebook is not None:
             for cell in doc.published_cells | set(doc.notebook.code_cells()):
                 self.cells.pop(cell, None)
@@ -312,6 +327,7 @@ class Session:
             doc = OpenDocument(notebook.uri, notebook.text, version)
             self.documents[notebook.uri] = doc
         doc.text, doc.version, doc.notebook = notebook.text, version, notebook
+        doc.touched = time.monotonic()
         for cell in notebook.code_cells():
             self.cells[cell] = notebook.uri
         self.schedule(doc, delay_s=delay_s)
@@ -333,6 +349,8 @@ class Session:
         old, self.settings = self.settings, settings
         if old == settings:
             return
+        if not settings.execute:  # turned off, or the workspace lost trust: nothing may run on
+            self._cancel_jobs(None)
         for doc in self.documents.values():
             if old.convention != settings.convention or not settings.execute:
                 doc.results.clear()
@@ -389,11 +407,14 @@ class Session:
         source = await self._source_of(doc, text)
         if not self.settings.execute:
             doc.results.clear()
+            self._cancel_jobs(doc.uri)
             return
         if source.syntax_error is not None:
             return  # the last results stay, re-anchored, until the text parses again
         runnable = [m for m in source.models if self._resolvable(doc, m)]
         doc.results.keep_only({m.name for m in runnable})
+        # The jobs of models this text no longer has are killed; the others are superseded.
+        self._cancel_jobs(doc.uri, tuple(m.name for m in runnable))
         if not runnable:
             return
         names = [m.name for m in runnable]
@@ -447,6 +468,8 @@ class Session:
 
     async def _job(self, doc: OpenDocument, text: str, model: str, measure: bool = False) -> None:
         settings = self.settings
+        if not settings.execute or self.documents.get(doc.uri) is not doc:
+            return  # turned off, or closed, since the round began
         request = AnalysisRequest(
             text=text,
             path=doc.path,
@@ -465,6 +488,7 @@ class Session:
                     model=model,
                     timeout_s=settings.timeout_seconds,
                     memory_mb=settings.memory_mb,
+                    priority=doc.touched,
                 )
             )
             # The pool itself cancels a job when a newer one for the same (document, model)

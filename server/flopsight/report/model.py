@@ -445,9 +445,11 @@ class FileReport:
     # What the file's code printed (captured, truncated); never reaches the protocol stream.
     output: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    # What the job's sandbox held (worker/sandbox.py); None where no worker ran the file.
+    sandbox: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema": SCHEMA_ID,
             "file": self.file,
             "convention": self.convention,
@@ -457,6 +459,9 @@ class FileReport:
             "output": self.output,
             "environment": dict(self.environment),
         }
+        if self.sandbox is not None:
+            out["sandbox"] = dict(self.sandbox)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FileReport:
@@ -470,6 +475,7 @@ class FileReport:
             notes=list(d.get("notes", [])),
             output=d.get("output", ""),
             environment=dict(d.get("environment", {})),
+            sandbox=dict(d["sandbox"]) if isinstance(d.get("sandbox"), dict) else None,
         )
 
     def model(self, name: str) -> ModelReport:

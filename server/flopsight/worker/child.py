@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import traceback
 
 try:
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from flopsight.job import AnalysisRequest
+from flopsight.worker import sandbox
 
 JobFunction = Callable[[AnalysisRequest], Any]
 
@@ -53,16 +55,23 @@ def run_child(
     job_fd: int | None = None,
     ready_fd: int | None = None,
     warm: Callable[[], None] | None = None,
+    sandbox_mode: str = "off",
+    cgroup_root: str | None = None,
 ) -> NoReturn:
     """Set the child up, run ``job``, write its answer to ``result_fd``, exit. Never returns.
 
     A spare (``request`` None) is forked before its job exists: it isolates itself, runs
     ``warm`` (so the pages a job touches are already its own), says so on ``ready_fd``, then
     waits for ``{"request": ..., "memory_mb": ...}`` on ``job_fd``; EOF means "not needed".
+
+    ``sandbox_mode`` "auto" puts the child in sandbox.py's namespaces first (before any
+    thread exists), and confines its writes once the request says where the workspace is.
     """
     code = 70
     try:
+        cgroup = join_cgroup(cgroup_root)
         _isolate(result_fd, output_fd, host_pid, close_fds)
+        sandbox.enter(sandbox_mode, cgroup=cgroup)
         if request is None:
             assert job_fd is not None
             if warm is not None:
@@ -80,6 +89,7 @@ def run_child(
             # CUDA and MPS reserve address space far beyond what they use: no RLIMIT_AS there.
             if str(measure.get("device", "cpu")).startswith("cpu"):
                 limit_memory(memory_mb)
+            sandbox.restrict_writes(writable_paths(request))
             answer = run_job(job, request)
             payload = json.dumps(answer, separators=(",", ":")).encode()
             _flush_std()
@@ -93,6 +103,20 @@ def run_child(
             pass
     finally:
         os._exit(code)
+
+
+def join_cgroup(root: str | None) -> str | None:
+    """Move this child into ``<root>/job-<pid>`` (host.py's JobCgroups); None where it cannot."""
+    if root is None:
+        return None
+    folder = os.path.join(root, f"job-{os.getpid()}")
+    try:
+        os.mkdir(folder)
+        with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+            f.write("0")
+    except OSError:
+        return None
+    return folder
 
 
 def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[int]) -> None:
@@ -112,13 +136,22 @@ def _isolate(result_fd: int, output_fd: int, host_pid: int, close_fds: Iterable[
             with contextlib.suppress(OSError):
                 os.close(fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+    if devnull != 0:  # fd 0 (the host's stdin) was closed above: open() may have taken it
+        os.dup2(devnull, 0)
+        os.close(devnull)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
     # A segfault must not leave a core file in the user's folder.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def writable_paths(request: dict[str, Any]) -> list[str]:
+    """Where a sandboxed job may write: its workspace (or its file's folder), the temporary
+    folder, and /dev (null, shm, accelerators)."""
+    path = str(request.get("path") or "")
+    workspace = request.get("root") or os.path.dirname(os.path.abspath(path))
+    return [str(workspace), tempfile.gettempdir(), "/dev"]
 
 
 def limit_memory(memory_mb: int) -> None:
@@ -155,6 +188,7 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
 
             job = measure_file
         report = job(parsed)
+        report.sandbox = sandbox.status()
         return {"ok": True, "report": report.to_json(), "deps": reads.stamps()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
         traceback.print_exc()

@@ -8,9 +8,13 @@ nothing the imports print can corrupt the channel, and no job child ever holds i
 
 Per job the host forks a child (child.py) in a process group of its own, with the address-space
 limit, its stdout/stderr captured (head and tail kept) and its report written to a private pipe.
-The host kills the child's whole group on timeout or cancel and after it exits (a subprocess the
-job left sleeping dies too), reaps everything (it is a child subreaper, so orphans come back to
-it), and exits, killing whatever still runs, when its stdin closes or its parent dies.
+The host kills the child's whole tree on timeout or cancel and after it exits: its group, every
+descendant (a subprocess the job left sleeping, a chain of ``setsid()`` forks, a daemon), and,
+being a child subreaper, every orphan that came back to it, until none is left. With the
+sandbox (``--sandbox auto``, sandbox.py) a job also runs in a PID namespace of its own, where
+the kernel kills everything once the job ends; where a cgroup v2 hierarchy is writable each
+job also gets a cgroup, emptied with ``cgroup.kill``. The host exits, killing whatever still runs,
+when its stdin closes or its parent dies (``PR_SET_PDEATHSIG`` and a pidfd on the parent).
 """
 
 from __future__ import annotations
@@ -107,8 +111,11 @@ class Host:
         ctl_out: int,
         warm: Callable[[], None] | None = None,
         spares: bool = True,
+        sandbox_mode: str = "off",
+        parent_pid: int = 0,
     ) -> None:
         self.job = job
+        self.sandbox_mode = sandbox_mode
         self.warm = warm
         self.spares = spares
         self.spare: _Spare | None = None
@@ -129,6 +136,10 @@ class Host:
         signal.signal(signal.SIGTERM, _exit_on_signal)
         self.selector.register(ctl_in, selectors.EVENT_READ, "ctl")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.cgroups = JobCgroups.create()
+        self.parent_fd = _watch(parent_pid)
+        if self.parent_fd >= 0:  # readable once the server has exited, however it died
+            self.selector.register(self.parent_fd, selectors.EVENT_READ, "parent")
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -142,6 +153,8 @@ class Host:
                         _drain(self.wake_r)
                     elif key.data == "spare":
                         self._spare_ready()
+                    elif key.data == "parent":
+                        self.closing = True
                     else:
                         kind, child = key.data
                         self._read_child(kind, child)
@@ -151,6 +164,8 @@ class Host:
                     self._finish(child)
                 if self._spare_due() <= 0:
                     self._make_spare()
+                if self.cgroups is not None and self.cgroups.pending:
+                    self.cgroups.remove()
         finally:
             self.shutdown()
 
@@ -158,6 +173,8 @@ class Host:
         now = time.monotonic()
         due = [c.deadline - now for c in self.children.values() if c.exit_code is None]
         due.append(self._spare_due())
+        if self.cgroups is not None and self.cgroups.pending:
+            due.append(0.05)  # a job's cgroup folder to remove once the kernel freed it
         return max(0.0, min(due)) if min(due) < float("inf") else None
 
     def _spare_due(self) -> float:
@@ -191,7 +208,7 @@ class Host:
             child = self.children.get(int(message["id"]))
             if child is not None and child.exit_code is None:
                 child.cancelled = True
-                _kill_group(child.pid)
+                self._kill_job(child.pid)
         elif op == "exit":
             self.closing = True
 
@@ -244,6 +261,7 @@ class Host:
         job_r, job_w = os.pipe() if message is None else (-1, -1)
         ready_r, ready_w = os.pipe() if message is None else (-1, -1)
         inherited = [self.ctl_in, self.ctl_out, self.wake_r, self.wake_w, result_r, output_r]
+        inherited.append(self.parent_fd)
         inherited += [job_w, ready_r]
         selector_fd = getattr(self.selector, "fileno", None)
         if selector_fd is not None:
@@ -267,6 +285,8 @@ class Host:
                 job_fd=job_r if message is None else None,
                 ready_fd=ready_w if message is None else None,
                 warm=self.warm,
+                sandbox_mode=self.sandbox_mode,
+                cgroup_root=self.cgroups.root if self.cgroups is not None else None,
             )
         with contextlib.suppress(OSError):  # the child got there first, or is already gone
             os.setpgid(pid, pid)
@@ -330,6 +350,11 @@ class Host:
             else:
                 child.take_output(data)
 
+    def _kill_job(self, pid: int) -> None:
+        if self.cgroups is not None:
+            self.cgroups.kill(pid)
+        _kill_tree(pid)
+
     def _close_pipe(self, fd: int) -> None:
         if fd < 0:
             return
@@ -356,11 +381,11 @@ class Host:
         for child in self.children.values():
             if child.exit_code is None and not child.timed_out and now >= child.deadline:
                 child.timed_out = True
-                _kill_group(child.pid)
+                self._kill_job(child.pid)
 
     def _finish(self, child: _Child) -> None:
         # Whatever the job started dies with it; then take what is left in its pipes.
-        _kill_group(child.pid)
+        self._kill_job(child.pid)
         self._sweep_orphans()
         if child.result_fd >= 0:
             self._read_child("result", child)
@@ -388,18 +413,25 @@ class Host:
             elapsed_ms=(time.monotonic() - child.started) * 1000.0,
         )
         self.send(outcome.to_json())
+        if self.cgroups is not None:
+            self.cgroups.remove(child.pid)
 
-    def _sweep_orphans(self) -> None:
-        """Kill processes reparented to this host (it is a subreaper) that are not jobs: what a
-        job started in a session of its own, which its group kill did not reach."""
-        jobs = set(self.by_pid)
-        if self.spare is not None:
-            jobs.add(self.spare.pid)
-        for pid in _child_pids(self.pid):
-            if pid not in jobs:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-        self._reap()
+    def _sweep_orphans(self, settle_s: float = 2.0) -> None:
+        """Kill processes reparented to this host (it is a subreaper) that are not jobs, with
+        all they started: what a job started in a session of its own. Each kill may orphan the
+        next level, which comes back here too: repeat until no stray is left."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            self._reap()
+            jobs = {pid for pid, c in self.by_pid.items() if c.exit_code is None}
+            if self.spare is not None:
+                jobs.add(self.spare.pid)
+            strays = [pid for pid in _child_pids(self.pid) if pid not in jobs]
+            if not strays or time.monotonic() > deadline:
+                return
+            for pid in strays:
+                _kill_tree(pid)
+            time.sleep(0.001)
 
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
@@ -419,17 +451,142 @@ class Host:
         if self.spare is not None:
             self._discard_spare(self.spare)
         for child in list(self.children.values()):
-            _kill_group(child.pid)
+            self._kill_job(child.pid)
         deadline = time.monotonic() + 2.0
         while self.by_pid and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.005)
+        self.by_pid.clear()
         self._sweep_orphans()
+        if self.cgroups is not None:
+            self.cgroups.close()
+
+
+class JobCgroups:
+    """``<the host's cgroup>/flopsight-host-<pid>/job-<child pid>`` in a writable cgroup v2
+    hierarchy: each job child moves itself into its folder first thing (child.py), and
+    ``cgroup.kill`` then kills every process of the job at once, wherever it was reparented."""
+
+    PREFIX = "flopsight-host-"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.pending: list[str] = []  # job folders still busy: the host retries them
+
+    @classmethod
+    def create(cls) -> JobCgroups | None:
+        parent = _own_cgroup_folder()
+        if parent is None:
+            return None
+        _remove_stale_hosts(parent, cls.PREFIX)
+        root = os.path.join(parent, f"{cls.PREFIX}{os.getpid()}")
+        try:
+            os.mkdir(root)
+        except OSError:
+            return None
+        if not os.path.exists(os.path.join(root, "cgroup.kill")):  # before Linux 5.14
+            _rmdir(root)
+            return None
+        return cls(root)
+
+    def kill(self, pid: int) -> None:
+        _cgroup_kill(os.path.join(self.root, f"job-{pid}"))
+
+    def remove(self, pid: int | None = None) -> None:
+        """Remove the job's folder (and those still busy before: the kernel frees a cgroup a
+        moment after its last process) without waiting; what stays busy is retried later."""
+        if pid is not None:
+            self.pending.append(os.path.join(self.root, f"job-{pid}"))
+        self.pending = [p for p in self.pending if not _rmdir(p) and os.path.isdir(p)]
+
+    def close(self) -> None:
+        _remove_tree(self.root)
+
+
+def _own_cgroup_folder() -> str | None:
+    """This process's folder in a writable cgroup v2 hierarchy; None where there is none."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            own = next(line[3:] for line in f.read().splitlines() if line.startswith("0::"))
+        with open("/proc/self/mounts") as f:
+            mount = next(p[1] for line in f if len(p := line.split()) > 2 and p[2] == "cgroup2")
+    except (OSError, StopIteration):
+        return None
+    folder = os.path.join(mount, own.lstrip("/"))
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def _remove_stale_hosts(parent: str, prefix: str) -> None:
+    """Folders of hosts that died without cleaning up (SIGKILL): empty once their jobs died."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent):
+            pid = name[len(prefix) :]
+            if name.startswith(prefix) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                _remove_tree(os.path.join(parent, name))
+
+
+def _remove_tree(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if name.startswith("job-") and os.path.isdir(path):
+                _cgroup_kill(path)
+                deadline = time.monotonic() + 0.5
+                while not _rmdir(path) and time.monotonic() < deadline:
+                    time.sleep(0.005)
+    _rmdir(folder)
+
+
+def _cgroup_kill(folder: str) -> None:
+    try:
+        with open(os.path.join(folder, "cgroup.kill"), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
 
 
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid``'s group and every descendant, however it left the group or session
+    (a descendant that escapes the walk by being orphaned comes back to the subreaper)."""
+    _kill_group(pid)
+    for other in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            os.kill(other, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 100_000:
+        children = _child_pids(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
+def _watch(pid: int) -> int:
+    """A pidfd that becomes readable when ``pid`` exits (-1 where the kernel has none)."""
+    if pid <= 0 or not hasattr(os, "pidfd_open"):
+        return -1
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return -1
+    os.set_inheritable(fd, False)
+    return fd
 
 
 def _child_pids(pid: int) -> list[int]:
@@ -523,6 +680,12 @@ def main(argv: list[str] | None = None) -> int:
         "--spawn", action="store_true", help="a fresh interpreter per job (the no-fork path)"
     )
     parser.add_argument(
+        "--sandbox",
+        choices=("auto", "off"),
+        default="off",
+        help="auto: each job in the strongest sandbox the kernel allows (sandbox.py)",
+    )
+    parser.add_argument(
         "--no-warm",
         action="store_true",
         help="import only torch: no torchvision, no warm-up analysis (one-shot CLI runs)",
@@ -534,7 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     os.set_inheritable(ctl_out, False)
     parent = int(os.environ.get("FLOPSIGHT_PARENT_PID", "0") or 0)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # SIGTERM, not SIGKILL: the host must live long enough to kill its jobs' trees.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if parent and os.getppid() != parent:
         return 0  # the server is already gone
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the CLI's terminal is the CLI's
@@ -566,7 +731,15 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # children then leave the warm objects' pages shared (no refcount-free GC scan)
     warm = None if args.no_warm else _spare_warm_up
-    host = Host(job, ctl_in=0, ctl_out=ctl_out, warm=warm, spares=warm is not None)
+    host = Host(
+        job,
+        ctl_in=0,
+        ctl_out=ctl_out,
+        warm=warm,
+        spares=warm is not None,
+        sandbox_mode=args.sandbox,
+        parent_pid=parent,
+    )
     host.send({"op": "ready", "pid": os.getpid(), "python": sys.executable, **info})
     with contextlib.suppress(SystemExit):
         host.serve()

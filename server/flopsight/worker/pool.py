@@ -8,6 +8,7 @@
                             #  "timeouts", "memory", "crashes", "unavailable", "restarts",
                             #  "peak_children", "cached_reports", "hosts": {python: {...}}}
     pool.wait_ready(); pool.host_pid(); pool.spare_pid(); pool.clear_cache()
+    pool.cancel_jobs(document=uri)  # execute turned off, the document closed: kill them now
     await pool.aclose()     # or pool.close(), or `with WorkerPool() as pool:`
 
 Both ``analyse`` calls also take ``python=`` (an interpreter other than the pool's; a host
@@ -21,7 +22,15 @@ a cache hit is answered on the caller's thread and touches no process.
 - A newer job for the same (document, model) cancels the older one at once: a queued one is
   dropped, a running one's child killed; its caller gets ``JobCancelled``. Cancelling the
   awaiting task kills the child too.
-- At most ``max_children`` children run at once; queued jobs start newest first.
+- At most ``max_children`` busy children run at once. A child that has used almost no CPU
+  for a moment (it sleeps, waits, hangs on a lock) stops counting, so a hanging model does not
+  hold up other documents; ``max_idle_children`` more may wait like that. Queued jobs start by
+  ``priority`` (the server gives the document the user touched last the highest), then newest
+  first; the highest-priority document's first job starts even when every busy slot is taken.
+- ``cancel_jobs`` drops a document's queued jobs and kills its running ones at once (every
+  document's with ``document=None``), except those of the models in ``keep_models``.
+- ``sandbox="auto"`` runs each job in the strongest sandbox the kernel allows
+  (sandbox.py); the report's ``sandbox`` says what it held. ``"off"``: none.
 - Limit breaches, crashes, and a worker that is restarting come back as a FileReport whose
   models have status "error" and ``error.kind`` "timeout", "memory", "crash" or "unavailable"
   (outcome.py); only clean reports are cached, and a cached report is dropped once a local
@@ -63,6 +72,13 @@ HostState = Literal["starting", "ready", "backoff", "closed"]
 
 # The folder holding the flopsight package: the host runs from it in any interpreter.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# A running job counts as idle (not against max_children) once it has run IDLE_AFTER_S, used
+# under IDLE_CPU_SHARE of a core since the last sample and none of its processes is runnable
+# (a spinning job on a crowded machine gets little CPU but stays runnable); samples every
+# IDLE_SAMPLE_S while jobs wait.
+IDLE_AFTER_S = 0.25
+IDLE_CPU_SHARE = 0.2
+IDLE_SAMPLE_S = 0.1
 # A wedged host (not a slow job: the host enforces the limit itself) is killed this long after
 # the job's own limit.
 BACKSTOP_GRACE_S = 10.0
@@ -87,9 +103,14 @@ class _Job:
     memory_mb: int
     cache_key: str | None
     future: asyncio.Future[FileReport]
+    priority: float = 0.0
     state: Literal["queued", "running", "done"] = "queued"
     child_pid: int | None = None
     backstop: asyncio.TimerHandle | None = None
+    started_at: float = 0.0
+    # (monotonic time, CPU seconds of the child's process tree) at the last sample.
+    cpu_sample: tuple[float, float] | None = None
+    idle: bool = False
 
 
 @dataclass
@@ -122,10 +143,13 @@ class WorkerPool:
         extra_paths: tuple[str, ...] = (),
         backoff_s: tuple[float, float] = (0.5, 30.0),
         spawn: bool = False,
+        sandbox: str = "auto",
+        max_idle_children: int = 8,
     ) -> None:
         """``job`` is the "module:function" each child runs (tests inject their own);
         ``extra_paths`` go on the host's PYTHONPATH after flopsight's own folder; ``spawn``
-        runs each job in a fresh interpreter (what happens anyway where there is no fork)."""
+        runs each job in a fresh interpreter (what happens anyway where there is no fork);
+        ``sandbox`` "auto" or "off" (sandbox.py)."""
         self.python = python
         self.max_children = max_children or default_max_children()
         self.cache_size = cache_size
@@ -134,6 +158,9 @@ class WorkerPool:
         self.extra_paths = extra_paths
         self.backoff_s = backoff_s
         self.spawn = spawn
+        self.sandbox = sandbox
+        self.max_idle_children = max_idle_children
+        self._idle_timer: asyncio.TimerHandle | None = None
         # cache key -> (report, the local files it imported with their (mtime_ns, size))
         self._cache: OrderedDict[str, tuple[FileReport, dict[str, list[int]]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -178,6 +205,7 @@ class WorkerPool:
         timeout_s: float = 20.0,
         memory_mb: int = 8192,
         python: str | None = None,
+        priority: float = 0.0,
     ) -> FileReport:
         """The report for ``request``; raises JobCancelled when a newer job for the same
         (document, model) replaced this one. ``document`` None: never replaced."""
@@ -186,7 +214,7 @@ class WorkerPool:
         hit = self._cached(request, python, key)
         if hit is not None:
             return hit
-        work = self._submit(self._run(request, key, python, timeout_s, memory_mb))
+        work = self._submit(self._run(request, key, python, timeout_s, memory_mb, priority))
         return await asyncio.wrap_future(work)
 
     def analyse_blocking(
@@ -239,6 +267,12 @@ class WorkerPool:
         """Block until the host for ``python`` is warm, through restarts (benchmarks, tests);
         False when it cannot start or ``timeout`` passed."""
         return self._submit(self._wait_ready(python or self.python, timeout)).result()
+
+    def cancel_jobs(self, document: str | None = None, keep_models: tuple[str, ...] = ()) -> None:
+        """Drop the queued jobs of ``document`` (every document's: None) and kill its running
+        children, now; their callers get JobCancelled. Jobs of ``keep_models`` stay."""
+        if self._loop is not None and not self._closed:
+            self._loop.call_soon_threadsafe(self._cancel_jobs, document, keep_models)
 
     def clear_cache(self) -> None:
         with self._lock:
@@ -328,6 +362,7 @@ class WorkerPool:
         python: str,
         timeout_s: float,
         memory_mb: int,
+        priority: float = 0.0,
     ) -> FileReport:
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -341,6 +376,7 @@ class WorkerPool:
             memory_mb=memory_mb,
             cache_key=request.cache_key(python, torch_version) if torch_version else None,
             future=loop.create_future(),
+            priority=priority,
         )
         if key is not None:
             self._supersede(key, job)
@@ -366,6 +402,16 @@ class WorkerPool:
         if newer is not None:
             self._latest[key] = newer
 
+    def _cancel_jobs(self, document: str | None, keep_models: tuple[str, ...]) -> None:
+        running = [j for h in self._hosts.values() for j in h.running.values()]
+        for job in [*self._queue, *running]:
+            if job.document is None and document is not None:
+                continue
+            if job.document is not None and job.document[1] in keep_models:
+                continue
+            if document is None or (job.document is not None and job.document[0] == document):
+                self._cancel(job)
+
     def _cancel(self, job: _Job) -> None:
         if job.state == "queued":
             if job in self._queue:
@@ -382,18 +428,22 @@ class WorkerPool:
                 self._stats["cancelled"] += 1
 
     def _pump(self) -> None:
-        """Start queued jobs, newest first, while children are free."""
+        """Start queued jobs, by priority then newest first, while a busy slot is free (idle
+        children do not hold one), or for the most urgent document's first job."""
         while self._queue:
-            running = sum(len(h.running) for h in self._hosts.values())
-            if running >= self.max_children:
-                return
             ready = [j for j in self._queue if self._hosts[j.python].state == "ready"]
             if not ready:
                 return
-            job = max(ready, key=lambda j: j.id)
+            active = [j for h in self._hosts.values() for j in h.running.values()]
+            job = max(ready, key=lambda j: (j.priority, j.id))
+            if not self._may_start(job, active):
+                self._watch_idle()
+                return
+            running = len(active)
             self._queue.remove(job)
             host = self._hosts[job.python]
             job.state = "running"
+            job.started_at = asyncio.get_running_loop().time()
             host.running[job.id] = job
             with self._lock:
                 self._stats["peak_children"] = max(self._stats["peak_children"], running + 1)
@@ -411,6 +461,44 @@ class WorkerPool:
             job.backstop = loop.call_later(
                 job.timeout_s + BACKSTOP_GRACE_S, self._backstop, host, job
             )
+
+    def _may_start(self, job: _Job, active: list[_Job]) -> bool:
+        if len(active) >= self.max_children + self.max_idle_children:
+            return False
+        if sum(1 for j in active if not j.idle) < self.max_children:
+            return True
+        # The document the user is on waits for no other document's job.
+        document = job.document[0] if job.document is not None else None
+        return (
+            job.priority > 0
+            and document is not None
+            and all(job.priority >= j.priority for j in active)
+            and all(j.document is None or j.document[0] != document for j in active)
+        )
+
+    def _watch_idle(self) -> None:
+        """While jobs wait, sample the running children's CPU use: one that sleeps or hangs
+        frees its busy slot."""
+        if self._idle_timer is not None or not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(IDLE_SAMPLE_S, self._sample_idle)
+
+    def _sample_idle(self) -> None:
+        self._idle_timer = None
+        now = asyncio.get_running_loop().time()
+        for host in self._hosts.values():
+            for job in host.running.values():
+                if job.child_pid is None:
+                    continue
+                cpu, runnable = _tree_cpu(job.child_pid)
+                if job.cpu_sample is not None and now - job.started_at >= IDLE_AFTER_S:
+                    then, before = job.cpu_sample
+                    share = (cpu - before) / max(now - then, 1e-3)
+                    job.idle = share < IDLE_CPU_SHARE and not runnable
+                job.cpu_sample = (now, cpu)
+        self._pump()
+        self._watch_idle()
 
     def _on_done(self, host: _Host, outcome: JobOutcome) -> None:
         job = host.running.pop(outcome.id, None)
@@ -498,7 +586,7 @@ class WorkerPool:
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["FLOPSIGHT_PARENT_PID"] = str(os.getpid())
-        args = ["-m", "flopsight.worker.host", "--job", self.job]
+        args = ["-m", "flopsight.worker.host", "--job", self.job, "--sandbox", self.sandbox]
         if not self.warm:
             args.append("--no-warm")
         if self.spawn:
@@ -657,6 +745,8 @@ class WorkerPool:
             proc.stdin.close()  # the host kills its children and exits on EOF
 
     async def _shutdown(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         running = [j for h in self._hosts.values() for j in h.running.values()]
         for job in [*self._queue, *running]:
             self._cancel(job)
@@ -685,6 +775,29 @@ def _unchanged(deps: dict[str, list[int]]) -> bool:
         if st.st_mtime_ns != mtime_ns or st.st_size != size:
             return False
     return True
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree_cpu(pid: int) -> tuple[float, bool]:
+    """User + system CPU seconds of ``pid`` and its descendants, and whether one of them is
+    runnable or in uninterruptible sleep now (Linux /proc; 0 and False elsewhere)."""
+    total, todo, seen, runnable = 0.0, [pid], 0, False
+    while todo and seen < 256:
+        current = todo.pop()
+        seen += 1
+        try:
+            with open(f"/proc/{current}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            runnable = runnable or fields[0] in ("R", "D")
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/children") as f:
+                    todo += [int(p) for p in f.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total, runnable
 
 
 def _kill_group(pgid: int) -> None:

@@ -59,10 +59,21 @@ def job_processes(pool: WorkerPool, settle_s: float = 5.0) -> list[psutil.Proces
     deadline = time.monotonic() + settle_s
     while True:
         spare = pool.spare_pid()
-        left = [p for p in host.children(recursive=True) if p.pid != spare]
+        # The spare and, in the sandbox, its init and job process under it.
+        waiting = {spare} | _descendant_pids(spare)
+        left = [p for p in host.children(recursive=True) if p.pid not in waiting]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.02)
+
+
+def _descendant_pids(pid: int | None) -> set[int]:
+    if pid is None:
+        return set()
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
 
 
 def job_children(pool: WorkerPool) -> list[psutil.Process]:
