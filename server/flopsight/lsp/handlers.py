@@ -19,9 +19,16 @@ Besides the standard features it sends three notifications a client may use for 
      "heaviest": <one of models, the ok model with the most MACs> | null,
      "text": str (e.g. "NeuralNetwork: 670.73 KMac · 669.71 k")}
 
-The same summary goes to ``window/logMessage``, one line per model. The command
-``flopsight.showReport`` (arguments ``[uri, model name]``) returns the model's per-layer table as
-markdown.
+The same summary goes to ``window/logMessage``, one line per model.
+
+From a client that joins a notebook's cells into one text document (jupyterlab-lsp; the
+JupyterLab extension sends it) the server takes ``flopsight/notebookCells``
+``{"uri": str, "cells": [{"index": int, "start": int, "lineCount": int}]}`` (``index``: the
+cell's place in the notebook, markdown cells counted; ``start``: its first line in the text,
+0-based), so hovers and messages say "cell 3, line 6" instead of a line of the joined text.
+
+The command ``flopsight.showReport`` (arguments ``[uri, model name]``) returns the model's
+per-layer table as markdown.
 """
 
 from __future__ import annotations
@@ -40,8 +47,9 @@ from flopsight.lsp.hints import document_hints, to_inlay_hints
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
 from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
+from flopsight.report.table import PLAIN
 from flopsight.settings import Settings
-from flopsight.source.notebook import NotebookCell
+from flopsight.source.notebook import CellSpan, NotebookCell
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +252,25 @@ def notebook_did_close(ls: FlopsightServer, params: types.DidCloseNotebookDocume
     ls.session.closed(params.notebook_document.uri)
 
 
+def _field(obj: Any, name: str) -> Any:
+    """A field of a custom notification's params (pygls gives namedtuples; tests may send dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+@server.feature("flopsight/notebookCells")
+def notebook_cells(ls: FlopsightServer, params: Any) -> None:
+    uri = _field(params, "uri")
+    spans = []
+    for i, cell in enumerate(_field(params, "cells") or []):
+        index, start, count = (_field(cell, k) for k in ("index", "start", "lineCount"))
+        if all(isinstance(v, int) and v >= 0 for v in (index, start, count)):
+            spans.append(
+                CellSpan(index=index, id=f"cell {i + 1}", start=start + 1, line_count=count)
+            )
+    if isinstance(uri, str):
+        ls.session.cells_reported(uri, spans)
+
+
 def _located(ls: FlopsightServer, uri: str) -> tuple[OpenDocument, str | None] | None:
     return ls.session.locate(uri)
 
@@ -290,7 +317,8 @@ def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | No
     if row is None or row >= len(lines):
         return None
     col = index(lines[row], params.position.character, session.utf16)
-    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row])
+    names = session.line_names(doc)
+    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row], names)
     if found_card is None:
         return None
     markdown, _line = found_card
@@ -371,9 +399,12 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
     found = _located(ls, uri)
+    names = PLAIN
     if found is not None:
-        uri = found[0].uri  # a notebook's cell: the notebook
-    return lens.show_report(ls.session.view(uri), uri_to_path(uri), name, options.get("format"))
+        # A notebook's cell: the notebook, its lines said as cell and line.
+        uri, names = found[0].uri, ls.session.line_names(found[0])
+    view = ls.session.view(uri)
+    return lens.show_report(view, uri_to_path(uri), name, options.get("format"), names)
 
 
 @server.command(lens.MEASURE)

@@ -15,6 +15,7 @@ from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
 from flopsight.report.markdown import render_model_markdown
 from flopsight.report.model import FileReport, ModelReport
+from flopsight.report.table import PLAIN, LineNames
 from flopsight.report.units import (
     format_flops,
     format_macs,
@@ -56,9 +57,9 @@ def lenses(view: DocumentView) -> list[Lens]:
     return out
 
 
-def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
+def report_markdown(anchored: AnchoredModel, path: str = "", names: LineNames = PLAIN) -> str:
     """The per-layer table of one model as markdown (``flopsight report --format markdown``)."""
-    return render_model_markdown(anchored.report, path, anchored.convention)
+    return render_model_markdown(anchored.report, path, anchored.convention, names=names)
 
 
 def summary(uri: str, view: DocumentView) -> dict[str, Any]:
@@ -107,7 +108,11 @@ def log_lines(path: str, view: DocumentView) -> Sequence[str]:
 
 
 def show_report(
-    view: DocumentView | None, path: str, name: str | None, fmt: str | None = None
+    view: DocumentView | None,
+    path: str,
+    name: str | None,
+    fmt: str | None = None,
+    names: LineNames = PLAIN,
 ) -> str | dict[str, Any]:
     """What ``flopsight.showReport`` answers: markdown, or the FileReport JSON (``fmt="json"``)."""
     if view is None:
@@ -125,4 +130,4 @@ def show_report(
         return report.to_json()
     if not models:
         return f"flopsight: no analysed model named {name!r} in {path}"
-    return "\n\n".join(report_markdown(m, path) for m in models)
+    return "\n\n".join(report_markdown(m, path, names) for m in models)
