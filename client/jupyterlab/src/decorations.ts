@@ -74,7 +74,8 @@ class LensWidget extends WidgetType {
       event.preventDefault();
       this.run();
     });
-    div.style.paddingLeft = `${this.indent.length}ch`;
+    // Aligned with the line's text: its indentation plus CodeMirror's own line padding.
+    div.style.paddingLeft = `calc(${this.indent.length}ch + 6px)`;
     div.appendChild(link);
     return div;
   }

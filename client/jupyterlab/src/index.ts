@@ -166,6 +166,8 @@ class Flopsight {
     if (!this.hooked.has(doc)) {
       this.hooked.add(doc);
       doc.changed.connect(() => this.sendCells(doc));
+      // A cell scrolled into view (windowed notebooks) or added gets its editor now: draw there.
+      this.adapterOf(doc)?.editorAdded.connect(() => this.schedule(doc, 100));
     }
     this.sendCells(doc);
     this.schedule(doc, 0);
@@ -299,7 +301,7 @@ class Flopsight {
       lines,
       (hints ?? []).map((hint) => ({
         position: { line: hint.position.line, ch: hint.position.character },
-        label: (hint.paddingLeft ? ' ' : '') + hintLabel(hint.label),
+        label: hintLabel(hint.label), // the CSS margin stands for paddingLeft
         tooltip: tooltipText(hint.tooltip)
       }))
     );
@@ -322,6 +324,9 @@ class Flopsight {
       }));
       this.put(view, 'hints', mine);
       this.put(view, 'lenses', lensHere);
+      if (!this.options.quickFixes) {
+        this.put(view, 'fixes', []);
+      }
     }
   }
 
