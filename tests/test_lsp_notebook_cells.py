@@ -1,4 +1,4 @@
-"""Notebook hovers and reports speak in cells ("cell 3, line 6"), never in lines of the joined text.
+"""Notebook hovers, reports and log lines speak in cells ("cell 3, line 6"), not joined lines.
 
 Two ways a notebook reaches the server: as a notebook (VS Code's notebook sync), or as one text
 document joining the code cells, as jupyterlab-lsp sends it (each cell and a newline, joined by two
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest_lsp
 from flopsight.source.notebook import read_ipynb
-from lsp_harness import EXAMPLES, SERVER, line_of, start
+from lsp_harness import EXAMPLES, SERVER, line_of, save, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -112,6 +112,12 @@ async def test_jupyterlab_text_document_hovers_name_cells_once_told(
     assert "(cell 3, line 1)" in report  # the class line, in the heading
     row = next(r for r in report.splitlines() if "`0` | Linear" in r)
     assert row.endswith("| 3:6 |"), row  # the Line column: cell 3, line 6
+
+    # The save summary's log line names the class's cell too.
+    save(client, uri)
+    await recorder.wait_for("flopsight/summary", uri)
+    logs = [m.message for m in client.log_messages if "NeuralNetwork:" in m.message]
+    assert logs and logs[-1].startswith(f"{NOTEBOOK.resolve()} (cell 3, line 1): NeuralNetwork:")
 
 
 async def test_a_synced_notebook_hover_names_cells(client: LanguageClient) -> None:

@@ -99,11 +99,11 @@ def summary_text(heaviest: dict[str, Any] | None, count: int) -> str:
     return f"{heaviest['name']}: {macs} · {params}{more}"
 
 
-def log_lines(path: str, view: DocumentView) -> Sequence[str]:
+def log_lines(path: str, view: DocumentView, names: LineNames = PLAIN) -> Sequence[str]:
     out = []
     for anchored in view.models:
         m = anchored.report
-        out.append(f"{path}:{m.line}: {m.display_name}: {model_title(m) or m.status}")
+        out.append(f"{names.at(path, m.line)}: {m.display_name}: {model_title(m) or m.status}")
     return out
 
 

@@ -486,6 +486,6 @@ class Session:
         from flopsight.lsp.lens import log_lines, summary
 
         view = doc.results.view(doc.text)
-        for line in log_lines(doc.path, view):
+        for line in log_lines(doc.path, view, self.line_names(doc)):
             self.client.log(line)
         self.client.notify("flopsight/summary", summary(doc.uri, view))
