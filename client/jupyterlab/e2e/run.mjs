@@ -25,6 +25,8 @@ const port = Number(process.env.E2E_PORT ?? 8893);
 const token = 'flopsight-e2e';
 const keep = process.argv.includes('--keep');
 const docs = join(repo, 'docs');
+// jupyter labextension list colours "enabled" and "OK".
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 const started = Date.now();
 function log(message) {
@@ -211,7 +213,7 @@ async function main() {
   };
   const listing = spawnSync(python, ['-m', 'jupyter', 'labextension', 'list'], { env, encoding: 'utf8' });
   const ours = `${listing.stdout}\n${listing.stderr}`.split('\n').find((line) => line.includes('flopsight-jupyterlab')) ?? '';
-  check(/enabled/.test(ours) && /OK/.test(ours), `jupyter labextension list: ${ours.replace(/\x1b\[[0-9;]*m/g, '').trim()}`);
+  check(/enabled/.test(ours) && /OK/.test(ours), `jupyter labextension list: ${ours.replace(ANSI_COLOUR, '').trim()}`);
 
   const lab = spawn(
     python,
