@@ -96,6 +96,10 @@ async def test_jupyterlab_text_document_hovers_name_cells_once_told(
     card = await hover(client, uri, class_row, 8)
     assert "`linear_relu_stack.0` (line 11)" in card
 
+    # Malformed reports are ignored (the server answers on); then the real one.
+    for bad in ({"uri": 3, "cells": "x"}, {"cells": [{"index": -1}]}, {"uri": uri, "cells": 7}):
+        client.protocol.notify("flopsight/notebookCells", bad)
+    assert "`linear_relu_stack.0` (line 11)" in await hover(client, uri, class_row, 8)
     client.protocol.notify("flopsight/notebookCells", {"uri": uri, "cells": spans()})
     card = await hover(client, uri, class_row, 8)
     assert "`linear_relu_stack.0` (cell 3, line 6)" in card

@@ -259,9 +259,9 @@ def _field(obj: Any, name: str) -> Any:
 
 @server.feature("flopsight/notebookCells")
 def notebook_cells(ls: FlopsightServer, params: Any) -> None:
-    uri = _field(params, "uri")
+    uri, cells = _field(params, "uri"), _field(params, "cells")
     spans = []
-    for i, cell in enumerate(_field(params, "cells") or []):
+    for i, cell in enumerate(cells if isinstance(cells, list | tuple) else []):
         index, start, count = (_field(cell, k) for k in ("index", "start", "lineCount"))
         if all(isinstance(v, int) and v >= 0 for v in (index, start, count)):
             spans.append(
