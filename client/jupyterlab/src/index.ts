@@ -135,10 +135,7 @@ class Flopsight {
   find(widget: Widget | null): { adapter: WidgetLSPAdapter<never>; doc: VirtualDocument; connection: ILSPConnection } | null {
     for (const adapter of this.manager.adapters.values()) {
       const doc = adapter.virtualDocument;
-      if (widget !== null && adapter.widget !== widget) {
-        continue;
-      }
-      if (doc === null) {
+      if (widget === null || adapter.widget !== widget || doc === null) {
         continue;
       }
       const connection = this.manager.connections.get(doc.uri);
