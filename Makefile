@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint pytest client-test vsix e2e bench install dev clean
+.PHONY: demo test lint pytest client-test jupyterlab-test labextension vsix e2e jupyterlab-e2e bench install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,17 +41,30 @@ pytest: dev
 client-test:
 	$(MAKE) -C client/vscode test
 
-test: lint pytest client-test
+# The JupyterLab extension: type-check, unit tests, and its committed build not stale.
+jupyterlab-test:
+	$(MAKE) -C client/jupyterlab test
+
+# Rebuilds the prebuilt JupyterLab extension that pip installs (commit the result).
+labextension: dev
+	$(MAKE) -C client/jupyterlab labextension JUPYTER=$(abspath $(BIN))/jupyter
+
+test: lint pytest client-test jupyterlab-test
 
 vsix:
 	$(MAKE) -C client/vscode vsix
 
 e2e: dev vsix
 	$(MAKE) -C client/vscode e2e
+	$(MAKE) jupyterlab-e2e
+
+# A real JupyterLab (the wheel's prebuilt extension) in Debian's Chromium: ~30 s.
+jupyterlab-e2e: dev
+	$(MAKE) -C client/jupyterlab e2e FLOPSIGHT_PYTHON=$(abspath $(PY))
 
 bench: dev
 	$(PIP) install -e ".[bench]"
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) client/*/node_modules client/*/dist
+	rm -rf $(VENV) client/*/node_modules client/*/dist client/jupyterlab/lib client/jupyterlab/out-test

@@ -28,7 +28,7 @@ from flopsight import __version__
 from flopsight.job import AnalysisRequest
 from flopsight.report.hints import DEFAULT_PARTS
 from flopsight.report.model import ErrorSetting, FileReport, InputSpec, ModelError, ModelReport
-from flopsight.report.table import PHASES, LineNames
+from flopsight.report.table import PHASES, LineNames, NotebookLines
 from flopsight.report.units import format_macs, format_params, parse_quantity
 from flopsight.settings import HINT_PARTS, Settings, memory_problem, timeout_problem
 from flopsight.source.notebook import (
@@ -270,23 +270,6 @@ class Target:
     source_errors: list[Problem]
     # How lines are named in messages and tables (a notebook's: cell and line).
     names: LineNames
-
-
-class NotebookLines(LineNames):
-    """A notebook's lines as cell and line: the analysed text joins its code cells."""
-
-    def __init__(self, module: VirtualModule) -> None:
-        self.module = module
-
-    def column(self, line: int) -> str:
-        where = self.module.to_cell(line)
-        return f"{where[0].index + 1}:{where[1]}" if where else str(line)
-
-    def at(self, file: str, line: int | None) -> str:
-        return f"{file} ({self.module.describe(line)})" if line is not None else file
-
-    def line(self, line: int) -> str:
-        return self.module.describe(line)
 
 
 def read_source(path: str) -> tuple[str, LineNames]:

@@ -43,6 +43,12 @@ Commands (ids of the server's own, so that an editor's commands never collide wi
 ``flopsight.server.stats``
     ``{"documents": int, "texts": int, "lineMapCacheEntries": int, "lineMapCacheChars": int}``:
     what the server holds (open documents, synced texts, cached line maps), for benchmarks.
+
+From a client that joins a notebook's cells into one text document (jupyterlab-lsp; the
+JupyterLab extension sends it) the server takes ``flopsight/notebookCells``
+``{"uri": str, "cells": [{"index": int, "start": int, "lineCount": int}]}`` (``index``: the
+cell's place in the notebook, markdown cells counted; ``start``: its first line in the text,
+0-based), so hovers and messages say "cell 3, line 6" instead of a line of the joined text.
 """
 
 from __future__ import annotations
@@ -64,8 +70,9 @@ from flopsight.lsp.protocol import TextSyncProtocol
 from flopsight.lsp.session import Analyser, OpenDocument, Session, uri_to_path
 from flopsight.lsp.summary import report_view
 from flopsight.lsp.sync import DocumentTexts
+from flopsight.report.table import PLAIN
 from flopsight.settings import Settings
-from flopsight.source.notebook import NotebookCell
+from flopsight.source.notebook import CellSpan, NotebookCell
 from flopsight.source.text import split_lines
 
 log = logging.getLogger(__name__)
@@ -309,6 +316,25 @@ def notebook_did_close(ls: FlopsightServer, params: types.DidCloseNotebookDocume
     ls.session.closed(params.notebook_document.uri)
 
 
+def _field(obj: Any, name: str) -> Any:
+    """A field of a custom notification's params (pygls gives namedtuples; tests may send dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+@server.feature("flopsight/notebookCells")
+def notebook_cells(ls: FlopsightServer, params: Any) -> None:
+    uri, cells = _field(params, "uri"), _field(params, "cells")
+    spans = []
+    for i, cell in enumerate(cells if isinstance(cells, list | tuple) else []):
+        index, start, count = (_field(cell, k) for k in ("index", "start", "lineCount"))
+        if all(isinstance(v, int) and v >= 0 for v in (index, start, count)):
+            spans.append(
+                CellSpan(index=index, id=f"cell {i + 1}", start=start + 1, line_count=count)
+            )
+    if isinstance(uri, str):
+        ls.session.cells_reported(uri, spans)
+
+
 def _located(ls: FlopsightServer, uri: str) -> tuple[OpenDocument, str | None] | None:
     return ls.session.locate(uri)
 
@@ -355,7 +381,8 @@ def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | No
     if row is None or row >= len(lines):
         return None
     col = index(lines[row], params.position.character, session.utf16)
-    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row])
+    names = session.line_names(doc)
+    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row], names)
     if found_card is None:
         return None
     markdown, _line = found_card
@@ -437,12 +464,14 @@ def show_report(ls: FlopsightServer, *args: Any) -> str | dict[str, Any]:
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     name = options.get("model") if options else (str(args[1]) if len(args) > 1 else None)
     found = _located(ls, uri)
+    names = PLAIN
     if found is not None:
-        uri = found[0].uri  # a notebook's cell: the notebook
+        # A notebook's cell: the notebook, its lines said as cell and line.
+        uri, names = found[0].uri, ls.session.line_names(found[0])
     view = ls.session.view(uri)
     if options.get("format") == "view" and view is not None:
         return report_view(view, uri_to_path(uri), name)
-    return lens.show_report(view, uri_to_path(uri), name, options.get("format"))
+    return lens.show_report(view, uri_to_path(uri), name, options.get("format"), names)
 
 
 @server.command(STATS)

@@ -9,6 +9,7 @@ from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
 from flopsight.report.measure_table import measured_summary
 from flopsight.report.model import InputSpec, LayerCost, LineCost, ModelReport
+from flopsight.report.table import PLAIN, LineNames
 from flopsight.report.units import (
     format_flops,
     format_macs,
@@ -48,7 +49,7 @@ def _footer(anchored: AnchoredModel) -> str:
     return " · ".join(i for i in items if i)
 
 
-def model_card(anchored: AnchoredModel) -> str:
+def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     m = anchored.report
     title = f"### {m.display_name}"
     if m.status == "error" and m.error is not None:
@@ -79,7 +80,7 @@ def model_card(anchored: AnchoredModel) -> str:
     if heaviest:
         lines += ["| heaviest layers | type | MACs | share | params |", "|---|---|--:|--:|--:|"]
         for layer in heaviest:
-            where = f" (line {layer.line})" if layer.line is not None else ""
+            where = f" ({names.line(layer.line)})" if layer.line is not None else ""
             lines.append(
                 f"| `{layer.path}`{where} | {layer.type} | {format_macs(layer.macs)} | "
                 f"{format_share(layer.macs, t.macs)} | {format_params(layer.params)} |"
@@ -131,11 +132,11 @@ def layer_card(anchored: AnchoredModel, layers: Sequence[LayerCost]) -> str:
     return "\n".join(out)
 
 
-def line_card(anchored: AnchoredModel, cost: LineCost) -> str:
+def line_card(anchored: AnchoredModel, cost: LineCost, names: LineNames = PLAIN) -> str:
     m = anchored.report
     total = m.total.macs if m.total else 0
     out = [
-        f"### line {cost.line} of {m.display_name}.forward",
+        f"### {names.line(cost.line)} of {m.display_name}.forward",
         "",
         f"**{format_macs(cost.macs)}** · {format_flops(cost.flops)} · "
         f"{format_share(cost.macs, total)} of {m.display_name}",
@@ -175,16 +176,17 @@ def hover_markdown(
     line: int,
     col: int,
     text: str = "",
+    names: LineNames = PLAIN,
 ) -> tuple[str, int] | None:
     """The card at 1-based ``line``, 0-based ``col`` (a Python index) of the line ``text``:
     a model's name, a layer used as ``self.name`` in its class, a layer's constructor line, a
-    forward line."""
+    forward line. ``names`` says lines as the user sees them (a notebook's cell and line)."""
     if source is not None:
         for spec in source.models:
             if _inside(spec.name_span, line, col):
                 anchored = view.model(spec.name)
                 if anchored is not None and anchored.report.line == spec.line:
-                    return model_card(anchored), line
+                    return model_card(anchored, names), line
         attribute = _attribute_at(text, col)
         for spec in source.models if attribute else ():
             anchored = view.model(spec.name)
@@ -200,5 +202,5 @@ def hover_markdown(
             return layer_card(anchored, layers), line
         cost = lines_by_line(report).get(line)
         if cost is not None and cost.macs > 0:
-            return line_card(anchored, cost), line
+            return line_card(anchored, cost, names), line
     return None

@@ -15,6 +15,7 @@ from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
 from flopsight.report.markdown import render_model_markdown
 from flopsight.report.model import FileReport, ModelReport
+from flopsight.report.table import PLAIN, LineNames
 from flopsight.report.units import (
     format_flops,
     format_macs,
@@ -58,21 +59,25 @@ def lenses(view: DocumentView) -> list[Lens]:
     return out
 
 
-def report_markdown(anchored: AnchoredModel, path: str = "") -> str:
+def report_markdown(anchored: AnchoredModel, path: str = "", names: LineNames = PLAIN) -> str:
     """The per-layer table of one model as markdown (``flopsight report --format markdown``)."""
-    return render_model_markdown(anchored.report, path, anchored.convention)
+    return render_model_markdown(anchored.report, path, anchored.convention, names=names)
 
 
-def log_lines(path: str, view: DocumentView) -> Sequence[str]:
+def log_lines(path: str, view: DocumentView, names: LineNames = PLAIN) -> Sequence[str]:
     out = []
     for anchored in view.models:
         m = anchored.report
-        out.append(f"{path}:{m.line}: {m.display_name}: {model_title(m) or m.status}")
+        out.append(f"{names.at(path, m.line)}: {m.display_name}: {model_title(m) or m.status}")
     return out
 
 
 def show_report(
-    view: DocumentView | None, path: str, name: str | None, fmt: str | None = None
+    view: DocumentView | None,
+    path: str,
+    name: str | None,
+    fmt: str | None = None,
+    names: LineNames = PLAIN,
 ) -> str | dict[str, Any]:
     """What ``flopsight.server.showReport`` answers: markdown, or the FileReport JSON
     (``fmt="json"``)."""
@@ -91,4 +96,4 @@ def show_report(
         return report.to_json()
     if not models:
         return f"flopsight: no analysed model named {name!r} in {path}"
-    return "\n\n".join(report_markdown(m, path) for m in models)
+    return "\n\n".join(report_markdown(m, path, names) for m in models)

@@ -38,9 +38,11 @@ from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.offload import Offload
 from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.report.table import PLAIN, LineNames, NotebookLines
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
 from flopsight.source.model import ModelSpec, SourceAnalysis, UnresolvedDimension
+from flopsight.source.notebook import CellSpan, VirtualModule
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,8 @@ class Session:
         self.documents: dict[str, OpenDocument] = {}
         # notebook cell URI -> the notebook's URI
         self.cells: dict[str, str] = {}
+        # A text document that joins a notebook's cells (jupyterlab-lsp): the cells it reported.
+        self.reported_cells: dict[str, VirtualModule] = {}
         self._analyser_factory = analyser_factory
         self._analyser: Analyser | None = None
         self._analyser_python: tuple[str, str] | None = None
@@ -305,6 +309,7 @@ class Session:
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
+        self.reported_cells.pop(uri, None)
         if doc is not None:
             self._cancel(doc)
             if doc.reanchor is not None:
@@ -334,6 +339,16 @@ class Session:
 
     def notebook_changed(self, notebook: NotebookText, version: int | None) -> None:
         self.notebook_opened(notebook, version, self.settings.debounce_ms / 1000.0)
+
+    def cells_reported(self, uri: str, spans: list[CellSpan]) -> None:
+        self.reported_cells[uri] = VirtualModule(text="", cells=spans)
+
+    def line_names(self, doc: OpenDocument) -> LineNames:
+        """How to name the document's lines to the user: a notebook's say cell and line."""
+        if doc.notebook is not None:
+            return NotebookLines(doc.notebook.module)
+        reported = self.reported_cells.get(doc.uri)
+        return NotebookLines(reported) if reported is not None else PLAIN
 
     def locate(self, uri: str) -> tuple[OpenDocument, str | None] | None:
         """The open document a URI belongs to, and the cell when it is a notebook cell."""
@@ -577,6 +592,6 @@ class Session:
 
         view = self._view(doc) or DocumentView([], [], [])
         if log:
-            for line in log_lines(doc.path, view):
+            for line in log_lines(doc.path, view, self.line_names(doc)):
                 self.client.log(line)
         self.client.notify("flopsight/summary", summary(doc.uri, view))

@@ -24,6 +24,7 @@ from flopsight.report.units import (
     format_shape,
     format_share,
 )
+from flopsight.source.notebook import VirtualModule
 
 MAX_NAME_WIDTH = 64
 DEVICE_TEXT = {
@@ -55,6 +56,23 @@ PLAIN = LineNames()
 
 # How a setting is named to the reader: the editor's key, or the CLI's flag.
 SettingName = Callable[[ErrorSetting], str]
+
+
+class NotebookLines(LineNames):
+    """A notebook's lines as cell and line: the analysed text joins its code cells."""
+
+    def __init__(self, module: VirtualModule) -> None:
+        self.module = module
+
+    def column(self, line: int) -> str:
+        where = self.module.to_cell(line)
+        return f"{where[0].index + 1}:{where[1]}" if where else str(line)
+
+    def at(self, file: str, line: int | None) -> str:
+        return f"{file} ({self.module.describe(line)})" if line is not None else file
+
+    def line(self, line: int) -> str:
+        return self.module.describe(line)
 
 
 @dataclass
