@@ -28,6 +28,7 @@ from torch import nn
 
 from flopsight.counting import tvfix
 from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
+from flopsight.counting.calls import InputsMismatch, call_arguments, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
 from flopsight.job import AnalysisRequest
@@ -252,19 +253,16 @@ def _override_inputs(
         name = given.name or (
             spec.forward_params[i] if i < len(spec.forward_params) else f"input_{i}"
         )
-        out.append(InputSpec(name, list(given.shape), dtype or given.dtype))
+        out.append(InputSpec(name, list(given.shape), dtype or given.dtype, given.keyword))
     return out
 
 
-def _call_arguments(
-    tensors: list[torch.Tensor], inputs: list[InputSpec], spec: ModelSpec
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional in forward's order; by keyword when the inputs are named out of that order."""
-    names = [i.name for i in inputs]
-    params = list(spec.forward_params)
-    if params[: len(names)] == names or not all(n in params for n in names):
-        return tuple(tensors), {}
-    return (), dict(zip(names, tensors, strict=True))
+def _pragma_error(report: ModelReport, spec: ModelSpec, e: Exception) -> ModelReport:
+    """A pragma value the built model refutes (FS104), reported on the pragma's line."""
+    report.status = "error"
+    line = spec.pragma_span.line if spec.pragma_span is not None else spec.line
+    report.error = ModelError(str(e), type(e).__name__, line, "pragma")
+    return report
 
 
 def _error_line(e: BaseException, files: frozenset[str]) -> int | None:
@@ -363,9 +361,13 @@ def analyse_model(
                 model, device = build_model(factory, start=start)
         except (Exception, SystemExit) as e:
             return _error(report, e, "build", files)
+        inputs = report.inputs = name_inputs(model, inputs)
         try:
             tensors = make_inputs(inputs, device)
-            args, kwargs = _call_arguments(tensors, inputs, spec)
+            args, kwargs = call_arguments(model, tensors, inputs, spec.label or spec.name)
+        except InputsMismatch as e:
+            return _pragma_error(report, spec, e)
+        try:
             counted = count_model(
                 model,
                 args,

@@ -38,6 +38,7 @@ _ERROR_CODES = {
     "not_module": "FS205",
     "missing": "FS205",
     "not-found": "FS205",
+    "pragma": "FS104",  # a pragma value the built model refutes (an input name, an init value)
 }
 
 
@@ -109,19 +110,23 @@ def error_code(model: ModelReport) -> str:
     return "FS202" if error.line is not None and error.line != model.line else "FS201"
 
 
-def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic]:
+def model_diagnostics(
+    model: ModelReport, lines: Lines, source: SourceAnalysis | None = None
+) -> list[types.Diagnostic]:
     out: list[types.Diagnostic] = []
     if model.status == "error" and model.error is not None:
         error = model.error
         code = error_code(model)
         line = error.line if error.line is not None else model.line
+        pragma = _pragma_span(source, model) if code == "FS104" else None
         message = f"{model.display_name}: {error.type}: {error.message}".rstrip()
         if code == "FS202" and error.line is not None and error.line != model.line:
             message += f" (in forward of {model.display_name})"
         severity = types.DiagnosticSeverity.Error
         if code == "FS304":
             severity = types.DiagnosticSeverity.Warning
-        out.append(make(lines.line_range(line), code, message, severity))
+        rng = lines.span_range(pragma) if pragma is not None else lines.line_range(line)
+        out.append(make(rng, code, message, severity))
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(
@@ -134,6 +139,12 @@ def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic
             )
         )
     return out
+
+
+def _pragma_span(source: SourceAnalysis | None, model: ModelReport) -> Span | None:
+    """The current text's pragma of the model (the report's line may be an older text's)."""
+    spec = source.model(model.name) if source is not None else None
+    return spec.pragma_span if spec is not None else None
 
 
 def execution_off(lines: Lines, line: int = 1) -> types.Diagnostic:
@@ -182,7 +193,7 @@ def document_diagnostics(
             out.append(execution_off(lines, first))
     if execute and view is not None:
         for anchored in view.models:
-            out.extend(model_diagnostics(anchored.report, lines))
+            out.extend(model_diagnostics(anchored.report, lines, source))
         for warning in view.warnings:
             out.append(
                 make(

@@ -53,13 +53,23 @@ class InputSpec:
     name: str
     shape: Shape
     dtype: str = "float32"
+    # Passed to forward by keyword (the pragma's dict, ``--input name=...``), else by position.
+    keyword: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        if self.keyword:
+            out["keyword"] = True
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> InputSpec:
-        return cls(name=d["name"], shape=list(d["shape"]), dtype=d["dtype"])
+        return cls(
+            name=d["name"],
+            shape=list(d["shape"]),
+            dtype=d["dtype"],
+            keyword=bool(d.get("keyword", False)),
+        )
 
 
 @dataclass

@@ -54,6 +54,8 @@ class ModelSpec:
     # None: the model has no input annotation (it is then not executed unless overridden).
     inputs: list[InputAnnotation] | None = None
     input_source: Literal["pragma", "jaxtyping", "annotated"] | None = None
+    # The pragma's `input` is a dict: each input goes to forward by keyword.
+    inputs_by_name: bool = False
     init: dict[str, Any] = field(default_factory=dict)  # constructor keyword arguments
     dims: dict[str, int] = field(default_factory=dict)  # pragma ``dims=``
     label: str | None = None  # pragma ``name=``
