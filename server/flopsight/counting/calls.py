@@ -1,4 +1,5 @@
-"""How the example inputs reach the built model's ``forward``: checked against its real signature.
+"""What the pragma asks of the built model: its ``init`` expressions evaluated, its inputs passed
+to ``forward``, both checked in the worker (the source side never evaluates anything).
 
 The source side sees ``forward`` only when the class is defined in the file; for an instance
 (``T5ForConditionalGeneration(...)``) or an inherited ``forward`` only the built model knows.
@@ -19,13 +20,15 @@ import torch
 from torch import nn
 
 from flopsight.report.model import InputSpec
+from flopsight.source.model import InitExpression, ModelSpec
 
 _TAKES_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 _TAKES_POSITION = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-class InputsMismatch(ValueError):
-    """The inputs do not fit ``forward``'s signature (an unknown name, a missing argument)."""
+class PragmaValueError(ValueError):
+    """A pragma value the built model refutes (FS104): an input name ``forward`` does not
+    take, inputs that do not bind, an ``init`` expression that raised."""
 
 
 def forward_signature(model: nn.Module) -> inspect.Signature | None:
@@ -81,7 +84,7 @@ def call_arguments(
     model: nn.Module, tensors: Sequence[torch.Tensor], inputs: Sequence[InputSpec], label: str
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """``(args, kwargs)`` for ``model(*args, **kwargs)``: positional inputs in order, named
-    ones by keyword. Raises ``InputsMismatch`` naming the real parameters when a name is not
+    ones by keyword. Raises ``PragmaValueError`` naming the real parameters when a name is not
     one of them or the call would not bind."""
     args = tuple(t for t, spec in zip(tensors, inputs, strict=True) if not spec.keyword)
     kwargs = {spec.name: t for t, spec in zip(tensors, inputs, strict=True) if spec.keyword}
@@ -99,18 +102,41 @@ def call_arguments(
         if param is None and typed is not None and name in typed:
             continue
         if param is not None and param.kind == param.POSITIONAL_ONLY:
-            raise InputsMismatch(
+            raise PragmaValueError(
                 f"{label}.forward takes `{name}` by position only (it takes {takes}): "
                 "give the inputs as a list of shapes in that order"
             )
         if param is None and not any_keyword:
             close = difflib.get_close_matches(name, keywords, n=1, cutoff=0.5)
             hint = f"did you mean `{close[0]}`?" if close else "use one of its parameter names"
-            raise InputsMismatch(
+            raise PragmaValueError(
                 f"{label}.forward has no parameter `{name}` (it takes {takes}): {hint}"
             )
     try:
         signature.bind(*args, **kwargs)
     except TypeError as e:
-        raise InputsMismatch(f"{label}.forward({takes}) cannot take these inputs: {e}") from None
+        raise PragmaValueError(f"{label}.forward({takes}) cannot take these inputs: {e}") from None
     return args, kwargs
+
+
+def evaluate_init(
+    spec: ModelSpec, namespace: dict[str, Any], path: str, flags: int
+) -> dict[str, Any]:
+    """The pragma's ``init`` with each expression evaluated in the file's namespace (after its
+    definitions ran). An expression that raises is an ``PragmaValueError`` saying which and why."""
+    out: dict[str, Any] = {}
+    for key, value in spec.init.items():
+        if not isinstance(value, InitExpression):
+            out[key] = value
+            continue
+        try:
+            code = compile(value.text, path, "eval", flags=flags, dont_inherit=True)
+            out[key] = eval(code, namespace)
+        except (Exception, SystemExit) as e:
+            text = str(e).strip()
+            raised = f"{type(e).__name__}: {text}" if text else type(e).__name__
+            raise PragmaValueError(
+                f"init[{key!r}] = {value.text} raised {raised}: fix the expression (it runs in "
+                "the file's namespace, after its definitions)"
+            ) from None
+    return out

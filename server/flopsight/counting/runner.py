@@ -28,7 +28,7 @@ from torch import nn
 
 from flopsight.counting import tvfix
 from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
-from flopsight.counting.calls import InputsMismatch, call_arguments, name_inputs
+from flopsight.counting.calls import PragmaValueError, call_arguments, evaluate_init, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
 from flopsight.job import AnalysisRequest
@@ -298,7 +298,7 @@ def _factory(
             )
         if not issubclass(cls, nn.Module):
             raise TypeError(f"{spec.name} is not an nn.Module subclass")
-        init = dict(spec.init)
+        init = evaluate_init(spec, namespace, path, flags)
         return lambda: cls(**init)
     value = _assigned_value(tree, spec)
     code = compile(ast.Expression(value), path, "eval", flags=flags, dont_inherit=True)
@@ -357,6 +357,11 @@ def analyse_model(
     while True:
         try:
             factory = _factory(spec, namespace, tree, request.path, flags)
+        except PragmaValueError as e:
+            return _pragma_error(report, spec, e)
+        except (Exception, SystemExit) as e:
+            return _error(report, e, "build", files)
+        try:
             with record_construction(request.path) as constructed_at:
                 model, device = build_model(factory, start=start)
         except (Exception, SystemExit) as e:
@@ -365,7 +370,7 @@ def analyse_model(
         try:
             tensors = make_inputs(inputs, device)
             args, kwargs = call_arguments(model, tensors, inputs, spec.label or spec.name)
-        except InputsMismatch as e:
+        except PragmaValueError as e:
             return _pragma_error(report, spec, e)
         try:
             counted = count_model(
