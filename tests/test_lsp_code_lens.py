@@ -52,7 +52,7 @@ async def test_lens_title_and_show_report(client: LanguageClient) -> None:
             command="flopsight.showReport", arguments=[uri, {"format": "json", "model": None}]
         )
     )
-    assert report["schema"] == "flopsight.report/1"
+    assert report["schema"] == "flopsight.report/2"  # /2 adds total.active_params
     [model] = report["models"]
     assert model["total"]["macs"] == 670_730 and model["total"]["params"] == 669_706
 

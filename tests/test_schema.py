@@ -22,8 +22,15 @@ def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="no shared schema on this machine")
-def test_project_schema_equals_the_shared_one() -> None:
-    assert json.loads(OURS.read_text()) == json.loads(SHARED.read_text())
+def test_project_schema_extends_the_shared_one() -> None:
+    # flopsight.report/2 is the shared /1 plus total.active_params (issue 12): without that
+    # field and with /1's id, the two are the same document.
+    ours = json.loads(OURS.read_text())
+    assert ours["$id"] == "flopsight.report/2"
+    ours["$id"] = ours["properties"]["schema"]["const"] = "flopsight.report/1"
+    total = ours["$defs"]["model"]["properties"]["total"]["properties"]
+    assert total.pop("active_params")["$ref"] == "#/$defs/count"
+    assert ours == json.loads(SHARED.read_text())
 
 
 CASES = [

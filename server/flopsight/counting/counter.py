@@ -24,7 +24,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopsight.counting import formulas, ptflops_rules
+from flopsight.counting import formulas, moe, ptflops_rules
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.report.model import (
     Device,
@@ -541,6 +541,7 @@ def count_model(
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
     tally = _Tally(model, convention, source_file)
+    moe.begin()
     modes = _set_eval(model)
     pre = nn.modules.module.register_module_forward_pre_hook(tally.pre_hook)
     post = nn.modules.module.register_module_forward_hook(
@@ -572,12 +573,13 @@ def count_model(
             trainable_params=trainable,
             param_bytes=param_bytes,
             activation_bytes=tally.activation_bytes,
+            active_params=moe.active_params(model, params),
         ),
         layers=layers,
         lines=_lines(tally),
         uncounted_ops=[UncountedOp(op, n) for op, n in sorted(tally.uncounted.items())],
         ops=dict(root.ops),
-        notes=_notes(tally),
+        notes=_notes(tally) + moe.routing_notes(),
     )
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report

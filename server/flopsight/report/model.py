@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SCHEMA_ID = "flopsight.report/1"
+SCHEMA_ID = "flopsight.report/2"
 
 Convention = Literal["macs", "ptflops"]
 ModelKind = Literal["class", "instance"]
@@ -80,9 +80,11 @@ class Totals:
     trainable_params: int = 0
     param_bytes: int = 0
     activation_bytes: int = 0
+    # Mixture-of-Experts: the parameters one token uses (routed experts × k / E); else None.
+    active_params: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "macs": self.macs,
             "flops": self.flops,
             "params": self.params,
@@ -90,10 +92,16 @@ class Totals:
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
         }
+        if self.active_params is not None:
+            out["active_params"] = self.active_params
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Totals:
-        return cls(**{k: int(d[k]) for k in cls().to_json()})
+        totals = cls(**{k: int(d[k]) for k in cls().to_json()})
+        if d.get("active_params") is not None:
+            totals.active_params = int(d["active_params"])
+        return totals
 
 
 @dataclass
