@@ -281,7 +281,7 @@ def _error(report: ModelReport, e: BaseException, kind: str, files: frozenset[st
     if isinstance(e, SystemExit):
         message = f"the model's code called sys.exit({e.code!r})"
     else:
-        message = str(e).strip() or type(e).__name__
+        message = tvfix.explain_missing_op(e) or str(e).strip() or type(e).__name__
     report.error = ModelError(message, type(e).__name__, _error_line(e, files), kind)
     return report
 
@@ -354,6 +354,7 @@ def analyse_model(
             return report
     report.inputs = inputs
     start = "meta"
+    nms_calls = tvfix.nms_calls
     while True:
         try:
             factory = _factory(spec, namespace, tree, request.path, flags)
@@ -398,6 +399,8 @@ def analyse_model(
             "forward reads tensor values (.item(), .tolist(), data-dependent shapes), so the "
             "model was built and run on the CPU with random weights"
         )
+    if tvfix.nms_calls != nms_calls:
+        counted.notes.append(tvfix.NMS_NOTE)
     counted.label = spec.label
     return counted
 
@@ -443,6 +446,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
         tvfix.ensure_torchvision_importable()
         namespace = module.__dict__
         report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)
+        tvfix.provide_nms()
         for spec, name, override in select_models(analysis, request):
             started = time.perf_counter()
             if spec is None:
