@@ -232,3 +232,15 @@ async def test_lens_and_hover_show_active_params(client: LanguageClient) -> None
     assert hover is not None
     assert isinstance(hover.contents, types.MarkupContent)
     assert "46.70 B params · 12.88 B active" in hover.contents.value
+
+
+def test_a_topk_that_is_no_router_fakes_nothing() -> None:
+    # An RPN's topk(1000) over 5000 anchors: its masks stay data-dependent (meta cannot run
+    # them, so the runner goes to the CPU) instead of being shaped by a routing assumption.
+    class Proposals(torch.nn.Module):
+        def forward(self, scores: torch.Tensor) -> torch.Tensor:
+            top, _ = scores.topk(1000, dim=-1)
+            return torch.where(top > 0.5)[0]
+
+    with pytest.raises(NotImplementedError):
+        flopsight.count(Proposals(), torch.empty(1, 5000, device="meta"))

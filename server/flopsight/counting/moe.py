@@ -116,6 +116,10 @@ def _routing_bookkeeping(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
 # --- balanced routing --------------------------------------------------------------------
 
 
+MAX_EXPERTS = 4096
+MAX_TOP_K = 64
+
+
 @dataclass
 class Routing:
     """What the last router did: T rows chose k of E experts each."""
@@ -154,7 +158,10 @@ def _topk_seen(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     k = int(_argument(args, kwargs, 1, "k"))
     dim = int(_argument(args, kwargs, 2, "dim") if len(args) > 2 or "dim" in kwargs else -1)
     experts = int(x.shape[dim])
-    if 1 <= k < experts:
+    # A router picks a few of at most a few thousand experts along the last dim; an RPN's
+    # topk(1000) over anchors or a beam search over a vocabulary is no routing.
+    last = dim in (-1, x.dim() - 1)
+    if last and 1 <= k <= MAX_TOP_K and k < experts <= MAX_EXPERTS:
         rows = x.numel() // experts
         _session.routing = Routing(rows, experts, k)
         _session.routers.add((experts, k))
