@@ -120,6 +120,8 @@ def torchvision_specs() -> Iterator[dict[str, Any]]:
             args += ", weights_backbone=None"
         if module == "quantization":
             args += ", quantize=False"
+        if "aux_loss" in _params(name):
+            args += ", aux_loss=True"  # as built with its weights, which torchvision's table counts
         text = (
             "from torchvision import models\n\n"
             f"# flopsight: input={shape_text}\n"
@@ -208,6 +210,44 @@ def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> in
     return int(counter.get_total_flops()) // 2
 
 
+# A forward parameter that means the model reads more than token ids.
+_OTHER_INPUTS = ("pixel_values", "input_features", "input_values", "audio", "image")
+
+
+def _transformers_failure(spec: dict[str, Any], error: dict[str, Any]) -> str:
+    """``not-text`` (forward wants other inputs than input_ids), ``no-build`` (the default config
+    does not build even without flopsight, on meta), else ``error``: flopsight's failure."""
+    message = error.get("message", "")
+    if error.get("kind") == "pragma" and ("input_ids" in message or "required argument" in message):
+        return "not-text"
+    if error.get("kind") == "build":
+        import torch
+
+        namespace: dict[str, Any] = {"__name__": "zoo_plain_build"}
+        try:
+            with torch.device("meta"):
+                exec(compile(spec["text"], "<zoo>", "exec"), namespace)
+        except Exception:
+            return "no-build"
+        return "error"
+    if error.get("kind") == "forward" and any(p in message for p in _OTHER_INPUTS):
+        return "not-text"
+    if error.get("kind") == "forward":
+        import inspect
+
+        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+        auto = AutoModelForCausalLM if spec.get("auto") == "AutoModelForCausalLM" else AutoModel
+        try:
+            cls = auto._model_mapping[type(AutoConfig.for_model(spec["name"]))]
+            params = set(inspect.signature(cls.forward).parameters)
+        except Exception:
+            return "error"
+        if params & set(_OTHER_INPUTS) or any(p.endswith("pixel_values") for p in params):
+            return "needs-other-inputs"
+    return "error"
+
+
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from flopsight.counting.runner import analyse_file
     from flopsight.job import AnalysisRequest
@@ -239,9 +279,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "error": model.get("error"),
     }
     if model["status"] == "error" and spec["source"] == "transformers":
-        message = (model.get("error") or {}).get("message", "")
-        if "input_ids" in message and "no parameter" in message:
-            out["status"] = "not-text"  # a vision or audio model: forward takes no input_ids
+        out["status"] = _transformers_failure(spec, model.get("error") or {})
     if model["status"] == "ok" and spec.get("published_gmacs") is not None:
         gmacs = total["macs"] / 1e9
         out["reference"] = {
@@ -338,9 +376,24 @@ def render(results: dict[str, Any]) -> str:
         "time.",
         "",
     ]
+    totals = results.get("totals", {})
     if run.get("partial"):
+        how = f"--sample {run['sample']}" if run.get("sample") else f"--limit {run.get('limit')}"
         lines += [
-            f"**This is a sample, not the full zoo**: {run.get('note', '')}",
+            f"**This is a sample, not the full zoo** (`{how}` per source, seed "
+            f"{run.get('seed')}): {sum(len(v) for v in by_source.values())} of "
+            f"{sum(totals.values())} architectures "
+            f"({', '.join(f'{k} {v}' for k, v in totals.items())}).",
+            "",
+        ]
+    if run.get("models_run"):
+        per_model = run["seconds"] / run["models_run"]
+        hours = per_model * sum(totals.values()) / 3600
+        lines += [
+            f"This run: {run['models_run']} models in {run['seconds'] / 60:.1f} min, "
+            f"{per_model:.1f} s a model wall clock (a fresh interpreter each, the reference "
+            f"counted too); at that pace the full zoo takes about {hours:.1f} h on this "
+            "shared 2-core machine.",
             "",
         ]
     lines += [
