@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint pytest client-test jupyterlab-test labextension vsix e2e jupyterlab-e2e bench install dev clean
+.PHONY: demo test lint pytest client-test jupyterlab-test labextension vsix e2e jupyterlab-e2e bench zoo install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ jupyterlab-e2e: dev
 bench: dev
 	$(PIP) install -e ".[bench]"
 	$(PY) -m bench.run_all
+
+# Every timm, torchvision and transformers architecture, one subprocess each (hours; resumable).
+zoo: dev
+	$(PY) -m bench.zoo $(ZOO_ARGS)
 
 clean:
 	rm -rf $(VENV) client/*/node_modules client/*/dist client/jupyterlab/lib client/jupyterlab/out-test

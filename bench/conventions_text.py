@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bench.conventions_moe import MOE_AND_DETECTION
+
 if TYPE_CHECKING:
     from bench.render import Peers
 
@@ -281,6 +283,7 @@ def render_conventions(p: Peers) -> str:
     out.append("")
     out.extend(_fast_path_section(p, tools))
     out.extend(_reproduce_section(p))
+    out.append(MOE_AND_DETECTION)
     return "\n".join(out).rstrip() + "\n"
 
 

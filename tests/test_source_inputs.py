@@ -75,7 +75,10 @@ def test_pragma_symbolic_dims_and_names() -> None:
             def forward(self, tokens, cache=None):
                 return tokens
         """
-    assert resolve_inputs(model(text), {"b": 3}) == [InputSpec("tokens", [3, 16], "float32")]
+    # A dict names forward's parameters: the input goes by keyword.
+    assert resolve_inputs(model(text), {"b": 3}) == [
+        InputSpec("tokens", [3, 16], "float32", keyword=True)
+    ]
 
 
 def test_model_without_input_shape() -> None:

@@ -225,7 +225,7 @@ def input_specs(texts: Sequence[str], dtype: str | None, spec: ModelSpec | None)
         out.append(InputSpec(free[i] if i < len(free) else f"input_{i}", shape, dtype or "float32"))
     order = {p: i for i, p in enumerate(params)}
     for n, shape in sorted(named.items(), key=lambda kv: order.get(kv[0], len(order))):
-        out.append(InputSpec(n, shape, dtype or "float32"))
+        out.append(InputSpec(n, shape, dtype or "float32", keyword=True))
     out.sort(key=lambda s: order.get(s.name, len(order)))
     return out
 

@@ -67,6 +67,7 @@ CODES: dict[Code, str] = {
 # What went wrong with one model, as the part of flopsight that saw it says it.
 ErrorKind = Literal[
     "inputs",  # the runner: the inputs could not be made from the annotation
+    "pragma",  # the runner: a pragma value the built model refutes (a name forward lacks)
     "dims",  # the runner: a symbolic dimension has no value
     "build",  # the runner: the model raised while it was built
     "not_module",  # the runner: the annotated name is bound to something else
@@ -82,6 +83,7 @@ ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
 KIND_CODES: dict[ErrorKind, Code] = {
     "inputs": Code.FS104,
+    "pragma": Code.FS104,
     "dims": Code.FS105,
     "build": Code.FS201,
     "not_module": Code.FS205,

@@ -121,13 +121,20 @@ def build_model(factory: Callable[[], nn.Module], start: str = "meta") -> tuple[
     if start not in names:
         raise ValueError(f"unknown build device {start!r}: use one of {', '.join(names)}")
     attempts = _ATTEMPTS[names.index(start) :]
+    first: Exception | None = None
     for device, build in attempts[:-1]:
         try:
             return build(factory), device
-        except Exception:
-            continue
+        except Exception as e:
+            first = first or e
     device, build = attempts[-1]
-    return build(factory), device
+    try:
+        return build(factory), device
+    except (MemoryError, RuntimeError) as e:
+        # Real tensors ran out of memory before reaching the error meta met: report that one.
+        if first is not None and (isinstance(e, MemoryError) or "allocate" in str(e)):
+            raise first from None
+        raise
 
 
 def needs_real_tensors(error: BaseException) -> bool:

@@ -24,6 +24,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopsight.counting import conventions as registry
+from flopsight.counting import moe
 from flopsight.counting.conventions.base import (
     FREE,
     UNCOUNTED,
@@ -580,6 +581,7 @@ def count_model(
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
     session = _Session(model, chosen, source_file)
+    moe.begin()
     modes = _set_eval(model)
     pre = nn.modules.module.register_module_forward_pre_hook(session.pre_hook)
     post = nn.modules.module.register_module_forward_hook(
@@ -612,12 +614,13 @@ def count_model(
             trainable_params=trainable,
             param_bytes=param_bytes,
             activation_bytes=session.activation_bytes,
+            active_params=moe.active_params(model, params),
         ),
         layers=layers,
         lines=_lines(session, tally),
         uncounted_ops=_uncounted(tally),
         ops=dict(root.ops),
-        notes=tally.convention.notes(tally),
+        notes=tally.convention.notes(tally) + moe.routing_notes(),
     )
     if len(session.tallies) > 1:
         main_layers = {layer.path: Charge(layer.macs, dict(layer.ops)) for layer in layers}

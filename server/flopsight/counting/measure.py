@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from flopsight.counting.build import make_inputs, torch_dtype
+from flopsight.counting.calls import call_arguments
 from flopsight.counting.runner import (
-    _call_arguments,
     _factory,
     analyse_model,
     model_error,
@@ -535,7 +535,7 @@ def measure_spec(
         tensors = make_inputs(report.inputs, str(device))
         if options.dtype:
             tensors = [t.to(dtype) if _is_float(t.dtype) else t for t in tensors]
-        args, kwargs = _call_arguments(tensors, report.inputs, spec)
+        args, kwargs = call_arguments(model, tensors, report.inputs, spec.label or spec.name)
         measure_model(model, args, kwargs, report, options, device, dtype)
     except (Exception, SystemExit) as e:
         return _not_measured(report, model_error(e, "forward", files))

@@ -29,6 +29,7 @@ from torch import nn
 from flopsight.codes import ErrorKind
 from flopsight.counting import tvfix
 from flopsight.counting.build import build_model, make_inputs, needs_real_tensors
+from flopsight.counting.calls import PragmaValueError, call_arguments, evaluate_init, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
 from flopsight.counting.spellings import source_spellings
@@ -262,19 +263,16 @@ def _override_inputs(
         name = given.name or (
             spec.forward_params[i] if i < len(spec.forward_params) else f"input_{i}"
         )
-        out.append(InputSpec(name, list(given.shape), dtype or given.dtype))
+        out.append(InputSpec(name, list(given.shape), dtype or given.dtype, given.keyword))
     return out
 
 
-def _call_arguments(
-    tensors: list[torch.Tensor], inputs: list[InputSpec], spec: ModelSpec
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional in forward's order; by keyword when the inputs are named out of that order."""
-    names = [i.name for i in inputs]
-    params = list(spec.forward_params)
-    if params[: len(names)] == names or not all(n in params for n in names):
-        return tuple(tensors), {}
-    return (), dict(zip(names, tensors, strict=True))
+def _pragma_error(report: ModelReport, spec: ModelSpec, e: Exception) -> ModelReport:
+    """A pragma value the built model refutes (FS104), reported on the pragma's line."""
+    report.status = "error"
+    line = spec.pragma_span.line if spec.pragma_span is not None else spec.line
+    report.error = ModelError(str(e), type(e).__name__, "pragma", line)
+    return report
 
 
 def _error_line(e: BaseException, files: frozenset[str]) -> int | None:
@@ -299,7 +297,7 @@ def model_error(e: BaseException, phase: ErrorKind, files: frozenset[str]) -> Mo
     if isinstance(e, SystemExit):
         message = f"the model's code called sys.exit({e.code!r})"
     else:
-        message = str(e).strip() or type(e).__name__
+        message = tvfix.explain_missing_op(e) or str(e).strip() or type(e).__name__
     return ModelError(message, type(e).__name__, kind, _error_line(e, files))
 
 
@@ -323,7 +321,7 @@ def _factory(
             )
         if not issubclass(cls, nn.Module):
             raise NotAModuleError(f"{spec.name} is not an nn.Module subclass")
-        init = dict(spec.init)
+        init = evaluate_init(spec, namespace, path, flags)
         return lambda: cls(**init)
     value = _assigned_value(tree, spec)
     code = compile(ast.Expression(value), path, "eval", flags=flags, dont_inherit=True)
@@ -388,16 +386,26 @@ def analyse_model(
             return report
     report.inputs = inputs
     start = "meta"
+    nms_calls = tvfix.nms_calls
     while True:
         try:
             factory = _factory(spec, namespace, tree, request.path, flags)
+        except PragmaValueError as e:
+            return _pragma_error(report, spec, e)
+        except (Exception, SystemExit) as e:
+            return _error(report, e, "build", files)
+        try:
             with record_construction(request.path) as constructed_at:
                 model, device = build_model(factory, start=start)
         except (Exception, SystemExit) as e:
             return _error(report, e, "build", files)
+        inputs = report.inputs = name_inputs(model, inputs)
         try:
             tensors = make_inputs(inputs, device)
-            args, kwargs = _call_arguments(tensors, inputs, spec)
+            args, kwargs = call_arguments(model, tensors, inputs, spec.label or spec.name)
+        except PragmaValueError as e:
+            return _pragma_error(report, spec, e)
+        try:
             counted = count_model(
                 model,
                 args,
@@ -424,6 +432,8 @@ def analyse_model(
             "forward reads tensor values (.item(), .tolist(), data-dependent shapes), so the "
             "model was built and run on the CPU with random weights"
         )
+    if tvfix.nms_calls != nms_calls:
+        counted.notes.append(tvfix.NMS_NOTE)
     counted.label = spec.label
     return counted
 
@@ -465,6 +475,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
         tvfix.ensure_torchvision_importable()
         namespace = module.__dict__
         report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)
+        tvfix.provide_nms()
         for spec, name, override in select_models(analysis, request):
             if spec is None:
                 known = ", ".join(m.name for m in analysis.models) or "none"

@@ -88,19 +88,23 @@ def from_source(diag: SourceDiagnostic, lines: Lines) -> types.Diagnostic:
     )
 
 
-def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic]:
+def model_diagnostics(
+    model: ModelReport, lines: Lines, source: SourceAnalysis | None = None
+) -> list[types.Diagnostic]:
     out: list[types.Diagnostic] = []
     if model.status == "error" and model.error is not None:
         error = model.error
         code = error.code
         line = error.line if error.line is not None else model.line
+        pragma = _pragma_span(source, model) if code is Code.FS104 else None
         message = f"{model.display_name}: {error.type}: {error.text()}".rstrip()
         if code is Code.FS202 and error.line is not None and error.line != model.line:
             message += f" (in forward of {model.display_name})"
         severity = types.DiagnosticSeverity.Error
         if code is Code.FS304:
             severity = types.DiagnosticSeverity.Warning
-        out.append(make(lines.line_range(line), code.value, message, severity))
+        rng = lines.span_range(pragma) if pragma is not None else lines.line_range(line)
+        out.append(make(rng, code.value, message, severity))
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(
@@ -113,6 +117,12 @@ def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic
             )
         )
     return out
+
+
+def _pragma_span(source: SourceAnalysis | None, model: ModelReport) -> Span | None:
+    """The current text's pragma of the model (the report's line may be an older text's)."""
+    spec = source.model(model.name) if source is not None else None
+    return spec.pragma_span if spec is not None else None
 
 
 def execution_off(lines: Lines, line: int = 1) -> types.Diagnostic:
@@ -172,7 +182,7 @@ def document_diagnostics(
             out.append(execution_off(lines, first))
     if execute and view is not None:
         for anchored in view.models:
-            out.extend(model_diagnostics(anchored.report, lines))
+            out.extend(model_diagnostics(anchored.report, lines, source))
         for warning in view.warnings:
             out.append(
                 make(

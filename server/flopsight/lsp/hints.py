@@ -106,7 +106,7 @@ def _tooltip(model: ModelReport, label: LineLabel) -> str:
     t = model.total
     return (
         f"**{model.display_name}**: {format_macs(t.macs)} · {format_flops(t.flops)} · "
-        f"{params_text(t.params)}"
+        f"{params_text(t.params, t.active_params)}"
     )
 
 

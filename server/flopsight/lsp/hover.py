@@ -60,7 +60,8 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     lines = [
         title,
         "",
-        f"**{format_macs(t.macs)}** · {format_flops(t.flops)} · {params_text(t.params)}"
+        f"**{format_macs(t.macs)}** · {format_flops(t.flops)} · "
+        f"{params_text(t.params, t.active_params)}"
         + (
             f" ({format_params(t.trainable_params)} trainable)"
             if t.trainable_params != t.params

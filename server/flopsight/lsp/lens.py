@@ -13,13 +13,13 @@ from typing import Any
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
+from flopsight.report.hints import params_text
 from flopsight.report.markdown import render_model_markdown
 from flopsight.report.model import FileReport, ModelReport
 from flopsight.report.table import PLAIN, LineNames
 from flopsight.report.units import (
     format_flops,
     format_macs,
-    format_params,
 )
 
 # The server's commands; editor commands (the VS Code extension's flopsight.showReport) differ.
@@ -38,7 +38,7 @@ class Lens:
 def model_title(model: ModelReport) -> str | None:
     if model.status == "ok" and model.total is not None:
         t = model.total
-        parts = [format_macs(t.macs), format_flops(t.flops), f"{format_params(t.params)} params"]
+        parts = [format_macs(t.macs), format_flops(t.flops), params_text(t.params, t.active_params)]
         if model.inputs:
             parts.append(format_inputs(model.inputs))
         return " · ".join(parts)

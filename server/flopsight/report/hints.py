@@ -59,8 +59,10 @@ def _fit(parts: list[str], suffix: str = "") -> str:
     return suffix.strip()[:MAX_LABEL]
 
 
-def params_text(params: int) -> str:
-    return f"{format_params(params)} params"
+def params_text(params: int, active: int | None = None) -> str:
+    """``28.68 M params``; a Mixture-of-Experts adds what one token uses: ``· 12.88 B active``."""
+    text = f"{format_params(params)} params"
+    return text if active is None else f"{text} · {format_params(active)} active"
 
 
 def share_percent(part: int, whole: int) -> float:

@@ -57,7 +57,8 @@ def render_model_markdown(
     out += [
         "",
         f"**{format_macs(total.macs)}** · {format_flops(total.flops)} · "
-        f"**{format_params(total.params)} params**",
+        f"**{format_params(total.params)} params**"
+        + (f" · {format_params(total.active_params)} active" if total.active_params else ""),
         "",
         "| Module | Type | MACs | Share | Params | Share | Output shape | Line |",
         "|---|---|--:|--:|--:|--:|---|--:|",

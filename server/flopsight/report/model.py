@@ -63,13 +63,23 @@ class InputSpec:
     name: str
     shape: Shape
     dtype: str = "float32"
+    # Passed to forward by keyword (the pragma's dict, ``--input name=...``), else by position.
+    keyword: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        if self.keyword:
+            out["keyword"] = True
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> InputSpec:
-        return cls(name=d["name"], shape=list(d["shape"]), dtype=d["dtype"])
+        return cls(
+            name=d["name"],
+            shape=list(d["shape"]),
+            dtype=d["dtype"],
+            keyword=bool(d.get("keyword", False)),
+        )
 
 
 @dataclass
@@ -80,9 +90,11 @@ class Totals:
     trainable_params: int = 0
     param_bytes: int = 0
     activation_bytes: int = 0
+    # Mixture-of-Experts: the parameters one token uses (routed experts × k / E); else None.
+    active_params: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "macs": self.macs,
             "flops": self.flops,
             "params": self.params,
@@ -90,10 +102,16 @@ class Totals:
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
         }
+        if self.active_params is not None:
+            out["active_params"] = self.active_params
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Totals:
-        return cls(**{k: int(d[k]) for k in cls().to_json()})
+        totals = cls(**{k: int(d[k]) for k in cls().to_json()})
+        if d.get("active_params") is not None:
+            totals.active_params = int(d["active_params"])
+        return totals
 
 
 @dataclass

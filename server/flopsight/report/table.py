@@ -104,8 +104,14 @@ def footer_lines(model: ModelReport) -> list[str]:
     return [
         f"Computational complexity: {format_macs(model.total.macs)}",
         f"Computational complexity: {format_flops(model.total.flops)}",
-        f"Number of parameters: {format_params(model.total.params)}",
+        f"Number of parameters: {format_params(model.total.params)}"
+        + _active(model.total.active_params),
     ]
+
+
+def _active(active: int | None) -> str:
+    # Mixture-of-Experts: the parameters one token uses, beside the total.
+    return "" if active is None else f" · {format_params(active)} active"
 
 
 def _parent(path: str) -> str:

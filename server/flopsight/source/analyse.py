@@ -350,6 +350,7 @@ class _Analyser:
         if settings.inputs is not None:
             spec.inputs = settings.inputs
             spec.input_source = "pragma"
+            spec.inputs_by_name = settings.inputs_by_name
         return settings
 
     def _class_name_span(self, node: ast.ClassDef) -> Span:
@@ -402,6 +403,7 @@ class _Analyser:
         ):
             spec.inputs = [_copy_input(i) for i in cls_spec.inputs]
             spec.input_source = cls_spec.input_source
+            spec.inputs_by_name = cls_spec.inputs_by_name
             if settings.dtype is not None:
                 apply_dtype(pragma, settings, spec.inputs)
             spec.dims = {**cls_spec.dims, **spec.dims}

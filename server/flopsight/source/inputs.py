@@ -43,5 +43,5 @@ def resolve_inputs(
             else:
                 raise UnresolvedDimension(dim, spec.name, annotation.span)
         dtype = override or normalise_dtype(annotation.dtype or "float32") or "float32"
-        out.append(InputSpec(annotation.name, shape, dtype))
+        out.append(InputSpec(annotation.name, shape, dtype, keyword=spec.inputs_by_name))
     return out

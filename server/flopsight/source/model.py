@@ -32,6 +32,15 @@ class SourceDiagnostic:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class InitExpression:
+    """An ``init`` value that is code (``GPTConfig(n_layer=2)``): the source side keeps its
+    text; only the worker evaluates it, in the file's namespace, where execution is allowed."""
+
+    text: str
+    span: Span
+
+
 @dataclass
 class InputAnnotation:
     """One input of a model as written: dims are ints, or names of symbolic dimensions."""
@@ -56,7 +65,10 @@ class ModelSpec:
     # None: the model has no input annotation (it is then not executed unless overridden).
     inputs: list[InputAnnotation] | None = None
     input_source: Literal["pragma", "jaxtyping", "annotated"] | None = None
-    init: dict[str, Any] = field(default_factory=dict)  # constructor keyword arguments
+    # The pragma's `input` is a dict: each input goes to forward by keyword.
+    inputs_by_name: bool = False
+    # Constructor keyword arguments: literals, or InitExpressions the worker evaluates.
+    init: dict[str, Any] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)  # pragma ``dims=``
     label: str | None = None  # pragma ``name=``
     pragma_span: Span | None = None  # the whole ``# flopsight: ...`` comment

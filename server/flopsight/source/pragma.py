@@ -1,7 +1,8 @@
 """The ``# flopsight: key=value, ...`` pragma: finding it, parsing it, checking its values.
 
 The body is read as the keyword arguments of a call (``ast``) and each value with
-``ast.literal_eval``: nothing in a pragma is ever evaluated as code.
+``ast.literal_eval``: nothing in a pragma is ever evaluated here. ``init``'s values may be
+expressions (``GPTConfig(n_layer=2)``): kept as text, evaluated only by the worker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 # The dtype table lives in flopsight.dtypes (one for pragma and engine); re-exported here.
 from flopsight.dtypes import DTYPE_ALIASES as DTYPE_ALIASES
 from flopsight.dtypes import normalise_dtype as normalise_dtype
-from flopsight.source.model import SourceDiagnostic, Span
+from flopsight.source.model import InitExpression, SourceDiagnostic, Span
 from flopsight.source.text import Comment
 
 KNOWN_PRAGMA_KEYS: tuple[str, ...] = ("input", "dtype", "init", "dims", "name")
@@ -167,13 +168,22 @@ def parse_pragma(comment: Comment) -> Pragma:
         pragma.present.add(kw.arg)
         vspan = pragma.node_span(kw.value)
         try:
-            value = ast.literal_eval(kw.value)
+            value = (
+                _init_value(pragma, body, kw.value)
+                if kw.arg == "init"
+                else ast.literal_eval(kw.value)
+            )
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             names = sorted({n.id for n in ast.walk(kw.value) if isinstance(n, ast.Name)})
             if names and kw.arg in ("input", "dims"):
                 fix = (
                     f"quote symbolic dimensions (`'{names[0]}'`) and give their values with "
                     f"dims={{'{names[0]}': ...}}"
+                )
+            elif kw.arg == "init":
+                fix = (
+                    'write a dict with string keys, e.g. init={"config": GPTConfig(n_layer=2)} '
+                    "(its values may be expressions: the worker evaluates them)"
                 )
             else:
                 fix = "write numbers, strings, tuples, lists or dicts (nothing is evaluated)"
@@ -188,6 +198,25 @@ def parse_pragma(comment: Comment) -> Pragma:
         pragma.key_spans[kw.arg] = key_span
         pragma.value_spans[kw.arg] = vspan
     return pragma
+
+
+def _init_value(pragma: Pragma, body: str, node: ast.expr) -> Any:
+    """``init``'s dict: literal values as such, any other value as an ``InitExpression`` (its
+    text, never evaluated here). Anything but a dict must be a literal."""
+    if not isinstance(node, ast.Dict) or not all(
+        isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys
+    ):
+        return ast.literal_eval(node)
+    out: dict[str, Any] = {}
+    for k, v in zip(node.keys, node.values, strict=True):
+        assert isinstance(k, ast.Constant) and isinstance(k.value, str)
+        try:
+            out[k.value] = ast.literal_eval(v)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            span = pragma.node_span(v)
+            text = body[span.col - pragma.body_col : span.end_col - pragma.body_col]
+            out[k.value] = InitExpression(text, span)
+    return out
 
 
 @functools.lru_cache(maxsize=512)

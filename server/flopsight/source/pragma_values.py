@@ -20,6 +20,7 @@ class PragmaSettings:
 
     inputs: list[InputAnnotation] | None = None  # None: the pragma gives no (valid) input
     input_given: bool = False  # `input=` is present, valid or not
+    inputs_by_name: bool = False  # `input` is a dict by forward parameter
     dtype: str | list[str | None] | dict[str, str] | None = None
     dtype_span: Span | None = None
     init: dict[str, Any] = field(default_factory=dict)
@@ -40,6 +41,7 @@ def read_pragma_settings(
     out.input_given = "input" in pragma.present
     if "input" in nodes:
         out.inputs = _read_inputs(pragma, nodes["input"], forward, model)
+        out.inputs_by_name = isinstance(nodes["input"], ast.Dict)
     if "dtype" in nodes:
         out.dtype = _read_dtype(pragma, nodes["dtype"])
         out.dtype_span = pragma.value_spans["dtype"]

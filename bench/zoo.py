@@ -1,0 +1,566 @@
+"""The zoo: everything a user may point flopsight at, each counted from a file as users write it.
+
+    .venv/bin/python -m bench.zoo [--source timm,torchvision,transformers,files]
+                                  [--limit N | --sample N] [--timeout 120] [--memory-mb 8192]
+                                  [--retry] [--render-only]
+
+Sources: every ``timm.list_models()`` architecture at its default input size; every torchvision
+model (classification, segmentation, detection, video, optical flow, quantized); every
+``transformers`` causal-LM and base-model (``AutoModel``) architecture built from its default
+config with ``input_ids`` at 512 tokens; nanoGPT-, minGPT- and Lightning-style files.
+
+Each model runs in its own subprocess (``python -m bench.zoo --one SPEC``) under a wall-clock
+timeout and an address-space cap, one at a time (the machine is shared). Results accumulate in
+bench/results/zoo.json, keyed by source and name, so an interrupted run resumes where it stopped
+(``--retry`` runs the failed ones again). docs/zoo.md is rendered from that file after every run.
+
+References, where one exists: torchvision's published GFLOPS (``weights.meta["_ops"]``, which
+counts multiply-accumulates), and torch's own ``FlopCounterMode`` on the same model on meta for
+the others (dense models agree exactly; for a Mixture-of-Experts its zero for
+``_grouped_mm`` is recorded, not trusted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "zoo.json"
+PAGE = ROOT / "docs" / "zoo.md"
+FILES = ROOT / "bench" / "zoo_files"
+SOURCES = ("timm", "torchvision", "transformers", "files")
+TOKENS = 512
+
+
+# --- what to count ----------------------------------------------------------------------------
+
+
+def _spec(source: str, name: str, text: str, model: str, **extra: Any) -> dict[str, Any]:
+    return {"source": source, "name": name, "text": text, "model": model, **extra}
+
+
+def timm_specs() -> Iterator[dict[str, Any]]:
+    import timm
+
+    for name in timm.list_models():
+        cfg = timm.get_pretrained_cfg(name)
+        size = tuple(cfg.input_size) if cfg is not None and cfg.input_size else (3, 224, 224)
+        shape = (1, *size)
+        text = (
+            "import timm\n\n"
+            f"# flopsight: input={shape!r}\n"
+            f"model = timm.create_model({name!r}, pretrained=False)\n"
+        )
+        yield _spec("timm", name, text, "model", reference="flop_counter")
+
+
+def _torchvision_input(module: str, name: str, weights: Any) -> list[tuple[int, ...]]:
+    if module == "video":
+        return [
+            (1, 3, 16, 112, 112)
+            if "mvit" not in name and "s3d" not in name
+            else (1, 3, 16, 224, 224)
+        ]
+    if module == "optical_flow":
+        return [(1, 3, 368, 496), (1, 3, 368, 496)]
+    if module in ("segmentation",):
+        return [(1, 3, 520, 520)]
+    if module == "detection":
+        return [(1, 3, 800, 800)]
+    crop = 224
+    if weights is not None:
+        try:
+            crop = int(weights.transforms().crop_size[0])
+        except (AttributeError, TypeError, IndexError):
+            crop = 224
+    return [(1, 3, crop, crop)]
+
+
+def torchvision_specs() -> Iterator[dict[str, Any]]:
+    from flopsight.counting.tvfix import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    import torchvision
+    from torchvision import models
+
+    families = {
+        "video": models.video,
+        "segmentation": models.segmentation,
+        "optical_flow": models.optical_flow,
+        "detection": models.detection,
+        "quantization": models.quantization,
+    }
+    module_of = {}
+    for module, namespace in families.items():
+        for name in models.list_models(module=namespace):
+            module_of[name] = module
+    for name in models.list_models():
+        module = module_of.get(name, "classification")
+        try:
+            weights = next(iter(torchvision.models.get_model_weights(name)))
+        except (ValueError, StopIteration):
+            weights = None
+        shapes = _torchvision_input(module, name, weights)
+        shape_text = repr(shapes[0]) if len(shapes) == 1 else repr(shapes)
+        args = "weights=None"
+        if module in ("detection", "segmentation") and "weights_backbone" in _params(name):
+            args += ", weights_backbone=None"
+        if module == "quantization":
+            args += ", quantize=False"
+        if "aux_loss" in _params(name):
+            args += ", aux_loss=True"  # as built with its weights, which torchvision's table counts
+        text = (
+            "from torchvision import models\n\n"
+            f"# flopsight: input={shape_text}\n"
+            f"model = models.get_model({name!r}, {args})\n"
+        )
+        published = (
+            float(weights.meta["_ops"]) if weights is not None and "_ops" in weights.meta else None
+        )
+        yield _spec("torchvision", name, text, "model", family=module, published_gmacs=published)
+
+
+def _params(name: str) -> set[str]:
+    import inspect
+
+    from torchvision import models
+
+    try:
+        return set(inspect.signature(models.get_model_builder(name)).parameters)
+    except (ValueError, TypeError):
+        return set()
+
+
+def transformers_specs() -> Iterator[dict[str, Any]]:
+    from transformers.models.auto import modeling_auto
+
+    causal = modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    base = modeling_auto.MODEL_MAPPING_NAMES
+    for model_type in sorted(set(causal) | set(base)):
+        auto = "AutoModelForCausalLM" if model_type in causal else "AutoModel"
+        text = (
+            f"from transformers import AutoConfig, {auto}\n\n"
+            f"config = AutoConfig.for_model({model_type!r})\n"
+            f'# flopsight: input={{"input_ids": (1, {TOKENS})}}, dtype="long"\n'
+            f"model = {auto}.from_config(config)\n"
+        )
+        yield _spec("transformers", model_type, text, "model", auto=auto, reference="flop_counter")
+
+
+def file_specs() -> Iterator[dict[str, Any]]:
+    for path in sorted([*FILES.glob("*.py"), ROOT / "tests" / "data" / "zoo" / "nanogpt_model.py"]):
+        yield _spec(
+            "files", path.stem, path.read_text(), "", path=str(path), reference="flop_counter"
+        )
+
+
+SPECS = {
+    "timm": timm_specs,
+    "torchvision": torchvision_specs,
+    "transformers": transformers_specs,
+    "files": file_specs,
+}
+
+
+# --- one model, in its own process ------------------------------------------------------------
+
+
+def _reason(error: dict[str, Any] | None) -> str:
+    """A failure's group: its type and message with numbers, names and shapes blanked."""
+    if not error:
+        return "unknown"
+    message = error.get("message", "").strip().splitlines()[0] if error.get("message") else ""
+    message = re.sub(r"'[^']*'|\"[^\"]*\"|`[^`]*`", "…", message)
+    message = re.sub(r"\[[^\]]*\]|\([^)]*\)", "(…)", message)
+    message = re.sub(r"\d+", "N", message)
+    return f"{error.get('type', '?')}: {message[:110]}"
+
+
+def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> int | None:
+    """torch's FlopCounterMode on the same model, built on meta from the same text."""
+    import torch
+    from flopsight.counting.build import torch_dtype
+    from torch.utils.flop_counter import FlopCounterMode
+
+    namespace: dict[str, Any] = {"__name__": "zoo_reference"}
+    with torch.device("meta"):
+        exec(compile(spec["text"], spec.get("path", "<zoo>"), "exec"), namespace)
+        model = namespace.get(spec["model"] or "")
+        if model is None:
+            return None
+        model.eval()
+        tensors = [torch.empty(i["shape"], dtype=torch_dtype(i["dtype"])) for i in inputs]
+        args = [t for t, i in zip(tensors, inputs, strict=True) if not i.get("keyword")]
+        kwargs = {i["name"]: t for t, i in zip(tensors, inputs, strict=True) if i.get("keyword")}
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(*args, **kwargs)
+    return int(counter.get_total_flops()) // 2
+
+
+# Outcomes that are not flopsight's failures: the model is no text model, or does not build.
+EXCLUDED = {
+    "not-text": "not a text model (forward takes no `input_ids`, or needs another input)",
+    "needs-other-inputs": "a multimodal model whose forward fails without its other inputs "
+    "(pixel values, audio features)",
+    "no-build": "the default config does not build, without flopsight either (on meta)",
+}
+
+EXPLANATIONS = """\
+## Why
+
+- **Detection models with per-box heads** (Faster/Mask/Keypoint R-CNN): their box, mask and
+  keypoint heads run once per proposal or detection, a number that depends on the data.
+  torchvision's figures come from its trained weights on a random image (few boxes pass the
+  score thresholds); flopsight runs them on the CPU with random weights, proposals at the
+  model's configured maximum and almost no detections, so the box head costs more and the
+  mask head less (docs/conventions.md, "Detection models"). Backbone, FPN and RPN agree;
+  models without per-box heads (SSD, SSDLite, RetinaNet, FCOS) agree in total.
+- **raft_large**: counted at two (1, 3, 368, 496) frames and RAFT's default 12 flow updates;
+  the input torchvision measured its figure at is not in its metadata, and RAFT's cost scales
+  with both. Not resolved.
+- **transformers MoE models** have no FlopCounterMode reference: torch's meta kernel for
+  `_grouped_mm` takes bf16 only, so the reference fails (and where it runs it counts the
+  experts as zero); tests/test_count_moe.py holds hand counts instead.
+- **Left out**: architectures whose `AutoModel` is a vision or audio model, multimodal models
+  that need their image or audio input, and default configs that do not build even without
+  flopsight. They are listed, not counted as flopsight's failures.
+"""
+
+# A forward parameter that means the model reads more than token ids.
+_OTHER_INPUTS = ("pixel_values", "input_features", "input_values", "audio", "image")
+
+
+def _transformers_failure(spec: dict[str, Any], error: dict[str, Any]) -> str:
+    """``not-text`` (forward wants other inputs than input_ids), ``no-build`` (the default config
+    does not build even without flopsight, on meta), else ``error``: flopsight's failure."""
+    message = error.get("message", "")
+    if error.get("kind") == "pragma" and ("input_ids" in message or "required argument" in message):
+        return "not-text"
+    if error.get("kind") == "build":
+        import torch
+
+        namespace: dict[str, Any] = {"__name__": "zoo_plain_build"}
+        try:
+            with torch.device("meta"):
+                exec(compile(spec["text"], "<zoo>", "exec"), namespace)
+        except Exception:
+            return "no-build"
+        return "error"
+    if error.get("kind") == "forward" and any(p in message for p in _OTHER_INPUTS):
+        return "not-text"
+    if error.get("kind") == "forward":
+        import inspect
+
+        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+        auto = AutoModelForCausalLM if spec.get("auto") == "AutoModelForCausalLM" else AutoModel
+        try:
+            cls = auto._model_mapping[type(AutoConfig.for_model(spec["name"]))]
+            params = set(inspect.signature(cls.forward).parameters)
+        except Exception:
+            return "error"
+        if params & set(_OTHER_INPUTS) or any(p.endswith("pixel_values") for p in params):
+            return "needs-other-inputs"
+    return "error"
+
+
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    from flopsight.counting.runner import analyse_file
+    from flopsight.job import AnalysisRequest
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        path = spec.get("path") or os.path.join(folder, f"{spec['source']}_zoo.py")
+        request = AnalysisRequest(
+            text=spec["text"], path=path, models=[spec["model"]] if spec["model"] else None
+        )
+        report = analyse_file(request).to_json()
+    seconds = time.perf_counter() - started
+    models = report["models"] or [
+        {"status": "error", "error": {"message": "no model found", "type": "LookupError"}}
+    ]
+    counted = [m for m in models if m["status"] != "skipped"] or models
+    model = max(counted, key=lambda m: (m.get("total") or {}).get("macs", 0))
+    total = model.get("total") or {}
+    out: dict[str, Any] = {
+        "status": model["status"],
+        "device": model.get("device"),
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "macs": total.get("macs"),
+        "params": total.get("params"),
+        "active_params": total.get("active_params"),
+        "uncounted_ops": model.get("uncounted_ops", []),
+        "notes": model.get("notes", []),
+        "error": model.get("error"),
+    }
+    if model["status"] == "error" and spec["source"] == "transformers":
+        out["status"] = _transformers_failure(spec, model.get("error") or {})
+    if model["status"] == "ok" and spec.get("published_gmacs") is not None:
+        gmacs = total["macs"] / 1e9
+        out["reference"] = {
+            "kind": "torchvision GFLOPS",
+            "value": spec["published_gmacs"],
+            "ratio": round(gmacs / spec["published_gmacs"], 4) if spec["published_gmacs"] else None,
+        }
+    elif model["status"] == "ok" and spec.get("reference") == "flop_counter" and spec["model"]:
+        try:
+            reference = _flop_counter_macs(spec, model["inputs"])
+        except Exception as e:  # the reference's own failure is recorded, not ours
+            out["reference"] = {"kind": "FlopCounterMode on meta", "error": f"{type(e).__name__}"}
+        else:
+            if reference is not None:
+                out["reference"] = {
+                    "kind": "FlopCounterMode on meta",
+                    "value": reference,
+                    "ratio": round(total["macs"] / reference, 4) if reference else None,
+                }
+    return out
+
+
+def _limit_memory(mb: int) -> None:
+    limit = mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def run_isolated(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "server"), "TOKENIZERS_PARALLELISM": "false"}
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.zoo", "--one", json.dumps(spec)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=lambda: _limit_memory(memory_mb),
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "status": "timeout",
+            "seconds": round(time.perf_counter() - started, 1),
+            "error": {"type": "Timeout", "message": f"over {timeout:g} s"},
+        }
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        kind = "memory" if "MemoryError" in proc.stderr or proc.returncode < 0 else "crash"
+        return {
+            "status": kind,
+            "seconds": round(time.perf_counter() - started, 1),
+            "error": {"type": "ProcessDied", "message": f"exit {proc.returncode}: {tail}"},
+        }
+    return dict(json.loads(lines[-1]))
+
+
+# --- the run and the page ---------------------------------------------------------------------
+
+
+def load() -> dict[str, Any]:
+    if RESULTS.exists():
+        return dict(json.loads(RESULTS.read_text()))
+    return {"models": {}}
+
+
+def save(results: dict[str, Any]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def select(
+    specs: list[dict[str, Any]], limit: int | None, sample: int | None, seed: int
+) -> list[dict[str, Any]]:
+    if sample is not None and sample < len(specs):
+        return random.Random(seed).sample(specs, sample)
+    return specs[:limit] if limit is not None else specs
+
+
+def render(results: dict[str, Any]) -> str:
+    models: dict[str, dict[str, Any]] = results["models"]
+    by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for key, value in sorted(models.items()):
+        source, name = key.split(":", 1)
+        by_source[source].append((name, value))
+    run = results.get("run", {})
+    lines = [
+        "# The zoo",
+        "",
+        "Generated by `make zoo` (`bench/zoo.py`) from `bench/results/zoo.json`. Each model is "
+        "counted from a file written as a user writes it, in its own subprocess (timeout "
+        f"{run.get('timeout', '?')} s, address space {run.get('memory_mb', '?')} MB), one at a "
+        "time.",
+        "",
+    ]
+    totals = results.get("totals", {})
+    if run.get("partial"):
+        how = f"--sample {run['sample']}" if run.get("sample") else f"--limit {run.get('limit')}"
+        lines += [
+            f"**This is a sample, not the full zoo** (`{how}` per source, seed "
+            f"{run.get('seed')}): {sum(len(v) for v in by_source.values())} of "
+            f"{sum(totals.values())} architectures "
+            f"({', '.join(f'{k} {v}' for k, v in totals.items())}).",
+            "",
+        ]
+    if run.get("models_run"):
+        per_model = run["seconds"] / run["models_run"]
+        hours = per_model * sum(totals.values()) / 3600
+        lines += [
+            f"These runs: {run['models_run']} models in {run['seconds'] / 60:.1f} min, "
+            f"{per_model:.1f} s a model wall clock (a fresh interpreter each, the reference "
+            f"counted too); at that pace the full zoo takes about {hours:.1f} h on this "
+            "shared 2-core machine.",
+            "",
+        ]
+    lines += [
+        "| source | tried | counted | share | left out | meta / meta-params / cpu | median s |"
+        " agree with reference |",
+        "|---|--:|--:|--:|--:|---|--:|---|",
+    ]
+    for source in SOURCES:
+        rows = by_source.get(source, [])
+        if not rows:
+            continue
+        ok = [r for _, r in rows if r["status"] == "ok"]
+        not_text = [r for _, r in rows if r["status"] in EXCLUDED]
+        tried = len(rows) - len(not_text)
+        devices = Counter(r.get("device") for r in ok)
+        times = sorted(r["seconds"] for r in ok) or [0.0]
+        refs = [r["reference"] for r in ok if "reference" in r and r["reference"].get("ratio")]
+        agree = sum(1 for ref in refs if abs(ref["ratio"] - 1) <= 0.01)
+        share = 100 * len(ok) / tried if tried else 0
+        lines.append(
+            f"| {source} | {tried} | {len(ok)} | {share:.1f} % | {len(not_text)} | "
+            f"{devices.get('meta', 0)} / {devices.get('meta-params', 0)} / "
+            f"{devices.get('cpu', 0)} | {times[len(times) // 2]:.1f} | "
+            f"{agree} of {len(refs)} within 1 % |"
+        )
+    everything = [(f"{s}:{n}", r) for s, rows in by_source.items() for n, r in rows]
+    ok_all = [(k, r) for k, r in everything if r["status"] == "ok"]
+    lines += [
+        "",
+        "## Slowest and largest",
+        "",
+        "| model | seconds | peak RSS MB | device |",
+        "|---|--:|--:|---|",
+    ]
+    for key, r in sorted(ok_all, key=lambda kr: -kr[1]["seconds"])[:8]:
+        lines.append(
+            f"| {key} | {r['seconds']:.1f} | {r.get('peak_rss_mb', 0):.0f} | {r.get('device')} |"
+        )
+    biggest = max(ok_all, key=lambda kr: kr[1].get("peak_rss_mb", 0), default=None)
+    if biggest:
+        lines += ["", f"Largest peak RSS: {biggest[0]}, {biggest[1].get('peak_rss_mb', 0):.0f} MB."]
+    failures: dict[str, list[str]] = defaultdict(list)
+    for key, r in everything:
+        if r["status"] not in ("ok", *EXCLUDED):
+            failures[f"{r['status']} · {_reason(r.get('error'))}"].append(key)
+    left_out: dict[str, list[str]] = defaultdict(list)
+    for key, r in everything:
+        if r["status"] in EXCLUDED:
+            left_out[r["status"]].append(key)
+    if left_out:
+        lines += ["", "## Left out (not flopsight failures)", ""]
+        for status, keys in sorted(left_out.items()):
+            lines.append(f"- **{len(keys)}** × {EXCLUDED[status]}: {', '.join(keys)}")
+    lines += ["", "## Not counted, by reason", ""]
+    if not failures:
+        lines.append("Every model tried was counted.")
+    for reason, keys in sorted(failures.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(keys[:12]) + (f", … ({len(keys) - 12} more)" if len(keys) > 12 else "")
+        lines.append(f"- **{len(keys)}** × `{reason}`: {shown}")
+    disagree = [
+        (k, r)
+        for k, r in ok_all
+        if r.get("reference", {}).get("ratio") and abs(r["reference"]["ratio"] - 1) > 0.01
+    ]
+    lines += ["", "## Disagreements with a reference (more than 1 %)", ""]
+    if not disagree:
+        lines.append("None.")
+    for key, r in disagree:
+        ref = r["reference"]
+        lines.append(
+            f"- {key}: flopsight {r['macs'] / 1e9:.3f} GMac, {ref['kind']} "
+            f"{ref['value'] if ref['kind'].startswith('torchvision') else ref['value'] / 1e9:.3f}"
+            f" (ratio {ref['ratio']})"
+        )
+    return "\n".join(lines) + "\n\n" + EXPLANATIONS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--source", default=",".join(SOURCES))
+    parser.add_argument("--limit", type=int, help="the first N models of each source")
+    parser.add_argument("--sample", type=int, help="N models of each source, at random")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--memory-mb", type=int, default=8192)
+    parser.add_argument("--retry", action="store_true", help="run failed models again")
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args(argv)
+    from flopsight.counting.tvfix import ensure_torchvision_importable
+
+    ensure_torchvision_importable()  # timm imports torchvision
+    if args.one:
+        print(json.dumps(run_one(json.loads(args.one))))
+        return 0
+    results = load()
+    if not args.render_only:
+        sources = [s for s in args.source.split(",") if s]
+        partial = args.limit is not None or args.sample is not None or set(sources) != set(SOURCES)
+        before = results.get("run", {})
+        results["run"] = {
+            "timeout": args.timeout,
+            "memory_mb": args.memory_mb,
+            "partial": partial,
+            "sources": sources,
+            "limit": args.limit,
+            "sample": args.sample,
+            "seed": args.seed,
+        }
+        started = time.perf_counter()
+        done = 0
+        for source in sources:
+            specs = select(list(SPECS[source]()), args.limit, args.sample, args.seed)
+            results.setdefault("totals", {})[source] = len(list(SPECS[source]()))
+            for spec in specs:
+                key = f"{source}:{spec['name']}"
+                previous = results["models"].get(key)
+                if previous and (previous["status"] in ("ok", *EXCLUDED) or not args.retry):
+                    continue
+                result = run_isolated(spec, args.timeout, args.memory_mb)
+                results["models"][key] = result
+                done += 1
+                print(
+                    f"{key}: {result['status']} {result.get('seconds', 0):.1f}s "
+                    f"{(result.get('macs') or 0) / 1e9:.2f} GMac",
+                    flush=True,
+                )
+                save(results)
+        # Over every run that built this file, so a resumed zoo still says its pace.
+        results["run"]["seconds"] = round(
+            before.get("seconds", 0) + time.perf_counter() - started, 1
+        )
+        results["run"]["models_run"] = before.get("models_run", 0) + done
+        save(results)
+    PAGE.write_text(render(results))
+    print(f"wrote {RESULTS.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from gptlib import TinyGPT
+
+gpt = TinyGPT()  # flopsight: input=(1, 16), dtype="long"
