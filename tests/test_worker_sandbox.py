@@ -9,6 +9,7 @@ each goes through, which shows the models really try."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import tempfile
@@ -16,6 +17,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 import pytest_lsp
 from flopsight.job import AnalysisRequest
@@ -25,6 +27,9 @@ from lsp_harness import SERVER, inlay_hints, open_text, start
 from process_watch import kernel_allows_namespaces, kernel_landlock_abi
 from pytest_lsp import LanguageClient
 
+SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "server/flopsight/schema/report.schema.json").read_text()
+)
 NAMESPACES = kernel_allows_namespaces()
 LANDLOCK = kernel_landlock_abi()
 
@@ -139,6 +144,7 @@ def test_a_socket_to_a_loopback_listener_is_blocked(pool: WorkerPool, tmp_path: 
     finally:
         listener.close()
     assert report.sandbox is not None and report.sandbox["mode"] == pool.sandbox
+    jsonschema.validate(report.to_json(), SCHEMA)  # the sandbox field is in the schema
     if pool.sandbox == "off":
         assert reached and "connect: connected" in report.output
         assert report.sandbox["network"] == "host"
