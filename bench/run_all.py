@@ -22,6 +22,7 @@ STEPS: tuple[tuple[str, str, list[str]], ...] = (
     ("bench.compare_peers", "peers.json", []),
     ("bench.bench_worker", "worker.json", []),
     ("bench.bench_lsp", "lsp.json", []),
+    ("bench.bench_hang", "hang.json", []),
 )
 
 
