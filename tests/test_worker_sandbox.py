@@ -20,6 +20,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import pytest_lsp
+from flopsight.cli import main
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport
 from flopsight.worker import WorkerPool
@@ -202,3 +203,21 @@ async def test_a_message_written_into_the_servers_stdout_does_not_reach_the_edit
     # The server's stream stayed in step: it still answers, with the model's hint.
     hints = await inlay_hints(client, uri)
     assert any(label.startswith("32 Mac") for label in hints.values())  # Linear(8, 4): 8 * 4
+
+
+def test_the_cli_report_says_what_the_sandbox_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLOPSIGHT_IN_PROCESS", raising=False)  # the real worker
+    model = tmp_path / "m.py"
+    model.write_text("from torch import nn\n" + MODEL)
+    assert main(["report", str(model), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    jsonschema.validate(report, SCHEMA)
+    sandbox = report["sandbox"]
+    assert sandbox["mode"] == "auto"
+    assert sandbox["pid_namespace"] is NAMESPACES and sandbox["user_namespace"] is NAMESPACES
+    # "hidden": a kernel that refused a fresh /proc (in a container) got an empty one.
+    assert sandbox["proc"] in (("private", "hidden") if NAMESPACES else ("host",))
+    assert sandbox["network"] == ("none" if NAMESPACES or LANDLOCK >= 4 else "host")
+    assert sandbox["landlock"] == (LANDLOCK or None)
