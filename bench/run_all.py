@@ -23,6 +23,7 @@ STEPS: tuple[tuple[str, str, list[str]], ...] = (
     ("bench.bench_worker", "worker.json", []),
     ("bench.bench_lsp", "lsp.json", []),
     ("bench.bench_moe", "moe.json", []),
+    ("bench.bench_hang", "hang.json", []),
 )
 
 

@@ -9,6 +9,7 @@ each goes through, which shows the models really try."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import tempfile
@@ -16,8 +17,10 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 import pytest_lsp
+from flopsight.cli import main
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport
 from flopsight.worker import WorkerPool
@@ -25,6 +28,9 @@ from lsp_harness import SERVER, inlay_hints, open_text, start
 from process_watch import kernel_allows_namespaces, kernel_landlock_abi
 from pytest_lsp import LanguageClient
 
+SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "server/flopsight/schema/report.schema.json").read_text()
+)
 NAMESPACES = kernel_allows_namespaces()
 LANDLOCK = kernel_landlock_abi()
 
@@ -139,6 +145,7 @@ def test_a_socket_to_a_loopback_listener_is_blocked(pool: WorkerPool, tmp_path: 
     finally:
         listener.close()
     assert report.sandbox is not None and report.sandbox["mode"] == pool.sandbox
+    jsonschema.validate(report.to_json(), SCHEMA)  # the sandbox field is in the schema
     if pool.sandbox == "off":
         assert reached and "connect: connected" in report.output
         assert report.sandbox["network"] == "host"
@@ -196,3 +203,21 @@ async def test_a_message_written_into_the_servers_stdout_does_not_reach_the_edit
     # The server's stream stayed in step: it still answers, with the model's hint.
     hints = await inlay_hints(client, uri)
     assert any(label.startswith("32 Mac") for label in hints.values())  # Linear(8, 4): 8 * 4
+
+
+def test_the_cli_report_says_what_the_sandbox_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLOPSIGHT_IN_PROCESS", raising=False)  # the real worker
+    model = tmp_path / "m.py"
+    model.write_text("from torch import nn\n" + MODEL)
+    assert main(["report", str(model), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    jsonschema.validate(report, SCHEMA)
+    sandbox = report["sandbox"]
+    assert sandbox["mode"] == "auto"
+    assert sandbox["pid_namespace"] is NAMESPACES and sandbox["user_namespace"] is NAMESPACES
+    # "hidden": a kernel that refused a fresh /proc (in a container) got an empty one.
+    assert sandbox["proc"] in (("private", "hidden") if NAMESPACES else ("host",))
+    assert sandbox["network"] == ("none" if NAMESPACES or LANDLOCK >= 4 else "host")
+    assert sandbox["landlock"] == (LANDLOCK or None)
