@@ -36,7 +36,7 @@ from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
-from flopsight.lsp.offload import Offload
+from flopsight.lsp.offload import Offload, read_source
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
@@ -185,18 +185,14 @@ class Session:
             return doc.source
         if self.too_large(doc) or self.offload.is_large(doc.text):
             return None
-        from flopsight.source import analyse_source
-
-        doc.source = analyse_source(doc.text, doc.path)
+        doc.source = read_source(doc.text, doc.path)
         doc.source_text = doc.text
         return doc.source
 
     async def _source_of(self, doc: OpenDocument, text: str) -> SourceAnalysis:
         if doc.source is not None and doc.source_text == text:
             return doc.source
-        from flopsight.source import analyse_source
-
-        source = await self.offload.run(text, analyse_source, text, doc.path)
+        source = await self.offload.run(text, read_source, text, doc.path)
         doc.source, doc.source_text = source, text
         return source
 
@@ -497,6 +493,9 @@ class Session:
             return
         for m in report.models:
             m.elapsed_ms = m.elapsed_ms or (time.perf_counter() - started) * 1000
+            if m.status != "ok":
+                # A failure report of a large text names no line (the pool does not parse it).
+                m.line = self._model_line(doc, text, m.name) if m.line == 1 else m.line
             if measure and m.status == "error" and m.total is not None and m.error is not None:
                 # Counted, then not measured (refused for memory, say): the count's hints stay.
                 self.client.log(f"flopsight: {m.name} was not measured: {m.error.message}")
