@@ -23,14 +23,34 @@ from __future__ import annotations
 import ast
 import difflib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from flopsight.report.model import LayerCost, LineCost, ModelError, ModelReport, SourceWarning
 from flopsight.source.text import split_lines
 
 # old line (1-based) -> new line (1-based)
-LineMap = dict[int, int]
+LineMap = Mapping[int, int]
+
+
+class Unchanged(Mapping[int, int]):
+    """The map of a text to itself: every line to itself, without a dict of 100k entries."""
+
+    def __init__(self, text: str) -> None:
+        # Line breaks as split_lines counts them: \n, \r\n, \r.
+        self.count = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+
+    def __getitem__(self, line: int) -> int:
+        if isinstance(line, int) and 1 <= line <= self.count:
+            return line
+        raise KeyError(line)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(1, self.count + 1))
+
+    def __len__(self) -> int:
+        return self.count
+
 
 _Key = tuple[tuple[str, str, int], ...]
 
@@ -161,7 +181,7 @@ def line_map(old_text: str, new_text: str, owner: str | None = None) -> LineMap:
     ``owner``: the document the map is for (``CACHE.forget`` drops its maps when it closes).
     """
     if old_text == new_text:
-        return _line_map(old_text, new_text)  # cheap: nothing to keep
+        return Unchanged(new_text)
     key = (old_text, new_text)
     found = CACHE.get(key)
     if found is None:
@@ -178,12 +198,12 @@ def line_maps(old_texts: Sequence[str], new_text: str) -> list[LineMap]:
 
 def _line_map(old_text: str, new_text: str) -> LineMap:
     if old_text == new_text:
-        return {i: i for i in range(1, len(split_lines(old_text)) + 1)}
+        return Unchanged(new_text)
     old_tree, new_tree = _parse(old_text), _parse(new_text)
     if old_tree is None or new_tree is None:
         return _diff_map(old_text, new_text)
     old, new = _Statements(old_text, old_tree), _Statements(new_text, new_tree)
-    mapping: LineMap = {}
+    mapping: dict[int, int] = {}
     for key, (old_lines, old_stmt_text) in old.entries.items():
         found = new.entries.get(key)
         if found is None:
@@ -208,7 +228,7 @@ def _diff_map(old_text: str, new_text: str) -> LineMap:
         and old_lines[len(old_lines) - 1 - tail] == new_lines[len(new_lines) - 1 - tail]
     ):
         tail += 1
-    mapping: LineMap = {i: i for i in range(1, head + 1)}
+    mapping: dict[int, int] = {i: i for i in range(1, head + 1)}
     shift = len(new_lines) - len(old_lines)
     for i in range(len(old_lines) - tail + 1, len(old_lines) + 1):
         mapping[i] = i + shift

@@ -11,12 +11,24 @@ import asyncio
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from flopsight.source.model import SourceAnalysis
 
 T = TypeVar("T")
 
 # About 30 ms of parsing on a slow machine; above it the helper process does the work.
 INLINE_MAX_CHARS = 64 * 1024
+
+
+def read_source(text: str, path: str | None) -> SourceAnalysis:
+    """The source analysis the server keeps: without the table of top-level statements, which
+    only the worker reads (100k objects for a large file, to pickle, hold and garbage-collect)."""
+    from flopsight.source import analyse_source
+
+    return replace(analyse_source(text, path), statements=[])
 
 
 class Offload:

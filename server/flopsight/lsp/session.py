@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
@@ -36,7 +36,7 @@ from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
-from flopsight.lsp.offload import Offload
+from flopsight.lsp.offload import Offload, read_source
 from flopsight.report.model import FileReport, ModelError, ModelReport
 from flopsight.report.table import PLAIN, LineNames, NotebookLines
 from flopsight.settings import Settings
@@ -199,18 +199,14 @@ class Session:
             return doc.source
         if self.too_large(doc) or self.offload.is_large(doc.text):
             return None
-        from flopsight.source import analyse_source
-
-        doc.source = analyse_source(doc.text, doc.path)
+        doc.source = read_source(doc.text, doc.path)
         doc.source_text = doc.text
         return doc.source
 
     async def _source_of(self, doc: OpenDocument, text: str) -> SourceAnalysis:
         if doc.source is not None and doc.source_text == text:
             return doc.source
-        from flopsight.source import analyse_source
-
-        source = await self.offload.run(text, analyse_source, text, doc.path)
+        source = await self.offload.run(text, read_source, text, doc.path)
         doc.source, doc.source_text = source, text
         return source
 
@@ -529,6 +525,9 @@ class Session:
             doc.results.put(ModelResult(text, failed, settings.convention))
             return
         for m in report.models:
+            if m.status != "ok" and m.line == 1:
+                # A failure report of a large text names no line (the pool does not parse it).
+                m = replace(m, line=self._model_line(doc, text, m.name))
             if m.measure_error is not None:
                 self.client.log(f"flopsight: {m.name} was not measured: {m.measure_error.text()}")
             doc.results.put(

@@ -166,7 +166,14 @@ def _models_of(
     return found
 
 
+# Parsing a larger text here holds the GIL on the pool's thread for seconds (5 MB: 3 s), which
+# stalls the language server's event loop; its session puts the models' lines right itself.
+SOURCE_MAX_CHARS = 64 * 1024
+
+
 def _source_models(request: AnalysisRequest) -> list[ModelSpec]:
+    if len(request.text) > SOURCE_MAX_CHARS:
+        return []
     try:
         return analyse_source(request.text, request.path).models
     except Exception:  # a failure report must not fail
