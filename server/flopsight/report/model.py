@@ -17,8 +17,11 @@ READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
 
 # Names of ``flopsight.counting.conventions``' registry (a test keeps the two equal).
 Convention = Literal["macs", "ptflops"]
-# The pass a convention's figures come from; a training mode adds "backward".
-Phase = Literal["forward"]
+# The pass a convention's figures come from: the forward, and in training mode the backward
+# and the forward segments activation checkpointing re-runs during it.
+Phase = Literal["forward", "backward", "recompute"]
+# What is counted: one forward (eval, no grad), or a training step (forward + backward).
+Mode = Literal["inference", "training"]
 ModelKind = Literal["class", "instance"]
 ModelStatus = Literal["ok", "error", "skipped"]
 Device = Literal["meta", "meta-params", "cpu", "cuda", "mps"]
@@ -42,6 +45,14 @@ MODEL_MEASURED = (
     "layers_latency_ms_sum",
     "measure",
 )
+
+
+# A training step's split of ``macs`` (total, layers, lines): written only in training mode.
+PHASE_MACS = ("forward_macs", "backward_macs", "recompute_macs")
+
+
+def _phases_of(d: dict[str, Any]) -> dict[str, int | None]:
+    return {name: d.get(name) for name in PHASE_MACS}
 
 
 def _measured(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
@@ -75,6 +86,10 @@ class Totals:
     trainable_params: int = 0
     param_bytes: int = 0
     activation_bytes: int = 0
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,11 +99,12 @@ class Totals:
             "trainable_params": self.trainable_params,
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
+            **_measured(self, PHASE_MACS),
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Totals:
-        return cls(**{k: int(d[k]) for k in cls().to_json()})
+        return cls(**{k: int(d[k]) for k in cls().to_json()}, **_phases_of(d))
 
 
 @dataclass
@@ -111,6 +127,10 @@ class LayerCost:
     gflops_per_s: float | None = None
     # The layer's latency over the model's end-to-end latency.
     time_share: float | None = None
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +145,7 @@ class LayerCost:
             "depth": self.depth,
             "ops": dict(self.ops),
             **_measured(self, LAYER_MEASURED),
+            **_measured(self, PHASE_MACS),
         }
 
     @classmethod
@@ -143,6 +164,7 @@ class LayerCost:
             latency_ms=d.get("latency_ms"),
             gflops_per_s=d.get("gflops_per_s"),
             time_share=d.get("time_share"),
+            **_phases_of(d),
         )
 
 
@@ -156,6 +178,10 @@ class LineCost:
     output_shape: OutputShape = None
     calls: int = 1
     ops: dict[str, int] = field(default_factory=dict)
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +191,7 @@ class LineCost:
             "output_shape": _schema_shape(self.output_shape),
             "calls": self.calls,
             "ops": dict(self.ops),
+            **_measured(self, PHASE_MACS),
         }
 
     @classmethod
@@ -176,6 +203,7 @@ class LineCost:
             output_shape=d.get("output_shape"),
             calls=d.get("calls", 1),
             ops=dict(d.get("ops", {})),
+            **_phases_of(d),
         )
 
 
@@ -308,6 +336,15 @@ class ModelReport:
     # Asked for several conventions: each one's figures from the same pass, the main one (whose
     # figures the fields above hold) first; empty otherwise, and then left out of the JSON.
     counts: list[ConventionCount] = field(default_factory=list)
+    mode: Mode = "inference"
+    # Training mode: which output the backward differentiates ("output[1] (a 0-d tensor)").
+    loss: str | None = None
+    # Training mode without a backward: why (no floating output, no grad ...); FS206.
+    no_backward: str | None = None
+
+    @property
+    def training(self) -> bool:
+        return self.mode == "training"
 
     @property
     def display_name(self) -> str:
@@ -340,6 +377,8 @@ class ModelReport:
             "notes": list(self.notes),
             **_measured(self, MODEL_MEASURED),
             **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
+            "mode": self.mode,
+            **_measured(self, ("loss", "no_backward")),
         }
 
     @classmethod
@@ -367,6 +406,9 @@ class ModelReport:
             layers_latency_ms_sum=d.get("layers_latency_ms_sum"),
             measure=dict(d["measure"]) if d.get("measure") is not None else None,
             counts=[ConventionCount.from_json(c) for c in d.get("counts", [])],
+            mode=d.get("mode", "inference"),
+            loss=d.get("loss"),
+            no_backward=d.get("no_backward"),
         )
 
 
@@ -382,12 +424,15 @@ class FileReport:
     # What the file's code printed (captured, truncated); never reaches the protocol stream.
     output: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    # The mode asked for (``flopsight.mode``, ``--mode``); a pragma may set one model's.
+    mode: Mode = "inference"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA_ID,
             "file": self.file,
             "convention": self.convention,
+            "mode": self.mode,
             "models": [m.to_json() for m in self.models],
             "warnings": [w.to_json() for w in self.warnings],
             "notes": list(self.notes),
@@ -407,6 +452,7 @@ class FileReport:
             notes=list(d.get("notes", [])),
             output=d.get("output", ""),
             environment=dict(d.get("environment", {})),
+            mode=d.get("mode", "inference"),
         )
 
     def model(self, name: str) -> ModelReport:
