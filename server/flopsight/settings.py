@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 Convention = Literal["macs", "ptflops"]
 MeasureMode = Literal["never", "onSave", "onCommand"]
+# "training": count a training step (forward + backward); a pragma's mode= sets one model's.
+Mode = Literal["inference", "training"]
 HINT_PARTS = ("macs", "flops", "params", "share", "shape")
 
 
@@ -32,6 +34,7 @@ class Settings:
     inlay_hints_show: tuple[str, ...] = ("macs", "params", "share", "shape")
     inlay_hints_min_share: float = 0.0
     measure: MeasureMode = "never"
+    mode: Mode = "inference"
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -68,6 +71,8 @@ class Settings:
             updates["inlay_hints_min_share"] = float(hints["minShare"])
         if section.get("measure") in ("never", "onSave", "onCommand"):
             updates["measure"] = section["measure"]
+        if section.get("mode") in ("inference", "training"):
+            updates["mode"] = section["mode"]
         return replace(s, **updates)
 
     def to_lsp(self) -> dict[str, Any]:
@@ -84,6 +89,7 @@ class Settings:
                 "minShare": self.inlay_hints_min_share,
             },
             "measure": self.measure,
+            "mode": self.mode,
         }
 
 

@@ -258,7 +258,11 @@ class Session:
         if old == settings:
             return
         for doc in self.documents.values():
-            if old.convention != settings.convention or not settings.execute:
+            if (
+                old.convention != settings.convention
+                or old.mode != settings.mode
+                or not settings.execute
+            ):
                 doc.results.clear()
             self.schedule(doc, delay_s=0.0)
 
@@ -375,6 +379,7 @@ class Session:
             convention=settings.convention,
             dims=dict(settings.dims),
             models=[model],
+            mode=settings.mode,
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )
