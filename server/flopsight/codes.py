@@ -9,7 +9,7 @@ from __future__ import annotations
 CODES: dict[str, str] = {
     "FS101": "The file does not parse (syntax error); the last good results stay until it does.",
     "FS102": "Malformed flopsight pragma: not `key=value` pairs of Python literals.",
-    "FS103": "Unknown pragma key (known: input, dtype, init, dims, name).",
+    "FS103": "Unknown pragma key (known: input, dtype, init, dims, name, mode).",
     "FS104": "Pragma value of the wrong form (e.g. a shape that is not a tuple of ints).",
     "FS105": "Symbolic dimension without a value (set it with dims= or flopsight.dims).",
     "FS106": "Shape annotation on forward() not understood.",
@@ -22,6 +22,10 @@ CODES: dict[str, str] = {
     "FS203": "A top-level statement failed while the file's definitions ran; counting went on.",
     "FS204": "Ops without a formula in this convention were not counted (listed in the report).",
     "FS205": "The annotated name is not an nn.Module, or the model could not be found.",
+    "FS206": (
+        "Training mode without a backward: no floating output, a loss that does not require "
+        "grad, or a forward under torch.no_grad(); the forward is counted."
+    ),
     "FS301": "The analysis hit the time limit (flopsight.limits.timeoutSeconds).",
     "FS302": "The analysis hit the memory limit (flopsight.limits.memoryMB).",
     "FS303": "The analysis process died (crash, os._exit, signal).",

@@ -122,6 +122,15 @@ def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic
         if code == "FS304":
             severity = types.DiagnosticSeverity.Warning
         out.append(make(lines.line_range(line), code, message, severity))
+    if model.no_backward:
+        out.append(
+            make(
+                lines.line_range(model.line),
+                "FS206",
+                f"{model.display_name}: {model.no_backward} (the forward is counted)",
+                types.DiagnosticSeverity.Warning,
+            )
+        )
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(

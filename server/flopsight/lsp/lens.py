@@ -1,6 +1,7 @@
 """Code lenses above each analysed model, the ``flopsight.showReport`` table and the save summary.
 
-The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` and runs the
+The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` (a training
+step: ``train step 23.46 GMac (fwd 7.82 · bwd 15.64) · 28.68 M params · ...``) and runs the
 command ``flopsight.showReport`` with ``[uri, model name]``, whose answer is the per-layer table
 as markdown.
 """
@@ -19,6 +20,7 @@ from flopsight.report.units import (
     format_flops,
     format_macs,
     format_params,
+    step_title,
 )
 
 SHOW_REPORT = "flopsight.showReport"
@@ -37,6 +39,9 @@ def model_title(model: ModelReport) -> str | None:
     if model.status == "ok" and model.total is not None:
         t = model.total
         parts = [format_macs(t.macs), format_flops(t.flops), f"{format_params(t.params)} params"]
+        if t.forward_macs is not None:
+            step = step_title(t.macs, t.forward_macs, t.backward_macs or 0, t.recompute_macs or 0)
+            parts = [step, f"{format_params(t.params)} params"]
         if model.inputs:
             parts.append(format_inputs(model.inputs))
         return " · ".join(parts)
