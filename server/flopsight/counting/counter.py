@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -49,8 +49,8 @@ from flopsight.report.model import (
     InputSpec,
     LayerCost,
     LineCost,
-    ModelReport,
     Mode,
+    ModelReport,
     OutputShape,
     Totals,
     UncountedOp,
@@ -335,7 +335,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             pending = [node]
             while pending:
                 node = pending.pop()
-                metadata = node.metadata
+                metadata = _metadata(node)
                 if _NODE_KEY in metadata:
                     continue
                 if site is None:
@@ -352,7 +352,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         node = torch._C._current_autograd_node()
         site: _NodeSite = (None, None, False)
         if node is not None:
-            site = node.metadata.get(_NODE_KEY, site)
+            site = _metadata(node).get(_NODE_KEY, site)
         module_id, line, attention = site
         tallies = self.backward_tallies
         # The engine runs backward functions with grad off; checkpoint re-runs the forward
@@ -444,6 +444,11 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if last_frame is not frame or last_line != lineno or lasti < last_lasti:
             return True
         return lasti == last_lasti and recalled
+
+
+def _metadata(node: Any) -> dict[str, Any]:
+    # A property at run time; torch's stubs declare it a method.
+    return cast(dict[str, Any], node.metadata)
 
 
 def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -778,7 +783,7 @@ def _backward(model: nn.Module, loss: torch.Tensor, args: tuple[Any, ...], kwarg
     leaves = [*model.parameters(), *_tensors(list(args)), *_tensors(dict(kwargs))]
     grads = [(t, t.grad) for t in leaves if t.requires_grad]
     try:
-        loss.backward()
+        torch.autograd.backward(loss)
     finally:
         for tensor, grad in grads:
             tensor.grad = grad

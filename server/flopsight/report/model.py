@@ -104,7 +104,9 @@ class Totals:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Totals:
-        return cls(**{k: int(d[k]) for k in cls().to_json()}, **_phases_of(d))
+        totals = cls(**{k: int(d[k]) for k in cls().to_json()})
+        totals.forward_macs, totals.backward_macs, totals.recompute_macs = _phases_of(d).values()
+        return totals
 
 
 @dataclass

@@ -74,7 +74,8 @@ def footer_lines(model: ModelReport) -> list[str]:
     step = []
     if model.total.forward_macs is not None:
         step.append(f"Training step: {format_macs(model.total.macs)} ({phases_text(model)})")
-    return step + [
+    return [
+        *step,
         f"Computational complexity: {format_macs(model.total.macs)}",
         f"Computational complexity: {format_flops(model.total.flops)}",
         f"Number of parameters: {format_params(model.total.params)}",
@@ -86,7 +87,10 @@ def phases_text(model: ModelReport) -> str:
     total = model.total
     if total is None or total.forward_macs is None:
         return ""
-    parts = [f"fwd {format_macs(total.forward_macs)}", f"bwd {format_macs(total.backward_macs or 0)}"]
+    parts = [
+        f"fwd {format_macs(total.forward_macs)}",
+        f"bwd {format_macs(total.backward_macs or 0)}",
+    ]
     if total.recompute_macs:
         parts.append(f"recompute {format_macs(total.recompute_macs)}")
     return " · ".join(parts)
@@ -245,8 +249,16 @@ def render_model_table(
     )
     total = model.total
     rows = tree_rows(model, depth)
-    header = ("Module (type)", "MACs", "share", "Params", "share", "Output shape", "Line")
-    cells = [
+    header: tuple[str, ...] = (
+        "Module (type)",
+        "MACs",
+        "share",
+        "Params",
+        "share",
+        "Output shape",
+        "Line",
+    )
+    cells: list[tuple[str, ...]] = [
         (
             _truncate(row.name, MAX_NAME_WIDTH),
             format_macs(row.layer.macs),
