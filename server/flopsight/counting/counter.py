@@ -856,8 +856,8 @@ def count_model(
     finally:
         pre.remove()
         post.remove()
-        for module, training in modes:
-            module.training = training
+        for module, was_training in modes:
+            module.training = was_training
 
     params, trainable, param_bytes = _param_totals(model)
     layers, charges = _layers(model, session, constructed_at)
