@@ -51,7 +51,11 @@ class Block(nn.Module):
 # flopsight: input={"idx": (1, 1024), "targets": (1, 1024)}, dtype="long", mode="train"
 class GPT(nn.Module):
     def __init__(
-        self, vocab: int = 50304, block: int = 1024, n_layer: int = 12, n_head: int = 12,
+        self,
+        vocab: int = 50304,
+        block: int = 1024,
+        n_layer: int = 12,
+        n_head: int = 12,
         n_embd: int = 768,
     ):
         super().__init__()
