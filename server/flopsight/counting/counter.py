@@ -766,9 +766,9 @@ def _no_backward_reason(
     if loss.requires_grad:
         return None
     if grad_off_line is not None:
-        where = f" at line {grad_off_line}" if grad_off_line else ""
+        where = f"; line {grad_off_line} ran under it" if grad_off_line else ""
         return (
-            f"no backward: forward ran with gradients off (torch.no_grad() or "
+            f"no backward: forward ran with gradients off (under torch.no_grad() or "
             f"torch.inference_mode(){where}), so autograd recorded nothing to differentiate; "
             "remove it to count the training step"
         )
