@@ -309,6 +309,48 @@ def test_checkpoint_recomputes_only_up_to_the_last_tensor_the_backward_needs() -
     assert report.total.macs == torch_reference(model, x(8, 16, 64))
 
 
+class Reentrant(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(64, 64)
+        self.fc1 = nn.Linear(64, 256)
+        self.fc2 = nn.Linear(256, 64)
+
+    def segment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return checkpoint(self.segment, self.inp(x), use_reentrant=True)
+
+
+def test_reentrant_checkpoint_recomputes_the_whole_segment() -> None:
+    model = meta(Reentrant)
+    rows = 8 * 16
+    report = step(model, x(8, 16, 64))
+    fc1, fc2 = rows * 64 * 256, rows * 256 * 64
+    # Reentrant checkpoint re-runs all of the segment, then differentiates what it rebuilt:
+    # the backward still lands on the segment's layers.
+    assert layer(report, "fc1") == (fc1, 2 * fc1, fc1)
+    assert layer(report, "fc2") == (fc2, 2 * fc2, fc2)
+    assert layer(report, "inp") == (rows * 64 * 64, rows * 64 * 64, 0)
+    assert report.total is not None
+    assert report.total.macs == torch_reference(model, x(8, 16, 64))
+
+
+def test_real_batch_norm_statistics_are_left_as_they_were() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+    bn = model[1]
+    assert isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None
+    before = bn.running_mean.clone(), int(bn.num_batches_tracked)  # type: ignore[arg-type]
+    model.eval()
+    report = step(model, torch.randn(2, 3, 8, 8))
+    assert torch.equal(bn.running_mean, before[0]) and int(bn.num_batches_tracked) == before[1]  # type: ignore[arg-type]
+    # The count ran it in train() and gave it back in eval().
+    assert not model.training and not bn.training
+    # conv: 2·8·6·6 outputs x 27 taps forward; weight gradient only backward (input: no grad).
+    assert layer(report, "0") == (2 * 8 * 6 * 6 * 27, 2 * 8 * 6 * 6 * 27, 0)
+
+
 # --- per line and per convention ------------------------------------------------------------
 
 
@@ -466,6 +508,30 @@ def test_loss_that_does_not_require_grad() -> None:
     report = _no_backward(model)
     assert report.no_backward is not None
     assert "does not require grad: no trainable parameter or input feeds it" in report.no_backward
+
+
+class RaisingBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("no gradient for this op")
+
+
+class FailingBackward(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return RaisingBackward.apply(self.fc(x))  # type: ignore[no-any-return]
+
+
+def test_backward_that_raises_keeps_the_forward() -> None:
+    report = _no_backward(meta(FailingBackward))
+    assert report.no_backward == "no backward: it raised RuntimeError: no gradient for this op"
 
 
 def test_loss_choices() -> None:

@@ -24,7 +24,8 @@ CODES: dict[str, str] = {
     "FS205": "The annotated name is not an nn.Module, or the model could not be found.",
     "FS206": (
         "Training mode without a backward: no floating output, a loss that does not require "
-        "grad, or a forward under torch.no_grad(); the forward is counted."
+        "grad, a forward under torch.no_grad(), or a backward that raised; the forward is "
+        "counted."
     ),
     "FS301": "The analysis hit the time limit (flopsight.limits.timeoutSeconds).",
     "FS302": "The analysis hit the memory limit (flopsight.limits.memoryMB).",

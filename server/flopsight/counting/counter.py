@@ -221,6 +221,11 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             return
         self.stack.pop()
         if self.in_backward:
+            # Reentrant checkpoint re-runs the segment with grad on, on the engine's thread
+            # where the torch function mode is off, then differentiates what it built: tag
+            # those nodes here, module by module (the innermost first).
+            if self.recording and output is not _RAISED and torch.is_grad_enabled():
+                self.record_nodes(output, attention=False, module=module)
             return
         if output is _RAISED:  # always_call: forward raised; keep the stack right, count nothing
             for tally in self._module_tallies:
@@ -319,11 +324,11 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
     # --- training ----------------------------------------------------------------------------
 
-    def record_nodes(self, out: Any, attention: bool) -> None:
+    def record_nodes(self, out: Any, attention: bool, module: nn.Module | None = None) -> None:
         """Tag the autograd nodes behind ``out`` that no earlier call tagged with this call's
         module and line (the nodes of ops a torch function ran inside itself included)."""
-        if self.in_backward:
-            return
+        if self.in_backward and not torch.is_grad_enabled():
+            return  # the backward's own nodes (create_graph) differentiate nothing of ours
         site: _NodeSite | None = None
         for tensor in _tensors(out):
             node = tensor.grad_fn
@@ -340,10 +345,20 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                     continue
                 if site is None:
                     frame = self._source_frame(sys._getframe(1))
-                    module = id(self.stack[-1]) if self.stack else None
-                    site = (module, frame.f_lineno if frame is not None else None, attention)
+                    if module is None and self.stack:
+                        module = self.stack[-1]
+                    line = frame.f_lineno if frame is not None else None
+                    site = (id(module) if module is not None else None, line, attention)
                 metadata[_NODE_KEY] = site
                 pending.extend(n for n, _ in node.next_functions if n is not None)
+
+    def discard_backward(self) -> None:
+        """Forget what a backward that failed half-way had charged."""
+        for tally in (*self.backward_tallies, *self.recompute_tallies):
+            tally.modules.clear()
+            tally.lines.clear()
+            tally.uncounted.clear()
+        del self.stack[:]
 
     def _backward_op(
         self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
@@ -836,6 +851,8 @@ def count_model(
         session.post_hook, with_kwargs=True, always_call=True
     )
     grad = torch.enable_grad() if training else torch.no_grad()
+    # train() updates real buffers (batch-norm statistics): the count leaves them as they were.
+    buffers = [(b, b.clone()) for b in model.buffers() if training and not b.is_meta]
     no_backward: str | None = None
     loss_of = ""
     try:
@@ -844,12 +861,14 @@ def count_model(
             if training:
                 loss, loss_of = _loss_of(output)
                 no_backward = _no_backward_reason(loss, loss_of, session.grad_off_line)
-                session.recording = False
                 del output
                 if loss is not None and no_backward is None:
                     session.in_backward = True
                     try:
                         _backward(model, loss, args, kwargs)
+                    except Exception as e:  # the forward's counts stand; say why no backward
+                        session.discard_backward()
+                        no_backward = f"no backward: it raised {type(e).__name__}: {e}"
                     finally:
                         session.in_backward = False
                 del loss
@@ -858,6 +877,9 @@ def count_model(
         post.remove()
         for module, was_training in modes:
             module.training = was_training
+        with torch.no_grad():
+            for buffer, value in buffers:
+                buffer.copy_(value)
 
     params, trainable, param_bytes = _param_totals(model)
     layers, charges = _layers(model, session, constructed_at)
