@@ -379,7 +379,8 @@ class Session:
             convention=settings.convention,
             dims=dict(settings.dims),
             models=[model],
-            mode=settings.mode,
+            # measure times the forward, so its FLOP/s are the forward's.
+            mode="inference" if measure else settings.mode,
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )
