@@ -136,3 +136,10 @@ def test_measure_refuses_training_mode(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["measure", SEED, "--mode", "train"]) == 2
     err = capsys.readouterr().err
     assert "--mode train: measure times the forward only" in err
+
+
+def test_check_budgets_the_training_step(capsys: pytest.CaptureFixture[str]) -> None:
+    # Inference: 668,672 MACs fit 1M; the training step, 1,604,608, does not.
+    assert main(["check", SEED, "--max-macs", "1M"]) == 0
+    assert main(["check", SEED, "--max-macs", "1M", "--mode", "train"]) == 1
+    assert "1.60 MMac" in capsys.readouterr().out
