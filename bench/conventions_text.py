@@ -7,6 +7,7 @@ per-family differences; every difference in the tables is tagged with the rule b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.conventions_moe import MOE_AND_DETECTION
@@ -203,6 +204,11 @@ def differences(
     return out
 
 
+# Training mode's section (issue 14): static text, its figures by hand in
+# tests/test_count_training.py.
+TRAINING_SECTION = (Path(__file__).parent / "conventions_training.md").read_text().rstrip()
+
+
 def render_conventions(p: Peers) -> str:
     tools = [t for t in ORDER if any(x["key"] == t for x in p.tools)]
     out: list[str] = ["# Why ptflops, fvcore, thop and torch's flop counter disagree\n"]
@@ -284,6 +290,7 @@ def render_conventions(p: Peers) -> str:
     out.extend(_fast_path_section(p, tools))
     out.extend(_reproduce_section(p))
     out.append(MOE_AND_DETECTION)
+    out.append(TRAINING_SECTION)
     return "\n".join(out).rstrip() + "\n"
 
 

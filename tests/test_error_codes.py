@@ -120,6 +120,16 @@ class Symbolic(nn.Module):  # flopsight: input=(1, "seq")
 class Uncounted(nn.Module):  # flopsight: input=(4, 4)
     def forward(self, x):
         return torch.linalg.inv(x)
+
+
+class NoBackward(nn.Module):  # flopsight: input=(1, 3), mode="train"
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        with torch.no_grad():  # a training step with nothing to differentiate: FS206
+            return self.fc(x)
 """
 
 
@@ -154,7 +164,7 @@ def test_every_documented_code_is_produced(tmp_path: Path) -> None:
     source = analyse_source(RUNNER_TEXT, str(path))
     diags = document_diagnostics(RUNNER_TEXT, source, results.view(RUNNER_TEXT), execute=True)
     shown = {str(d.code) for d in diags}
-    assert {"FS201", "FS202", "FS203", "FS204", "FS205", "FS105"} <= shown, shown
+    assert {"FS201", "FS202", "FS203", "FS204", "FS205", "FS206", "FS105"} <= shown, shown
     produced |= shown
     off = document_diagnostics(RUNNER_TEXT, source, None, execute=False)
     produced |= {str(d.code) for d in off}

@@ -26,17 +26,22 @@ def count(
     *example_inputs: Any,
     convention: str | None = None,
     conventions: Sequence[str] = (),
+    mode: str = "inference",
     **kwargs: Any,
 ) -> ModelReport:
     """Count ``model(*example_inputs, **kwargs)``: MACs, FLOPs and params per layer.
 
     ``convention`` (``macs`` unless ``conventions`` names others first) fills the report;
-    every convention in ``conventions`` is charged in the same forward pass.
+    every convention in ``conventions`` is charged in the same forward pass. ``mode="train"``
+    counts a training step: forward in ``train()`` plus the loss's backward, split per layer
+    and line into ``forward_macs``, ``backward_macs`` and ``recompute_macs``.
 
     >>> report = flopsight.count(torchvision.models.resnet50(), torch.randn(1, 3, 224, 224))
     >>> report.total.macs
     >>> both = flopsight.count(model, x, conventions=("macs", "ptflops"))
     >>> both.count_in("ptflops").macs
+    >>> step = flopsight.count(model, x, mode="train")
+    >>> step.total.forward_macs, step.total.backward_macs
     """
     from flopsight.counting import count_model
 
@@ -47,6 +52,7 @@ def count(
         dict(kwargs),
         convention=convention,
         conventions=tuple(conventions),
+        mode=mode,
     )
     # The owner of elapsed_ms for a model counted through the API (run_file owns a file's).
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0

@@ -413,7 +413,10 @@ def prepare(args: argparse.Namespace) -> Target:
         models=selected,
         input_override=override,
         dtype_override=dtype,
+        mode="training" if getattr(args, "mode", "inference") == "train" else "inference",
     )
+    if request.mode == "training" and args.command == "measure":
+        raise CliError("--mode train: measure times the forward only; count the step with report")
     if spec is not None and spec.inputs is None and override is None:
         raise CliError(
             f"{names.at(path, spec.line)}: {spec.name} has no input shape; "
@@ -674,6 +677,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("macs", "ptflops"),
         default="macs",
         help="macs: matmuls and convolutions (torchvision's column); ptflops: as ptflops counts",
+    )
+    model.add_argument(
+        "--mode",
+        choices=("inference", "train"),
+        default="inference",
+        help="train: count a training step (forward + backward, per layer and line)",
     )
     model.add_argument("--model", metavar="NAME", help="count only this class or instance")
     model.add_argument(

@@ -25,6 +25,7 @@ class Code(str, Enum):
     FS203 = "FS203"
     FS204 = "FS204"
     FS205 = "FS205"
+    FS206 = "FS206"
     FS301 = "FS301"
     FS302 = "FS302"
     FS303 = "FS303"
@@ -40,7 +41,7 @@ class Code(str, Enum):
 CODES: dict[Code, str] = {
     Code.FS101: "The file does not parse (syntax error); the last good results stay until it does.",
     Code.FS102: "Malformed flopsight pragma: not `key=value` pairs of Python literals.",
-    Code.FS103: "Unknown pragma key (known: input, dtype, init, dims, name).",
+    Code.FS103: "Unknown pragma key (known: input, dtype, init, dims, name, mode).",
     Code.FS104: "Pragma value of the wrong form (e.g. a shape that is not a tuple of ints).",
     Code.FS105: "Symbolic dimension without a value (set it with dims= or flopsight.dims).",
     Code.FS106: "Shape annotation on forward() not understood.",
@@ -53,6 +54,11 @@ CODES: dict[Code, str] = {
     Code.FS203: "A top-level statement failed while the file's definitions ran; counting went on.",
     Code.FS204: "Ops without a formula in this convention were not counted (listed in the report).",
     Code.FS205: "The annotated name is not an nn.Module, or the model could not be found.",
+    Code.FS206: (
+        "Training mode without a backward: no floating output, a loss that does not require "
+        "grad, a forward under torch.no_grad(), or a backward that raised; the forward is "
+        "counted."
+    ),
     Code.FS301: "The analysis hit the time limit (flopsight.limits.timeoutSeconds).",
     Code.FS302: "The analysis hit the memory limit (flopsight.limits.memoryMB).",
     Code.FS303: "The analysis process died (crash, os._exit, signal).",

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from flopsight.report.model import Convention, InputSpec
+from flopsight.report.model import Convention, InputSpec, Mode
 
 
 @dataclass
@@ -59,6 +59,9 @@ class AnalysisRequest:
     # Conventions charged in the same pass besides ``convention`` (``ModelReport.counts``);
     # left out of the JSON when empty, so plain requests keep their cache keys and their cost.
     extra_conventions: list[Convention] = field(default_factory=list)
+    # "training": count each model's training step (a pragma's ``mode=`` overrides it per
+    # model); left out of the JSON when "inference", so plain requests keep their cache keys.
+    mode: Mode = "inference"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -68,6 +71,8 @@ class AnalysisRequest:
             del d["measure"]
         if not self.extra_conventions:
             del d["extra_conventions"]
+        if self.mode == "inference":
+            del d["mode"]
         return d
 
     @classmethod

@@ -18,6 +18,8 @@ from typing import Any, Literal
 Convention = Literal["macs", "ptflops"]
 MeasureMode = Literal["never", "onSave", "onCommand"]
 SandboxMode = Literal["auto", "off"]
+# "training": count a training step (forward + backward); a pragma's mode= sets one model's.
+Mode = Literal["inference", "training"]
 HINT_PARTS = ("macs", "flops", "params", "share", "shape")
 
 # Ranges, shared by the settings and the CLI's flags. The time limit must fit the worker's
@@ -51,6 +53,7 @@ class Settings:
     max_file_size_kb: int = 1024
     # "auto": each job in the strongest sandbox the kernel allows (worker/sandbox.py); "off".
     sandbox: SandboxMode = "auto"
+    mode: Mode = "inference"
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -101,6 +104,7 @@ class Settings:
         )
         take("measure", reader.choice(section, "measure", ("never", "onSave", "onCommand")))
         take("sandbox", reader.choice(section, "sandbox", ("auto", "off")))
+        take("mode", reader.choice(section, "mode", ("inference", "training")))
         take(
             "max_file_size_kb",
             reader.number(section, "maxFileSizeKB", max_file_size_problem, int),
@@ -123,6 +127,7 @@ class Settings:
             "measure": self.measure,
             "maxFileSizeKB": self.max_file_size_kb,
             "sandbox": self.sandbox,
+            "mode": self.mode,
         }
 
 

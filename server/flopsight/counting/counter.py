@@ -5,6 +5,14 @@ modules, so each op is charged to the innermost one; a walk up the Python stack 
 the innermost line of the analysed file. What each op or module costs is up to the
 conventions being counted (``conventions/``): the same pass charges each of them in its own
 ``ConventionTally``.
+
+Training mode (``mode="training"``) then runs the loss's backward under the same dispatch
+mode. Autograd runs it with no frame of the model on the stack, so while the forward runs
+every autograd node it creates is tagged (in ``node.metadata``) with the module and line of
+the torch call that made it; each backward op is charged to the tag of the node executing it
+(``torch._C._current_autograd_node()``). Ops run with grad enabled during the backward are
+activation checkpointing re-running forward segments: charged as ``recompute`` to the module
+and line running them.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from flopsight.report.model import (
     InputSpec,
     LayerCost,
     LineCost,
+    Mode,
     ModelReport,
     OutputShape,
     Totals,
@@ -48,6 +57,11 @@ from flopsight.report.model import (
 )
 
 CONVENTIONS = registry.CONVENTIONS
+
+# The key of an autograd node's metadata holding where the forward created it.
+_NODE_KEY = "flopsight"
+# (id of the innermost running module or None, line in the analysed file or None, attention)
+_NodeSite = tuple[int | None, int | None, bool]
 
 # torch.nn.Module's own file: the frames between a module call and its forward hooks.
 _MODULE_PY = nn.modules.module.__file__
@@ -79,9 +93,12 @@ class _AttentionScope(TorchFunctionMode):
     def _marked(self, *args: Any, **kwargs: Any) -> Any:
         self._session.attention_depth += 1
         try:
-            return _SDPA(*args, **kwargs)
+            out = _SDPA(*args, **kwargs)
         finally:
             self._session.attention_depth -= 1
+        if self._session.recording:
+            self._session.record_nodes(out, attention=True)
+        return out
 
     def __enter__(self) -> _AttentionScope:
         torch.nn.functional.scaled_dot_product_attention = self._marked
@@ -99,13 +116,20 @@ class _AttentionScope(TorchFunctionMode):
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
+        session = self._session
         if func is not _SDPA:
-            return func(*args, **(kwargs or {}))
-        self._session.attention_depth += 1
+            out = func(*args, **(kwargs or {}))
+            if session.recording:
+                session.record_nodes(out, attention=False)
+            return out
+        session.attention_depth += 1
         try:
-            return func(*args, **(kwargs or {}))
+            out = func(*args, **(kwargs or {}))
         finally:
-            self._session.attention_depth -= 1
+            session.attention_depth -= 1
+        if session.recording:
+            session.record_nodes(out, attention=True)
+        return out
 
 
 # What a post hook registered with ``always_call=True`` gets as output when forward raised.
@@ -120,12 +144,26 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """
 
     def __init__(
-        self, model: nn.Module, conventions: Sequence[Convention], source_file: str | None
+        self,
+        model: nn.Module,
+        conventions: Sequence[Convention],
+        source_file: str | None,
+        training: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        # One tally per convention for the forward; a training mode would add a "backward"
-        # set here and make it current while the backward runs.
+        # One tally per convention for the forward; in training mode one "backward" and one
+        # "recompute" tally more for each convention that has a backward.
         self.tallies = [ConventionTally(c) for c in conventions]
+        with_backward = [c for c in conventions if training and c.has_backward]
+        self.backward_tallies = [ConventionTally(c, "backward") for c in with_backward]
+        self.recompute_tallies = [ConventionTally(c, "recompute") for c in with_backward]
+        self.root_id = id(model)
+        # Training forward: tag the autograd nodes each torch call creates (``record_nodes``).
+        self.recording = training
+        # Set while the backward runs: ops are charged to the nodes' tags (``_backward_op``).
+        self.in_backward = False
+        # The first line (0 if outside the file) that ran a torch call with grad disabled.
+        self.grad_off_line: int | None = None
         # (tally, whether its op rules charge, the convention pricing the ops it leaves out)
         self._op_tallies = [
             (t, t.convention.charges_ops, t.convention.prices_left_out_ops)
@@ -158,6 +196,8 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if id(module) not in self.known:
             return
         self.stack.append(module)
+        if self.in_backward:  # a checkpointed segment re-running: counted as recompute
+            return
         if self.source_files:
             # Only a call written in the analysed file marks a call site; calls made inside
             # an imported block (torchvision's, say) are part of that call.
@@ -180,6 +220,13 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if not self.stack or self.stack[-1] is not module:
             return
         self.stack.pop()
+        if self.in_backward:
+            # Reentrant checkpoint re-runs the segment with grad on, on the engine's thread
+            # where the torch function mode is off, then differentiates what it built: tag
+            # those nodes here, module by module (the innermost first).
+            if self.recording and output is not _RAISED and torch.is_grad_enabled():
+                self.record_nodes(output, attention=False, module=module)
+            return
         if output is _RAISED:  # always_call: forward raised; keep the stack right, count nothing
             for tally in self._module_tallies:
                 if tally.convention.module_rule(module) is not None:
@@ -237,6 +284,9 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
         if out is None:
             out = func(*args, **kwargs)
+        if self.in_backward:
+            self._backward_op(packet, args, kwargs, out)
+            return out
         frame = self._source_frame(sys._getframe(1)) if self.source_files else None
         charged: list[tuple[ConventionTally, str, int]] | None = None
         for tally, charges_ops, pricer in self._op_tallies:
@@ -271,6 +321,84 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if shape is not None:
                     self.lines[line].output_shape = shape
         return out
+
+    # --- training ----------------------------------------------------------------------------
+
+    def record_nodes(self, out: Any, attention: bool, module: nn.Module | None = None) -> None:
+        """Tag the autograd nodes behind ``out`` that no earlier call tagged with this call's
+        module and line (the nodes of ops a torch function ran inside itself included)."""
+        if self.in_backward and not torch.is_grad_enabled():
+            return  # the backward's own nodes (create_graph) differentiate nothing of ours
+        site: _NodeSite | None = None
+        for tensor in _tensors(out):
+            node = tensor.grad_fn
+            if node is None:
+                if self.grad_off_line is None and not torch.is_grad_enabled():
+                    line = self._line(self._source_frame(sys._getframe(1)))
+                    self.grad_off_line = line or 0
+                continue
+            pending = [node]
+            while pending:
+                node = pending.pop()
+                metadata = _metadata(node)
+                if _NODE_KEY in metadata:
+                    continue
+                if site is None:
+                    frame = self._source_frame(sys._getframe(1))
+                    if module is None and self.stack:
+                        module = self.stack[-1]
+                    line = frame.f_lineno if frame is not None else None
+                    site = (id(module) if module is not None else None, line, attention)
+                metadata[_NODE_KEY] = site
+                pending.extend(n for n, _ in node.next_functions if n is not None)
+
+    def discard_backward(self) -> None:
+        """Forget what a backward that failed half-way had charged."""
+        for tally in (*self.backward_tallies, *self.recompute_tallies):
+            tally.modules.clear()
+            tally.lines.clear()
+            tally.uncounted.clear()
+        del self.stack[:]
+
+    def _backward_op(
+        self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any
+    ) -> None:
+        """Charge an op run by the backward to the forward site it differentiates."""
+        node = torch._C._current_autograd_node()
+        site: _NodeSite = (None, None, False)
+        if node is not None:
+            site = _metadata(node).get(_NODE_KEY, site)
+        module_id, line, attention = site
+        tallies = self.backward_tallies
+        # The engine runs backward functions with grad off; checkpoint re-runs the forward
+        # segment with grad on, in the model's own frames and modules.
+        if torch.is_grad_enabled():
+            tallies = self.recompute_tallies
+            if self.stack:
+                module_id = id(self.stack[-1])
+            frame = self._source_frame(sys._getframe(2))
+            if frame is not None:
+                line = self._line(frame)
+            attention = attention or bool(self.attention_depth)
+        if module_id is None:
+            module_id = self.root_id
+        for tally in tallies:
+            rule = tally.convention.op_rule(packet)
+            if rule is FREE:
+                continue
+            if rule is UNCOUNTED:
+                tally.uncounted[packet._qualified_op_name] += 1
+                continue
+            try:
+                macs = int(rule.formula(args, kwargs, out))
+            except Exception:
+                tally.uncounted[packet._qualified_op_name] += 1
+                continue
+            if macs:
+                family = "attention" if attention else rule.family
+                tally.charge_module(module_id, family, macs)
+                if line is not None:
+                    tally.charge_line(line, family, macs)
 
     def _price_left_out(
         self,
@@ -333,6 +461,11 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         return lasti == last_lasti and recalled
 
 
+def _metadata(node: Any) -> dict[str, Any]:
+    # A property at run time; torch's stubs declare it a method.
+    return cast(dict[str, Any], node.metadata)
+
+
 def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """The call's arguments in ``forward``'s order, so `mha(query=q, key=k, value=v)` reads
     like `mha(q, k, v)` to the ptflops formulas."""
@@ -386,17 +519,32 @@ def _nbytes(output: Any) -> int:
 # --- the report --------------------------------------------------------------------------
 
 
+def _all_tallies(session: _Session) -> list[ConventionTally]:
+    """Every tally of the pass: the forward ones (main convention first), then the backward
+    and the recompute ones of the conventions that have a backward."""
+    return [*session.tallies, *session.backward_tallies, *session.recompute_tallies]
+
+
+def _main_phases(session: _Session) -> list[ConventionTally]:
+    """The main convention's tallies: its forward, and its backward and recompute if any."""
+    main = session.tallies[0].convention
+    return [t for t in _all_tallies(session) if t.convention is main]
+
+
 def _layers(
     model: nn.Module, session: _Session, constructed_at: Mapping[int, int] | None
 ) -> tuple[list[LayerCost], list[dict[str, Charge]]]:
     """Every module in ``named_modules()`` order; containers carry their subtree's totals.
 
-    The layers carry the main convention's figures; the second list, per tally after the
-    main one, each layer's subtree ``Charge`` by path.
+    The layers carry the main convention's figures (in training mode the sum of its phases,
+    each phase also on its own); the second list, per tally of ``_all_tallies``, each
+    layer's subtree ``Charge`` by path.
     """
     layers: list[LayerCost] = []
-    tallies = session.tallies
-    others: list[dict[str, Charge]] = [{} for _ in tallies[1:]]
+    tallies = _all_tallies(session)
+    main = [i for i, t in enumerate(tallies) if t.convention is tallies[0].convention]
+    training = len(main) > 1
+    by_tally: list[dict[str, Charge]] = [{} for _ in tallies]
     seen: set[int] = set()
     # A parameter shared by two subtrees counts in the first one only, so parents add up.
     seen_params: set[int] = set()
@@ -418,8 +566,8 @@ def _layers(
         )
         layers.append(layer)
         # Made now, filled below: the charges keep the layers' (pre-)order.
-        charges = [Charge() for _ in others]
-        for by_path, charge in zip(others, charges, strict=True):
+        charges = [Charge() for _ in tallies]
+        for by_path, charge in zip(by_tally, charges, strict=True):
             by_path[path] = charge
         subtree = []
         for tally in tallies:
@@ -438,39 +586,62 @@ def _layers(
                 total.macs += part.macs
                 total.ops.update(part.ops)
             params += child_params
-        main = subtree[0]
-        layer.macs = main.macs
-        layer.flops = 2 * main.macs
+        phases = [subtree[i] for i in main]
+        ops: Counter[str] = Counter()
+        for cost in phases:
+            ops.update(cost.ops)
+        layer.macs = sum(cost.macs for cost in phases)
+        layer.flops = 2 * layer.macs
         layer.params = params
-        layer.ops = dict(main.ops)
-        for charge, cost in zip(charges, subtree[1:], strict=True):
+        layer.ops = dict(ops)
+        if training:
+            layer.forward_macs, layer.backward_macs, layer.recompute_macs = (
+                cost.macs for cost in phases
+            )
+        for charge, cost in zip(charges, subtree, strict=True):
             charge.macs, charge.ops = cost.macs, dict(cost.ops)
         return subtree, params
 
     visit(model, "", 0)
-    return layers, others
+    return layers, by_tally
 
 
-def _lines(session: _Session, tally: ConventionTally) -> list[LineCost]:
+def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCost]:
+    """The lines with the figures of ``phases`` (one convention's tallies) summed; with more
+    than one phase, each phase's MACs too."""
     empty = Cost()
     lines = []
-    for line, site in sorted(session.lines.items()):
-        cost = tally.lines.get(line, empty)
-        lines.append(
-            LineCost(
-                line=line,
-                macs=cost.macs,
-                flops=2 * cost.macs,
-                output_shape=site.output_shape,
-                calls=max(site.calls, 1),
-                ops=dict(cost.ops),
-            )
+    numbers = set(session.lines)
+    for tally in phases[1:]:
+        numbers.update(tally.lines)
+    for line in sorted(numbers):
+        site = session.lines.get(line) or _Site()
+        costs = [tally.lines.get(line, empty) for tally in phases]
+        ops: Counter[str] = Counter()
+        for cost in costs:
+            ops.update(cost.ops)
+        macs = sum(cost.macs for cost in costs)
+        entry = LineCost(
+            line=line,
+            macs=macs,
+            flops=2 * macs,
+            output_shape=site.output_shape,
+            calls=max(site.calls, 1),
+            ops=dict(ops),
         )
+        if len(costs) > 1:
+            entry.forward_macs, entry.backward_macs, entry.recompute_macs = (
+                cost.macs for cost in costs
+            )
+        lines.append(entry)
     return lines
 
 
-def _uncounted(tally: ConventionTally) -> list[UncountedOp]:
-    return [UncountedOp(op, n) for op, n in sorted(tally.uncounted.items())]
+def _uncounted(phases: Sequence[ConventionTally]) -> list[UncountedOp]:
+    counts: Counter[str] = Counter()
+    for tally in phases:
+        counts.update(tally.uncounted)
+    return [UncountedOp(op, n) for op, n in sorted(counts.items())]
 
 
 def _convention_count(
@@ -483,9 +654,9 @@ def _convention_count(
         macs=root.macs,
         ops=dict(root.ops),
         layers=layers,
-        lines={c.line: Charge(c.macs, c.ops) for c in _lines(session, tally)},
-        uncounted_ops=_uncounted(tally),
-        notes=tally.convention.notes(tally),
+        lines={c.line: Charge(c.macs, c.ops) for c in _lines(session, [tally])},
+        uncounted_ops=_uncounted([tally]),
+        notes=tally.convention.notes(tally) if tally.phase == "forward" else [],
     )
 
 
@@ -542,10 +713,95 @@ def _device_of(model: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any
     return "cpu"
 
 
-def _set_eval(model: nn.Module) -> list[tuple[nn.Module, bool]]:
+def _set_mode(model: nn.Module, training: bool) -> list[tuple[nn.Module, bool]]:
     modes = [(m, m.training) for m in model.modules()]
-    model.eval()
+    model.train(training)
     return modes
+
+
+MODES: dict[str, Mode] = {
+    "inference": "inference",
+    "eval": "inference",
+    "training": "training",
+    "train": "training",
+}
+
+
+def _mode(name: str) -> Mode:
+    mode = MODES.get(name)
+    if mode is None:
+        raise ValueError(f"unknown mode {name!r}: use 'inference' or 'train'")
+    return mode
+
+
+def _is_loss(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.dim() == 0 and value.is_floating_point()
+
+
+def _loss_of(output: Any) -> tuple[torch.Tensor | None, str]:
+    """The loss a training step differentiates, and which output it is (for the report).
+
+    A 0-d floating tensor: ``.loss`` (Hugging Face with ``labels``), a ``loss`` key, an
+    element of a returned tuple (nanoGPT's ``(logits, loss)``) or the output itself; else the
+    sum of every floating output. None (and what the output is) when there is none.
+    """
+    if not isinstance(output, torch.Tensor):
+        attribute = getattr(output, "loss", None)
+        if _is_loss(attribute):
+            return attribute, "output.loss"
+    if isinstance(output, Mapping) and _is_loss(output.get("loss")):
+        return output["loss"], 'output["loss"]'
+    if isinstance(output, (tuple, list)):
+        for i, item in enumerate(output):
+            if _is_loss(item):
+                return item, f"output[{i}] (a 0-d tensor)"
+    if _is_loss(output):
+        return output, "the output (a 0-d tensor)"
+    floats = [t for t in _tensors(output) if t.is_floating_point() or t.is_complex()]
+    if not floats:
+        kinds = sorted({_dtype_name(t.dtype) for t in _tensors(output)})
+        got = f"only {', '.join(kinds)} tensors" if kinds else f"a {type(output).__name__}"
+        return None, got
+    loss = floats[0].sum()
+    for tensor in floats[1:]:
+        loss = loss + tensor.sum()
+    n = len(floats)
+    return loss, f"the sum of the floating output{'s' if n > 1 else ''} ({n} tensor{'s' * (n > 1)})"
+
+
+def _no_backward_reason(
+    loss: torch.Tensor | None, described: str, grad_off_line: int | None
+) -> str | None:
+    """Why the training step has no backward (None when it has one)."""
+    if loss is None:
+        return (
+            f"no backward: the output has no floating tensor to take as the loss ({described}); "
+            "return logits or a 0-d loss for training mode to count the backward"
+        )
+    if loss.requires_grad:
+        return None
+    if grad_off_line is not None:
+        where = f"; line {grad_off_line} ran under it" if grad_off_line else ""
+        return (
+            f"no backward: forward ran with gradients off (under torch.no_grad() or "
+            f"torch.inference_mode(){where}), so autograd recorded nothing to differentiate; "
+            "remove it to count the training step"
+        )
+    return (
+        f"no backward: the loss ({described}) does not require grad: no trainable parameter "
+        "or input feeds it (all frozen, or only integer or detached ops on the way)"
+    )
+
+
+def _backward(model: nn.Module, loss: torch.Tensor, args: tuple[Any, ...], kwargs: Any) -> None:
+    """``loss.backward()``, leaving the parameters' and inputs' ``.grad`` as they were."""
+    leaves = [*model.parameters(), *_tensors(list(args)), *_tensors(dict(kwargs))]
+    grads = [(t, t.grad) for t in leaves if t.requires_grad]
+    try:
+        torch.autograd.backward(loss)
+    finally:
+        for tensor, grad in grads:
+            tensor.grad = grad
 
 
 def count_model(
@@ -562,8 +818,14 @@ def count_model(
     line: int = 1,
     inputs: list[InputSpec] | None = None,
     device: str | None = None,
+    mode: str = "inference",
 ) -> ModelReport:
     """Run ``model(*args, **kwargs)`` once in eval mode without gradients and count it.
+
+    ``mode="train"`` (or ``"training"``) counts a training step instead: the forward in
+    ``train()`` with gradients, then the loss's backward (``_loss_of``), each backward op
+    charged to the forward's module and line. The layers', lines' and total's ``macs`` are
+    then the sum of ``forward_macs``, ``backward_macs`` and ``recompute_macs``.
 
     ``convention`` (default ``macs``, else the first of ``conventions``) fills the report's
     figures; with ``conventions`` the same pass also charges each of them, and
@@ -577,29 +839,53 @@ def count_model(
     if kind not in ("class", "instance"):
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
+    training = _mode(mode) == "training"
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
-    session = _Session(model, chosen, source_file)
+    session = _Session(model, chosen, source_file, training)
     moe.begin()
-    modes = _set_eval(model)
+    modes = _set_mode(model, training)
     pre = nn.modules.module.register_module_forward_pre_hook(session.pre_hook)
     post = nn.modules.module.register_module_forward_hook(
         session.post_hook, with_kwargs=True, always_call=True
     )
+    grad = torch.enable_grad() if training else torch.no_grad()
+    # train() updates real buffers (batch-norm statistics): the count leaves them as they were.
+    buffers = [(b, b.clone()) for b in model.buffers() if training and not b.is_meta]
+    no_backward: str | None = None
+    loss_of = ""
     try:
-        with torch.no_grad(), default_device, _AttentionScope(session), session:
-            model(*args, **kwargs)
+        with grad, default_device, _AttentionScope(session), session:
+            output = model(*args, **kwargs)
+            if training:
+                loss, loss_of = _loss_of(output)
+                no_backward = _no_backward_reason(loss, loss_of, session.grad_off_line)
+                del output
+                if loss is not None and no_backward is None:
+                    session.in_backward = True
+                    try:
+                        _backward(model, loss, args, kwargs)
+                    except Exception as e:  # the forward's counts stand; say why no backward
+                        session.discard_backward()
+                        no_backward = f"no backward: it raised {type(e).__name__}: {e}"
+                    finally:
+                        session.in_backward = False
+                del loss
     finally:
         pre.remove()
         post.remove()
-        for module, training in modes:
-            module.training = training
+        for module, was_training in modes:
+            module.training = was_training
+        with torch.no_grad():
+            for buffer, value in buffers:
+                buffer.copy_(value)
 
     params, trainable, param_bytes = _param_totals(model)
-    layers, others = _layers(model, session, constructed_at)
+    layers, charges = _layers(model, session, constructed_at)
     root = layers[0]
     tally = session.tallies[0]
+    phases = _main_phases(session)
     report = ModelReport(
         name=name or type(model).__name__,
         kind="instance" if kind == "instance" else "class",
@@ -617,15 +903,45 @@ def count_model(
             active_params=moe.active_params(model, params),
         ),
         layers=layers,
-        lines=_lines(session, tally),
-        uncounted_ops=_uncounted(tally),
+        lines=_lines(session, phases),
+        uncounted_ops=_uncounted(phases),
         ops=dict(root.ops),
         notes=tally.convention.notes(tally) + moe.routing_notes(),
+        mode="training" if training else "inference",
     )
-    if len(session.tallies) > 1:
-        main_layers = {layer.path: Charge(layer.macs, dict(layer.ops)) for layer in layers}
+    if training:
+        _training_notes(report, phases, loss_of, no_backward)
+    tallies = _all_tallies(session)
+    if len(tallies) > 1:
         report.counts = [
-            _convention_count(session, t, charges)
-            for t, charges in zip(session.tallies, [main_layers, *others], strict=True)
+            _convention_count(session, t, by_path)
+            for t, by_path in zip(tallies, charges, strict=True)
         ]
     return report
+
+
+def _training_notes(
+    report: ModelReport, phases: list[ConventionTally], loss_of: str, no_backward: str | None
+) -> None:
+    """A training step's totals per phase, which output was the loss, and what is missing."""
+    assert report.total is not None
+    root = report.layers[0]
+    convention = phases[0].convention
+    if len(phases) > 1:
+        report.total.forward_macs = root.forward_macs
+        report.total.backward_macs = root.backward_macs
+        report.total.recompute_macs = root.recompute_macs
+    report.loss = loss_of or None
+    if no_backward is not None:
+        report.no_backward = no_backward
+        return
+    if not convention.has_backward:
+        report.notes.append(
+            f"training mode: the {convention.name} convention has no backward of its own, so "
+            "only the forward (in train()) is shown; the macs convention counts the backward"
+        )
+        return
+    report.notes.append(
+        f"training step: forward in train(), then the backward of {loss_of}; each backward op "
+        "is charged to the forward module and line it differentiates"
+    )

@@ -173,6 +173,26 @@ def _conv_macs(weight: Any, out: Any) -> int:
     return _numel(_shape(out)) * _numel(_shape(weight)[1:])
 
 
+# torch 2.13's formula counts a grouped conv's weight gradient `groups` times (it convolves
+# the whole input with the whole grad_output); flopsight's own replaces it (docs/conventions.md).
+del OP_RULES[aten.convolution_backward]
+
+
+@register(aten.convolution_backward, "conv")
+def _convolution_backward(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # (grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+    # output_padding, groups, output_mask). Both the input gradient (a transposed conv of
+    # grad_output) and the weight gradient (each weight element accumulates over the same
+    # positions as in the forward) cost the forward's MACs; the bias gradient is a sum (free).
+    grad_output, x, weight = args[:3]
+    transposed = bool(args[7])
+    mask = args[10] if len(args) > 10 else kwargs.get("output_mask", (True, True, True))
+    # Forward MACs: one dot product over weight[1:] per element of the conv's output (of the
+    # input for a transposed conv, whose weight is [in, out / groups, *kernel]).
+    forward = _numel(_shape(x if transposed else grad_output)) * _numel(_shape(weight)[1:])
+    return forward * (int(bool(mask[0])) + int(bool(mask[1])))
+
+
 @register([aten.mkldnn_convolution, aten._conv_depthwise2d, aten.conv_depthwise3d], "conv")
 def _direct_conv(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
     return _conv_macs(args[1], out)
@@ -227,6 +247,14 @@ def _attention_macs(q: tuple[int, ...], k: tuple[int, ...], v: tuple[int, ...]) 
 )
 def _sdpa(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
     return _attention_macs(_shape(args[0]), _shape(args[1]), _shape(args[2]))
+
+
+@register(aten._scaled_dot_product_flash_attention_for_cpu_backward, "attention")
+def _sdpa_cpu_backward(args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> int:
+    # (grad_out, query, key, value, out, logsumexp, ...): the same four matmuls and recomputed
+    # scores as torch's formula for the other fused attention backward kernels.
+    shapes = [_shape(t) for t in args[:4]]
+    return int(flop_counter.sdpa_backward_flop_count(*shapes)) // 2  # type: ignore[no-untyped-call]
 
 
 @register(aten._native_multi_head_attention, "attention")
@@ -284,6 +312,18 @@ _FREE_NAMES = frozenset(
     t_copy tensor_split tile topk trace transpose transpose_copy tril triu unbind unflatten
     unfold uniform unique unsafe_chunk unsafe_split unsafe_split_with_sizes unsqueeze
     unsqueeze_copy var view view_copy where zero zeros zeros_like
+    """.split()  # noqa: SIM905
+)
+
+# The backward's elementwise, copy and scatter ops (training mode), by exact name.
+_FREE_BACKWARD_NAMES = frozenset(
+    """
+    _masked_softmax_backward _prelu_kernel_backward as_strided_scatter diagonal_backward
+    elu_backward embedding_backward embedding_dense_backward glu_backward
+    hardshrink_backward hardsigmoid_backward hardswish_backward hardtanh_backward
+    index_select_backward leaky_relu_backward log_sigmoid_backward mish_backward
+    rrelu_with_noise_backward select_backward slice_backward softplus_backward
+    softshrink_backward unfold_backward
     """.split()  # noqa: SIM905
 )
 
@@ -357,7 +397,12 @@ def is_free(packet: torch._ops.OpOverloadPacket) -> bool:
     if namespace != "aten":
         return False
     name = packet.__name__
-    return name in _FREE_NAMES or name.rstrip("_") in _FREE_NAMES or name.startswith(_FREE_PREFIXES)
+    return (
+        name in _FREE_NAMES
+        or name.rstrip("_") in _FREE_NAMES
+        or name in _FREE_BACKWARD_NAMES
+        or name.startswith(_FREE_PREFIXES)
+    )
 
 
 def classify(packet: torch._ops.OpOverloadPacket) -> OpRule:

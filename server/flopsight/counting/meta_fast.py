@@ -332,3 +332,97 @@ def _mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         shape = [s for i, s in enumerate(x.shape) if i not in reduced]
     return torch.empty(shape, dtype=x.dtype, device="meta")
+
+
+# --- the backward's (training mode) -------------------------------------------------------
+
+
+def _mask(args: tuple[Any, ...], at: int) -> list[bool] | None:
+    mask = args[at] if len(args) > at else None
+    if not isinstance(mask, (list, tuple)) or len(mask) != 3:
+        return None
+    return [bool(m) for m in mask]
+
+
+def _like_or_none(wanted: bool, t: Any) -> Any:
+    return torch.empty_like(t) if wanted else None
+
+
+@register([aten.native_batch_norm_backward])
+def _batch_norm_backward(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (grad_out, input, weight, running_mean, running_var, save_mean, save_invstd, train,
+    # eps, output_mask): grad_input laid out as the input, the weight's and bias's as weight.
+    grad, x, weight = args[:3]
+    mask = _mask(args, 9)
+    if kwargs or mask is None or not _plain_or_channels_last(x) or x.dim() < 2:
+        return None
+    if not _meta_tensor(grad) or grad.shape != x.shape or grad.stride() != x.stride():
+        return None
+    if not all(a is None or _meta_tensor(a) for a in args[2:7]):
+        return None
+    if (mask[1] or mask[2]) and (weight is None or weight.shape != (x.shape[1],)):
+        return None
+    # The kernel makes grad_input whatever the mask says.
+    return (
+        torch.empty_like(x),
+        _like_or_none(mask[1], weight),
+        _like_or_none(mask[2], weight),
+    )
+
+
+@register([aten.native_layer_norm_backward])
+def _layer_norm_backward(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (grad_out, input, normalized_shape, mean, rstd, weight, bias, output_mask)
+    grad, x, _, mean, rstd, weight, bias = args[:7]
+    mask = _mask(args, 7)
+    if kwargs or mask is None or not (_plain(x) and _plain(grad)) or grad.shape != x.shape:
+        return None
+    if not (_meta_tensor(mean) and _meta_tensor(rstd)):
+        return None
+    if (mask[1] and not _plain(weight)) or (mask[2] and not _plain(bias)):
+        return None
+    return _like_or_none(mask[0], x), _like_or_none(mask[1], weight), _like_or_none(mask[2], bias)
+
+
+@register([aten.threshold_backward, aten.gelu_backward, aten.silu_backward])
+def _activation_backward(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (grad_output, self, ...numbers or strings): elementwise over two equally laid out tensors.
+    grad, x = args[:2]
+    if not (_dense(grad) and _meta_tensor(x)) or not grad.dtype.is_floating_point:
+        return None
+    if (grad.shape, grad.stride(), grad.dtype) != (x.shape, x.stride(), x.dtype):
+        return None
+    if any(isinstance(a, torch.Tensor) for a in (*args[2:], *kwargs.values())):
+        return None
+    return torch.empty_like(grad)
+
+
+@register([aten._softmax_backward_data])
+def _softmax_backward(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (grad_output, output, dim, input_dtype)
+    grad, out = args[:2]
+    dtype = args[3] if len(args) > 3 else kwargs.get("input_dtype")
+    if not (_plain(grad) and _plain(out)) or grad.shape != out.shape:
+        return None
+    if grad.dtype != out.dtype or dtype != grad.dtype:
+        return None
+    return torch.empty(grad.shape, dtype=grad.dtype, device="meta")
+
+
+@register([aten.convolution_backward])
+def _convolution_backward(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # (grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+    # output_padding, groups, output_mask); row-major tensors only (channels_last gives
+    # channels_last weight gradients).
+    grad, x, weight, bias_sizes = args[:4]
+    mask = _mask(args, 10)
+    if kwargs or mask is None or not all(_plain(t) for t in (grad, x, weight)):
+        return None
+    if not (grad.dtype == x.dtype == weight.dtype):
+        return None
+    bias = None
+    if mask[2]:
+        if not isinstance(bias_sizes, (list, tuple)) or len(bias_sizes) != 1:
+            return None
+        bias = torch.empty(tuple(int(s) for s in bias_sizes), dtype=grad.dtype, device="meta")
+    return _like_or_none(mask[0], x), _like_or_none(mask[1], weight), bias

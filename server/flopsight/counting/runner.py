@@ -419,6 +419,7 @@ def analyse_model(
                 line=spec.line,
                 inputs=inputs,
                 device=device,
+                mode=spec.mode or request.mode,
             )
         except (Exception, SystemExit) as e:
             # forward read data (``.item()``, ``.tolist()``): meta has none, real tensors do.
@@ -467,7 +468,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
         d = analysis.syntax_error
         raise SourceSyntaxError(request.path, d.span.line, d.span.col + 1, d.message)
     tree = ast.parse(request.text, filename=request.path)
-    report = FileReport(file=request.path, convention=request.convention)
+    report = FileReport(file=request.path, convention=request.convention, mode=request.mode)
     report.environment = environment()
     output = CapturedOutput()
     had_torchvision = "torchvision" in sys.modules  # a warm worker imports it up front

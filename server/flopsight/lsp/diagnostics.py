@@ -105,6 +105,15 @@ def model_diagnostics(
             severity = types.DiagnosticSeverity.Warning
         rng = lines.span_range(pragma) if pragma is not None else lines.line_range(line)
         out.append(make(rng, code.value, message, severity))
+    if model.no_backward:
+        out.append(
+            make(
+                lines.line_range(model.line),
+                Code.FS206.value,
+                f"{model.display_name}: {model.no_backward} (the forward is counted)",
+                types.DiagnosticSeverity.Warning,
+            )
+        )
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(

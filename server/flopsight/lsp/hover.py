@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -34,6 +35,54 @@ def format_inputs(inputs: Sequence[InputSpec]) -> str:
         )
         parts.append(shape if spec.dtype == "float32" else f"{shape} {spec.dtype}")
     return ", ".join(parts)
+
+
+_INTEGER_DTYPES = ("int64", "int32", "int16", "int8", "uint8", "long", "int")
+
+
+def tokens_of(inputs: Sequence[InputSpec]) -> int | None:
+    """Tokens a step sees: the numel of the first integer input (token ids), else batch × time
+    of a 3-d input (embeddings); None for other inputs (images)."""
+    for spec in inputs:
+        if spec.dtype in _INTEGER_DTYPES and spec.shape:
+            return math.prod(spec.shape)
+    for spec in inputs:
+        if len(spec.shape) == 3:
+            return spec.shape[0] * spec.shape[1]
+    return None
+
+
+def training_lines(m: ModelReport) -> list[str]:
+    """A training step's split, its loss, and its FLOPs per token over N (the 6·N·D rule)."""
+    t = m.total
+    if t is None or not m.training:
+        return []
+    out = []
+    if m.no_backward:
+        out += [f"**no backward** (FS206): {m.no_backward}", ""]
+    if t.forward_macs is not None:
+        split = f"fwd {format_macs(t.forward_macs)} · bwd {format_macs(t.backward_macs or 0)}"
+        if t.recompute_macs:
+            split += f" · recompute {format_macs(t.recompute_macs)}"
+        out += [f"train step: {split}" + (f" · loss `{m.loss}`" if m.loss else ""), ""]
+    tokens = tokens_of(m.inputs)
+    if tokens and t.params and t.backward_macs:
+        ratio = t.flops / tokens / t.params
+        out += [
+            f"training FLOPs per token: **{ratio:.1f} × N** (N = {format_params(t.params)} "
+            f"params, {tokens:,} tokens; the 6·N·D rule says 6 × N)",
+            "",
+        ]
+    return out
+
+
+def _split_text(cost: LayerCost | LineCost) -> str:
+    if cost.forward_macs is None:
+        return ""
+    text = f"fwd {format_macs(cost.forward_macs)} · bwd {format_macs(cost.backward_macs or 0)}"
+    if cost.recompute_macs:
+        text += f" · recompute {format_macs(cost.recompute_macs)}"
+    return text
 
 
 def _footer(anchored: AnchoredModel) -> str:
@@ -69,6 +118,7 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
         ),
         "",
     ]
+    lines += training_lines(m)
     if m.ops:
         lines += [op_breakdown(m.ops), ""]
     measured = measured_summary(m, m.peak_gflops_per_s)
@@ -123,6 +173,8 @@ def layer_card(anchored: AnchoredModel, layers: Sequence[LayerCost]) -> str:
             + (f" · called {layer.calls}×" if layer.calls > 1 else ""),
             "",
         ]
+        if _split_text(layer):
+            out += [f"train step: {_split_text(layer)}", ""]
         if layer.ops:
             out += [op_breakdown(layer.ops), ""]
         measured = measured_summary(layer, m.peak_gflops_per_s)
@@ -146,6 +198,8 @@ def line_card(anchored: AnchoredModel, cost: LineCost, names: LineNames = PLAIN)
         + (f" · runs {cost.calls}×" if cost.calls > 1 else ""),
         "",
     ]
+    if _split_text(cost):
+        out += [f"train step: {_split_text(cost)}", ""]
     if cost.ops:
         out += [op_breakdown(cost.ops), ""]
     out.append(_footer(anchored))

@@ -1,8 +1,9 @@
 """Code lenses above each analysed model, the ``flopsight.server.showReport`` table, the summary.
 
-The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` and runs the
-command ``flopsight.server.showReport`` with ``[uri, model name]``, whose answer is the
-per-layer table as markdown.
+The lens reads ``7.82 GMac · 15.64 GFLOPs · 28.68 M params · (1, 3, 224, 224)`` (a training
+step: ``train step 23.46 GMac (fwd 7.82 · bwd 15.64) · 28.68 M params · ...``) and runs the
+command ``flopsight.server.showReport`` with ``[uri, model name]``, whose answer is the per-layer
+table as markdown.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flopsight.report.table import PLAIN, LineNames
 from flopsight.report.units import (
     format_flops,
     format_macs,
+    step_title,
 )
 
 # The server's commands; editor commands (the VS Code extension's flopsight.showReport) differ.
@@ -39,6 +41,9 @@ def model_title(model: ModelReport) -> str | None:
     if model.status == "ok" and model.total is not None:
         t = model.total
         parts = [format_macs(t.macs), format_flops(t.flops), params_text(t.params, t.active_params)]
+        if t.forward_macs is not None:
+            step = step_title(t.macs, t.forward_macs, t.backward_macs or 0, t.recompute_macs or 0)
+            parts = [step, params_text(t.params, t.active_params)]
         if model.inputs:
             parts.append(format_inputs(model.inputs))
         return " · ".join(parts)

@@ -363,7 +363,11 @@ class Session:
         if not settings.execute:  # turned off, or the workspace lost trust: nothing may run on
             self._cancel_jobs(None)
         for doc in self.documents.values():
-            if old.convention != settings.convention or not settings.execute:
+            if (
+                old.convention != settings.convention
+                or old.mode != settings.mode
+                or not settings.execute
+            ):
                 doc.results.clear()
             self.schedule(doc, delay_s=0.0)
 
@@ -488,6 +492,8 @@ class Session:
             convention=settings.convention,
             dims=dict(settings.dims),
             models=[model],
+            # measure times the forward, so its FLOP/s are the forward's.
+            mode="inference" if measure else settings.mode,
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )

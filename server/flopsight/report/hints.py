@@ -5,6 +5,8 @@
   ``118.01 MMac · 9.41 k params · 2.9%``; ``×N`` when the modules built there run N times.
 - A line of ``forward`` doing counted work: ``1.85 GMac → [1, 64, 56, 56]`` (``×N`` likewise).
 - A module-level instance line: the model's total.
+- In training mode the MACs part is the step's split, forward + backward (+ recompute):
+  ``262.14 + 524.29 KMac``.
 
 ``parts`` (the setting ``flopsight.inlayHints.show``) picks the parts, in order: ``macs``,
 ``flops``, ``params`` and ``share`` apply to layer lines; ``macs``, ``flops`` and ``shape`` to
@@ -25,6 +27,7 @@ from flopsight.report.units import (
     format_params,
     format_shape,
     format_share,
+    format_step,
 )
 
 DEFAULT_PARTS: tuple[str, ...] = ("macs", "params", "share", "shape")
@@ -91,12 +94,23 @@ def layers_by_line(model: ModelReport) -> dict[int, list[LayerCost]]:
     return {line: _outermost(layers) for line, layers in grouped.items()}
 
 
+def _macs_text(macs: int, costs: Sequence[LayerCost | LineCost]) -> str:
+    """MACs, or in training mode the split fwd + bwd (+ recompute) of ``costs`` summed."""
+    if not costs or any(c.forward_macs is None for c in costs):
+        return format_macs(macs)
+    return format_step(
+        sum(c.forward_macs or 0 for c in costs),
+        sum(c.backward_macs or 0 for c in costs),
+        sum(c.recompute_macs or 0 for c in costs),
+    )
+
+
 def layer_label(layers: Sequence[LayerCost], total_macs: int, parts: Sequence[str]) -> str:
     macs = sum(layer.macs for layer in layers)
     params = sum(layer.params for layer in layers)
     calls = sum(max(layer.calls, 1) for layer in layers)
     texts = {
-        "macs": format_macs(macs),
+        "macs": _macs_text(macs, layers),
         "flops": format_flops(sum(layer.flops for layer in layers)),
         "params": params_text(params),
         "share": format_share(macs, total_macs),
@@ -105,7 +119,7 @@ def layer_label(layers: Sequence[LayerCost], total_macs: int, parts: Sequence[st
 
 
 def forward_label(cost: LineCost, parts: Sequence[str]) -> str:
-    texts = {"macs": format_macs(cost.macs), "flops": format_flops(cost.flops)}
+    texts = {"macs": _macs_text(cost.macs, [cost]), "flops": format_flops(cost.flops)}
     chosen = [texts[p] for p in parts if p in texts]
     calls = f" ×{cost.calls}" if cost.calls > 1 else ""
     if "shape" in parts and cost.output_shape is not None:
@@ -119,8 +133,9 @@ def forward_label(cost: LineCost, parts: Sequence[str]) -> str:
 def model_label(model: ModelReport, parts: Sequence[str]) -> str:
     if model.total is None:
         return ""
+    root = [layer for layer in model.layers if layer.path == ""]
     texts = {
-        "macs": format_macs(model.total.macs),
+        "macs": _macs_text(model.total.macs, root),
         "flops": format_flops(model.total.flops),
         "params": params_text(model.total.params),
     }

@@ -20,8 +20,11 @@ READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
 
 # Names of ``flopsight.counting.conventions``' registry (a test keeps the two equal).
 Convention = Literal["macs", "ptflops"]
-# The pass a convention's figures come from; a training mode adds "backward".
-Phase = Literal["forward"]
+# The pass a convention's figures come from: the forward, and in training mode the backward
+# and the forward segments activation checkpointing re-runs during it.
+Phase = Literal["forward", "backward", "recompute"]
+# What is counted: one forward (eval, no grad), or a training step (forward + backward).
+Mode = Literal["inference", "training"]
 ModelKind = Literal["class", "instance"]
 ModelStatus = Literal["ok", "error", "skipped"]
 Device = Literal["meta", "meta-params", "cpu", "cuda", "mps"]
@@ -47,6 +50,14 @@ MODEL_MEASURED = (
     "layers_latency_ms_sum",
     "measure",
 )
+
+
+# A training step's split of ``macs`` (total, layers, lines): written only in training mode.
+PHASE_MACS = ("forward_macs", "backward_macs", "recompute_macs")
+
+
+def _phases_of(d: dict[str, Any]) -> dict[str, int | None]:
+    return {name: d.get(name) for name in PHASE_MACS}
 
 
 def _measured(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
@@ -92,6 +103,10 @@ class Totals:
     activation_bytes: int = 0
     # Mixture-of-Experts: the parameters one token uses (routed experts × k / E); else None.
     active_params: int | None = None
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -101,6 +116,7 @@ class Totals:
             "trainable_params": self.trainable_params,
             "param_bytes": self.param_bytes,
             "activation_bytes": self.activation_bytes,
+            **_measured(self, PHASE_MACS),
         }
         if self.active_params is not None:
             out["active_params"] = self.active_params
@@ -111,6 +127,7 @@ class Totals:
         totals = cls(**{k: int(d[k]) for k in cls().to_json()})
         if d.get("active_params") is not None:
             totals.active_params = int(d["active_params"])
+        totals.forward_macs, totals.backward_macs, totals.recompute_macs = _phases_of(d).values()
         return totals
 
 
@@ -134,6 +151,10 @@ class LayerCost:
     gflops_per_s: float | None = None
     # The layer's latency over the model's end-to-end latency.
     time_share: float | None = None
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +169,7 @@ class LayerCost:
             "depth": self.depth,
             "ops": dict(self.ops),
             **_measured(self, LAYER_MEASURED),
+            **_measured(self, PHASE_MACS),
         }
 
     @classmethod
@@ -166,6 +188,7 @@ class LayerCost:
             latency_ms=d.get("latency_ms"),
             gflops_per_s=d.get("gflops_per_s"),
             time_share=d.get("time_share"),
+            **_phases_of(d),
         )
 
 
@@ -179,6 +202,10 @@ class LineCost:
     output_shape: OutputShape = None
     calls: int = 1
     ops: dict[str, int] = field(default_factory=dict)
+    # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
+    forward_macs: int | None = None
+    backward_macs: int | None = None
+    recompute_macs: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,6 +215,7 @@ class LineCost:
             "output_shape": _schema_shape(self.output_shape),
             "calls": self.calls,
             "ops": dict(self.ops),
+            **_measured(self, PHASE_MACS),
         }
 
     @classmethod
@@ -199,6 +227,7 @@ class LineCost:
             output_shape=d.get("output_shape"),
             calls=d.get("calls", 1),
             ops=dict(d.get("ops", {})),
+            **_phases_of(d),
         )
 
 
@@ -385,6 +414,15 @@ class ModelReport:
     counts: list[ConventionCount] = field(default_factory=list)
     # Counted (status "ok"), then not measured: why (refused for memory, no such device).
     measure_error: ModelError | None = None
+    mode: Mode = "inference"
+    # Training mode: which output the backward differentiates ("output[1] (a 0-d tensor)").
+    loss: str | None = None
+    # Training mode without a backward: why (no floating output, no grad ...); FS206.
+    no_backward: str | None = None
+
+    @property
+    def training(self) -> bool:
+        return self.mode == "training"
 
     @property
     def display_name(self) -> str:
@@ -418,6 +456,8 @@ class ModelReport:
             **_measured(self, MODEL_MEASURED),
             **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
             **({"measure_error": self.measure_error.to_json()} if self.measure_error else {}),
+            "mode": self.mode,
+            **_measured(self, ("loss", "no_backward")),
         }
 
     @classmethod
@@ -448,6 +488,9 @@ class ModelReport:
             measure_error=(
                 ModelError.from_json(d["measure_error"]) if d.get("measure_error") else None
             ),
+            mode=d.get("mode", "inference"),
+            loss=d.get("loss"),
+            no_backward=d.get("no_backward"),
         )
 
 
@@ -465,12 +508,15 @@ class FileReport:
     environment: dict[str, str] = field(default_factory=dict)
     # What the job's sandbox held (worker/sandbox.py); None where no worker ran the file.
     sandbox: dict[str, Any] | None = None
+    # The mode asked for (``flopsight.mode``, ``--mode``); a pragma may set one model's.
+    mode: Mode = "inference"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "schema": SCHEMA_ID,
             "file": self.file,
             "convention": self.convention,
+            "mode": self.mode,
             "models": [m.to_json() for m in self.models],
             "warnings": [w.to_json() for w in self.warnings],
             "notes": list(self.notes),
@@ -494,6 +540,7 @@ class FileReport:
             output=d.get("output", ""),
             environment=dict(d.get("environment", {})),
             sandbox=dict(d["sandbox"]) if isinstance(d.get("sandbox"), dict) else None,
+            mode=d.get("mode", "inference"),
         )
 
     def model(self, name: str) -> ModelReport:

@@ -98,10 +98,14 @@ class TreeRow:
 
 
 def footer_lines(model: ModelReport) -> list[str]:
-    """ptflops' three closing lines, from the model's totals."""
+    """ptflops' three closing lines, from the model's totals (a training step's split first)."""
     if model.total is None:
         return []
+    step = []
+    if model.total.forward_macs is not None:
+        step.append(f"Training step: {format_macs(model.total.macs)} ({phases_text(model)})")
     return [
+        *step,
         f"Computational complexity: {format_macs(model.total.macs)}",
         f"Computational complexity: {format_flops(model.total.flops)}",
         f"Number of parameters: {format_params(model.total.params)}"
@@ -112,6 +116,20 @@ def footer_lines(model: ModelReport) -> list[str]:
 def _active(active: int | None) -> str:
     # Mixture-of-Experts: the parameters one token uses, beside the total.
     return "" if active is None else f" · {format_params(active)} active"
+
+
+def phases_text(model: ModelReport) -> str:
+    """``fwd 106.3 GMac · bwd 212.7 GMac`` (and ``recompute``, when checkpointing re-ran any)."""
+    total = model.total
+    if total is None or total.forward_macs is None:
+        return ""
+    parts = [
+        f"fwd {format_macs(total.forward_macs)}",
+        f"bwd {format_macs(total.backward_macs or 0)}",
+    ]
+    if total.recompute_macs:
+        parts.append(f"recompute {format_macs(total.recompute_macs)}")
+    return " · ".join(parts)
 
 
 def _parent(path: str) -> str:
@@ -206,6 +224,10 @@ def tree_rows(model: ModelReport, depth: int | None = None, *, fold: bool = True
                 params=sum(k.params for k in rest),
                 output_shape=first.output_shape,
             )
+            if first.forward_macs is not None:
+                folded.forward_macs = sum(k.forward_macs or 0 for k in rest)
+                folded.backward_macs = sum(k.backward_macs or 0 for k in rest)
+                folded.recompute_macs = sum(k.recompute_macs or 0 for k in rest)
             prefix = indent + ("└─ " if last else "├─ ")
             rows.append(TreeRow(folded, prefix, copies=len(rest), like=_leaf(first)))
 
@@ -259,8 +281,16 @@ def render_model_table(
     )
     total = model.total
     rows = tree_rows(model, depth)
-    header = ("Module (type)", "MACs", "share", "Params", "share", "Output shape", "Line")
-    cells = [
+    header: tuple[str, ...] = (
+        "Module (type)",
+        "MACs",
+        "share",
+        "Params",
+        "share",
+        "Output shape",
+        "Line",
+    )
+    cells: list[tuple[str, ...]] = [
         (
             _truncate(row.name, MAX_NAME_WIDTH),
             format_macs(row.layer.macs),
@@ -272,8 +302,24 @@ def render_model_table(
         )
         for row in rows
     ]
-    widths = [max(len(header[c]), *(len(r[c]) for r in cells)) for c in range(len(header))]
     right = {1, 2, 3, 4, 6}
+    if total.forward_macs is not None:
+        # Training step: MACs is fwd + bwd (+ recompute); the split goes after it.
+        split = ["fwd", "bwd"] + (["recompute"] if total.recompute_macs else [])
+        header = (header[0], header[1], *split, *header[2:])
+        cells = [
+            (
+                c[0],
+                c[1],
+                format_macs(row.layer.forward_macs or 0),
+                format_macs(row.layer.backward_macs or 0),
+                *([format_macs(row.layer.recompute_macs or 0)] if total.recompute_macs else []),
+                *c[2:],
+            )
+            for row, c in zip(rows, cells, strict=True)
+        ]
+        right = {c for c in range(1, len(header)) if header[c] != "Output shape"}
+    widths = [max(len(header[c]), *(len(r[c]) for r in cells)) for c in range(len(header))]
 
     def fmt(values: tuple[str, ...]) -> str:
         out = [
@@ -293,6 +339,8 @@ def render_model_table(
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         lines.append(f"Not counted (no formula in the {convention} convention): {ops}")
+    if model.no_backward:
+        lines.append(f"FS206 {model.no_backward} (the forward is counted)")
     lines += [f"note: {n}" for n in model.notes]
     return "\n".join(lines)
 

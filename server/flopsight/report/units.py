@@ -26,6 +26,26 @@ def format_macs(macs: float, precision: int = 2) -> str:
     return f"{number} {prefix}Mac"
 
 
+def format_step(forward: float, backward: float, recompute: float = 0) -> str:
+    """A training step's split as fwd + bwd (+ recompute): ``262.14 + 524.29 KMac``, one unit
+    when the parts share it, ``5.12 KMac + 10.24 KMac`` when they don't."""
+    parts = [forward, backward] + ([recompute] if recompute else [])
+    scaled = [_scaled(p, _MAC_PREFIXES, 2) for p in parts]
+    if len({prefix for _, prefix in scaled}) == 1:
+        return " + ".join(number for number, _ in scaled) + f" {scaled[0][1]}Mac"
+    return " + ".join(format_macs(p) for p in parts)
+
+
+def step_title(total: float, forward: float, backward: float, recompute: float = 0) -> str:
+    """``train step 1.60 MMac (fwd 0.67 · bwd 0.94)``: the split in the total's unit."""
+    _, prefix = _scaled(total, _MAC_PREFIXES, 2)
+    scale = dict((p, s) for s, p in _MAC_PREFIXES).get(prefix, 1)
+    split = f"fwd {forward / scale:.2f} · bwd {backward / scale:.2f}"
+    if recompute:
+        split += f" · recompute {recompute / scale:.2f}"
+    return f"train step {format_macs(total)} ({split})"
+
+
 def format_flops(flops: float, precision: int = 2) -> str:
     """``1341460`` → ``1.34 MFLOPs``."""
     number, prefix = _scaled(flops, _MAC_PREFIXES, precision)

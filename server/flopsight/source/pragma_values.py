@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from flopsight.source.annotations import ForwardInputs
 from flopsight.source.model import InputAnnotation, SourceDiagnostic, Span
@@ -26,6 +26,16 @@ class PragmaSettings:
     init: dict[str, Any] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)
     label: str | None = None
+    mode: Literal["inference", "training"] | None = None
+
+
+# The pragma's ``mode=`` spellings.
+PRAGMA_MODES: dict[str, Literal["inference", "training"]] = {
+    "train": "training",
+    "training": "training",
+    "inference": "inference",
+    "eval": "inference",
+}
 
 
 def _fs104(pragma: Pragma, span: Span, message: str, **data: Any) -> None:
@@ -80,6 +90,17 @@ def read_pragma_settings(
                 pragma,
                 pragma.node_span(nodes["name"]),
                 '`name` must be a non-empty string: write e.g. name="ResNet-50"',
+            )
+    if "mode" in nodes:
+        mode = pragma.values["mode"]
+        if isinstance(mode, str) and mode.strip().lower() in PRAGMA_MODES:
+            out.mode = PRAGMA_MODES[mode.strip().lower()]
+        else:
+            _fs104(
+                pragma,
+                pragma.node_span(nodes["mode"]),
+                '`mode` must be "train" (count a training step: forward and backward) or '
+                '"inference": write e.g. mode="train"',
             )
     if out.inputs is not None and out.dtype is not None:
         apply_dtype(pragma, out, out.inputs)

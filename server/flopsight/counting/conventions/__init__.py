@@ -3,6 +3,7 @@
 Adding a convention: write ``conventions/<name>.py`` building a ``RuleSet`` (op rules, free
 ops, module rules) named ``CONVENTION``, add it to ``_MODULES`` below and its name to the
 ``Convention`` literal in ``report/model.py`` (torch-free code checks names against it).
+``has_backward=True`` lets training mode price the backward's ops with its op rules (``macs``).
 """
 
 from __future__ import annotations

@@ -40,10 +40,10 @@ __all__ = [
 
 OpPacket = torch._ops.OpOverloadPacket
 
-# The pass a tally belongs to. Only the forward is counted today; a training mode adds
-# "backward": one more tally per convention, charged while the backward runs under the same
-# dispatch mode, to the forward's module and line (see ``counter._Session.tallies``).
-Phase = Literal["forward"]
+# The pass a tally belongs to. Training mode adds "backward" (charged while the backward runs
+# under the same dispatch mode, to the forward's module and line) and "recompute" (forward
+# segments that activation checkpointing re-runs in the backward); see ``counter._Session``.
+Phase = Literal["forward", "backward", "recompute"]
 
 
 class Convention(Protocol):
@@ -59,6 +59,11 @@ class Convention(Protocol):
 
     @property
     def charges_modules(self) -> bool: ...
+
+    @property
+    def has_backward(self) -> bool:
+        """Whether training mode charges the backward's ops under this convention's op rules."""
+        ...
 
     @property
     def prices_left_out_ops(self) -> Convention | None:
@@ -101,6 +106,9 @@ class RuleSet:
     module_rule_for: Callable[[nn.Module], ModuleRule | None] = _no_module_rule
     charges_ops: bool = True
     charges_modules: bool = False
+    # Training mode: the backward's aten ops are priced by the same op rules (``macs``); a
+    # convention of per-module formulas has no backward of its own.
+    has_backward: bool = False
     prices_left_out_ops: Convention | None = None
     notes_for: Callable[[ConventionTally], list[str]] = _no_notes
     # op_rule's answers per packet; a registry that changes its rules clears it.

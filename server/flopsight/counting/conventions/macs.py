@@ -2,7 +2,8 @@
 
 Matmuls, convolutions, attention kernels and RNN kernels cost their multiply-accumulates;
 views, copies, elementwise ops, norms, pooling and reductions are free (torchvision's
-published GFLOPS column counts this way). No module rules.
+published GFLOPS column counts this way). No module rules. In training mode the backward's
+ops are priced by the same formulas (``convolution_backward`` is flopsight's own).
 """
 
 from __future__ import annotations
@@ -16,4 +17,5 @@ CONVENTION: Convention = RuleSet(
     op_rules=formulas.OP_RULES,
     is_free=formulas.is_free,
     classified=formulas.CLASSIFIED,
+    has_backward=True,
 )
