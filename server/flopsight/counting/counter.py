@@ -12,9 +12,8 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, cast
@@ -31,6 +30,7 @@ from flopsight.counting.conventions.base import (
     Convention,
     ConventionTally,
     Cost,
+    FunctionRule,
 )
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.counting.spellings import source_spellings
@@ -106,6 +106,72 @@ class _AttentionScope(TorchFunctionMode):
             return func(*args, **(kwargs or {}))
         finally:
             self._session.attention_depth -= 1
+
+
+class _FunctionScope:
+    """Wraps the torch functions the conventions' function rules name, while counting.
+
+    Each wrapper charges the call to every tally with a rule for it (innermost module, line of
+    the analysed file); a covering rule holds the tally's ``charged_depth`` up during the call,
+    so its ops and nested wrapped calls are not charged again. Nothing is wrapped when no
+    convention has function rules.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._saved: list[tuple[object, str, object, bool]] = []
+
+    def __enter__(self) -> _FunctionScope:
+        by_site: dict[tuple[int, str], list[tuple[ConventionTally, FunctionRule]]] = {}
+        owners: dict[tuple[int, str], object] = {}
+        for tally in self._session.tallies:
+            for (owner, attr), rule in tally.convention.function_rules.items():
+                key = (id(owner), attr)
+                owners[key] = owner
+                by_site.setdefault(key, []).append((tally, rule))
+        for key, entries in by_site.items():
+            owner, attr = owners[key], key[1]
+            original = getattr(owner, attr, None)
+            if original is None:
+                continue
+            own = attr in vars(owner)
+            self._saved.append((owner, attr, original, own))
+            setattr(owner, attr, self._wrap(original, attr, entries))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, attr, original, own in reversed(self._saved):
+            if own:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+        self._saved.clear()
+
+    def _wrap(
+        self, original: Any, name: str, entries: list[tuple[ConventionTally, FunctionRule]]
+    ) -> Any:
+        session = self._session
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if sys._getframe(1).f_code.co_name == "__torch_function__":
+                # A torch function mode (ours, the meta device's) is handed this wrapper by
+                # name: a Python functional passes itself, `x + y` passes Tensor.add. The
+                # code made no such call (or made it once already): nothing to charge.
+                return original(*args, **kwargs)
+            live = [(t, r) for t, r in entries if not t.charged_depth]
+            covering = [t for t, r in live if r.covers]
+            for tally in covering:
+                tally.charged_depth += 1
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                for tally in covering:
+                    tally.charged_depth -= 1
+            if live and session.stack:
+                session.charge_call(live, name, args, kwargs, out)
+            return out
+
+        return wrapped
 
 
 # What a post hook registered with ``always_call=True`` gets as output when forward raised.
@@ -195,8 +261,10 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if rule is None:
                 # ptflops treats it as a zero-op (its verbose warning); a leaf holding weights
                 # surely computes something, so the report says it was not counted.
+                # (Conventions wrapping functions price those layers through their calls.)
                 if (
                     not tally.charged_depth
+                    and not tally.convention.function_rules
                     and leaf
                     and any(p is not None for p in module._parameters.values())
                 ):
@@ -206,15 +274,17 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if tally.charged_depth:
                 continue
             try:
-                macs = int(rule.formula(module, _positional(module, inputs, kwargs), output))
+                positional = _positional(module, inputs, kwargs)
+                macs = int(rule.formula(module, positional, output))
+                flops = None if rule.flops is None else int(rule.flops(module, positional, output))
             except Exception:  # a call the formula cannot read (ptflops would fail on it too)
                 tally.uncounted[f"module:{type(module).__name__}"] += 1
                 continue
-            tally.charge_module(id(module), rule.family, macs)
+            tally.charge_module(id(module), rule.family, macs, flops)
             if line == -1:
                 line = self._line(self._source_frame(sys._getframe(1)))
             if line is not None:
-                tally.charge_line(line, rule.family, macs)
+                tally.charge_line(line, rule.family, macs, flops)
 
     def _leaf(self, module: nn.Module) -> bool:
         leaf = self._is_leaf.get(id(module))
@@ -255,6 +325,8 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             except Exception:  # arguments the formula does not understand: say so
                 tally.uncounted[packet._qualified_op_name] += 1
                 continue
+            if rule.activations is not None and self.stack and tally.convention.counts_activations:
+                tally.charge_activations(id(self.stack[-1]), int(rule.activations(out)))
             if macs:
                 family = "attention" if self.attention_depth else rule.family
                 if self.stack:
@@ -293,6 +365,29 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         tally.left_out_macs += macs
         if macs and frame is not None:
             tally.left_out_lines.add(frame.f_lineno)
+
+    def charge_call(
+        self,
+        live: list[tuple[ConventionTally, FunctionRule]],
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        out: Any,
+    ) -> None:
+        """Charge one call of a wrapped function to the tallies in ``live`` (``_FunctionScope``)."""
+        module_id = id(self.stack[-1])
+        line = self._line(self._source_frame(sys._getframe(2))) if self.source_files else None
+        for tally, rule in live:
+            try:
+                macs, flops = rule.formula(args, kwargs, out)
+            except Exception:  # arguments the formula does not understand: say so
+                tally.uncounted[f"function:{name}"] += 1
+                continue
+            tally.charge_module(module_id, rule.family, int(macs), int(flops))
+            if line is not None:
+                tally.charge_line(line, rule.family, int(macs), int(flops))
+            if rule.activations is not None and tally.convention.counts_activations:
+                tally.charge_activations(module_id, int(rule.activations(out)))
 
     # --- lines -----------------------------------------------------------------------------
 
@@ -391,12 +486,13 @@ def _layers(
 ) -> tuple[list[LayerCost], list[dict[str, Charge]]]:
     """Every module in ``named_modules()`` order; containers carry their subtree's totals.
 
-    The layers carry the main convention's figures; the second list, per tally after the
-    main one, each layer's subtree ``Charge`` by path.
+    The layers carry the main convention's figures; the second list, per tally (when there
+    are several), each layer's subtree ``Charge`` by path.
     """
     layers: list[LayerCost] = []
     tallies = session.tallies
-    others: list[dict[str, Charge]] = [{} for _ in tallies[1:]]
+    # Every tally's charges (the main one's too) when there are several, none otherwise.
+    others: list[dict[str, Charge]] = [{} for _ in tallies] if len(tallies) > 1 else []
     seen: set[int] = set()
     # A parameter shared by two subtrees counts in the first one only, so parents add up.
     seen_params: set[int] = set()
@@ -421,10 +517,7 @@ def _layers(
         charges = [Charge() for _ in others]
         for by_path, charge in zip(others, charges, strict=True):
             by_path[path] = charge
-        subtree = []
-        for tally in tallies:
-            own = tally.modules.get(id(module), empty)
-            subtree.append(Cost(own.macs, Counter(own.ops)))
+        subtree = [tally.modules.get(id(module), empty).copy() for tally in tallies]
         params = 0
         for p in module._parameters.values():
             if p is not None and id(p) not in seen_params:
@@ -435,20 +528,25 @@ def _layers(
                 continue
             child_costs, child_params = visit(child, f"{path}.{name}" if path else name, depth + 1)
             for total, part in zip(subtree, child_costs, strict=True):
-                total.macs += part.macs
-                total.ops.update(part.ops)
+                total.merge(part)
             params += child_params
         main = subtree[0]
         layer.macs = main.macs
-        layer.flops = 2 * main.macs
+        layer.flops = main.flops
         layer.params = params
         layer.ops = dict(main.ops)
-        for charge, cost in zip(charges, subtree[1:], strict=True):
-            charge.macs, charge.ops = cost.macs, dict(cost.ops)
+        for charge, cost in zip(charges, subtree, strict=False):
+            _fill_charge(charge, cost)
         return subtree, params
 
     visit(model, "", 0)
     return layers, others
+
+
+def _fill_charge(charge: Charge, cost: Cost) -> None:
+    charge.macs, charge.ops = cost.macs, dict(cost.ops)
+    charge.flops, charge.flop_ops = cost.flops, dict(cost.flop_ops)
+    charge.activations = cost.activations
 
 
 def _lines(session: _Session, tally: ConventionTally) -> list[LineCost]:
@@ -460,7 +558,7 @@ def _lines(session: _Session, tally: ConventionTally) -> list[LineCost]:
             LineCost(
                 line=line,
                 macs=cost.macs,
-                flops=2 * cost.macs,
+                flops=cost.flops,
                 output_shape=site.output_shape,
                 calls=max(site.calls, 1),
                 ops=dict(cost.ops),
@@ -477,13 +575,20 @@ def _convention_count(
     session: _Session, tally: ConventionTally, layers: dict[str, Charge]
 ) -> ConventionCount:
     root = layers[""]
+    lines = {}
+    for line in sorted(session.lines):
+        charge = lines[line] = Charge()
+        _fill_charge(charge, tally.lines.get(line) or Cost())
     return ConventionCount(
         convention=tally.convention.name,
         phase=tally.phase,
         macs=root.macs,
         ops=dict(root.ops),
+        flops=root.total_flops,
+        flop_ops=dict(root.flop_ops or {}),
+        activations=root.activations if tally.convention.counts_activations else None,
         layers=layers,
-        lines={c.line: Charge(c.macs, c.ops) for c in _lines(session, tally)},
+        lines=lines,
         uncounted_ops=_uncounted(tally),
         notes=tally.convention.notes(tally),
     )
@@ -542,6 +647,25 @@ def _device_of(model: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any
     return "cpu"
 
 
+@contextmanager
+def _slow_attention(conventions: Sequence[Convention]) -> Iterator[None]:
+    """Turn off nn.MultiheadAttention's fused path when a convention wraps functions.
+
+    fvcore and DeepSpeed run the model with gradients on, so their references take the
+    Python path (linear, bmm, softmax) that their rules price; flopsight counts under
+    no_grad, where the fused kernel would hide those calls.
+    """
+    if not any(c.function_rules for c in conventions):
+        yield
+        return
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+
+
 def _set_eval(model: nn.Module) -> list[tuple[nn.Module, bool]]:
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -588,7 +712,14 @@ def count_model(
         session.post_hook, with_kwargs=True, always_call=True
     )
     try:
-        with torch.no_grad(), default_device, _AttentionScope(session), session:
+        with (
+            torch.no_grad(),
+            default_device,
+            _AttentionScope(session),
+            _FunctionScope(session),
+            _slow_attention(chosen),
+            session,
+        ):
             model(*args, **kwargs)
     finally:
         pre.remove()
@@ -614,6 +745,11 @@ def count_model(
             trainable_params=trainable,
             param_bytes=param_bytes,
             activation_bytes=session.activation_bytes,
+            activations=(
+                sum(c.activations for c in tally.modules.values())
+                if tally.convention.counts_activations
+                else None
+            ),
         ),
         layers=layers,
         lines=_lines(session, tally),
@@ -622,10 +758,9 @@ def count_model(
         notes=tally.convention.notes(tally),
     )
     if len(session.tallies) > 1:
-        main_layers = {layer.path: Charge(layer.macs, dict(layer.ops)) for layer in layers}
         report.counts = [
             _convention_count(session, t, charges)
-            for t, charges in zip(session.tallies, [main_layers, *others], strict=True)
+            for t, charges in zip(session.tallies, others, strict=True)
         ]
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report
