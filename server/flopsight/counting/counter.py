@@ -137,6 +137,7 @@ class _FunctionScope:
             own = attr in vars(owner)
             self._saved.append((owner, attr, original, own))
             setattr(owner, attr, self._wrap(original, attr, entries))
+        self._session.wrapping = bool(self._saved)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,6 +147,7 @@ class _FunctionScope:
             else:
                 delattr(owner, attr)
         self._saved.clear()
+        self._session.wrapping = False
 
     def _wrap(
         self, original: Any, name: str, entries: list[tuple[ConventionTally, FunctionRule]]
@@ -153,10 +155,10 @@ class _FunctionScope:
         session = self._session
 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if sys._getframe(1).f_code.co_name == "__torch_function__":
-                # A torch function mode (ours, the meta device's) is handed this wrapper by
-                # name: a Python functional passes itself, `x + y` passes Tensor.add. The
-                # code made no such call (or made it once already): nothing to charge.
+            if session.dispatching or sys._getframe(1).f_code.co_name == "__torch_function__":
+                # Called by an aten kernel, or a torch function mode (ours, the meta device's)
+                # is handed this wrapper by name (a Python functional passes itself, `x + y`
+                # passes Tensor.add): the model made no such call, or made it once already.
                 return original(*args, **kwargs)
             live = [(t, r) for t, r in entries if not t.charged_depth]
             covering = [t for t, r in live if r.covers]
@@ -206,6 +208,9 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.source_files = source_spellings(source_file)
         self.activation_bytes = 0
         self.attention_depth = 0
+        # Whether ``_FunctionScope`` wraps functions, and how deep in aten kernels we are.
+        self.wrapping = False
+        self.dispatching = 0
         # Where the last op ran (frame, line, instruction), and where the last module call
         # started from: together they tell a new run of a line from more ops of the same run.
         self._last_visit: tuple[FrameType | None, int, int] = (None, 0, -1)
@@ -303,10 +308,16 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
     ) -> Any:
         kwargs = kwargs or {}
         packet = func._overloadpacket
-        fast = FAST_META.get(packet)
-        out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
-        if out is None:
-            out = func(*args, **kwargs)
+        if self.wrapping:
+            # Kernels written in Python (meta decompositions) call torch functions too; the
+            # model did not, so wrapped functions do not charge them.
+            self.dispatching += 1
+            try:
+                out = self._run(func, packet, args, kwargs)
+            finally:
+                self.dispatching -= 1
+        else:
+            out = self._run(func, packet, args, kwargs)
         frame = self._source_frame(sys._getframe(1)) if self.source_files else None
         charged: list[tuple[ConventionTally, str, int]] | None = None
         for tally, charges_ops, pricer in self._op_tallies:
@@ -343,6 +354,12 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if shape is not None:
                     self.lines[line].output_shape = shape
         return out
+
+    @staticmethod
+    def _run(func: Any, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        fast = FAST_META.get(packet)
+        out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
+        return func(*args, **kwargs) if out is None else out
 
     def _price_left_out(
         self,
