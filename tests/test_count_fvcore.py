@@ -1,5 +1,5 @@
-"""The `fvcore` convention equals fvcore itself (``FlopCountAnalysis``, ``ActivationCountAnalysis``),
-run inside the test: the total, every module of ``by_module()``, and the activation count.
+"""The `fvcore` convention equals fvcore itself, run inside the test: ``FlopCountAnalysis``'s
+total and every module of ``by_module()``, and ``ActivationCountAnalysis``'s total.
 
 fvcore traces with the JIT and cannot run on meta tensors, so it gets a real model on the CPU
 (small inputs keep that quick); flopsight counts its own instance on meta.
