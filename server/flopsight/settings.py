@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-Convention = Literal["macs", "ptflops"]
+from flopsight.report.model import Convention
+
 MeasureMode = Literal["never", "onSave", "onCommand"]
 HINT_PARTS = ("macs", "flops", "params", "share", "shape")
 
@@ -32,6 +33,8 @@ class Settings:
     inlay_hints_show: tuple[str, ...] = ("macs", "params", "share", "shape")
     inlay_hints_min_share: float = 0.0
     measure: MeasureMode = "never"
+    # Count every convention in the same pass, for the class line's hover (one line).
+    compare: bool = True
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -43,7 +46,7 @@ class Settings:
         hints = section.get("inlayHints") if isinstance(section.get("inlayHints"), dict) else {}
         updates: dict[str, Any] = {}
         conv = section.get("convention")
-        if conv in ("macs", "ptflops"):
+        if conv in get_args(Convention):
             updates["convention"] = conv
         if isinstance(section.get("execute"), bool):
             updates["execute"] = section["execute"]
@@ -68,6 +71,8 @@ class Settings:
             updates["inlay_hints_min_share"] = float(hints["minShare"])
         if section.get("measure") in ("never", "onSave", "onCommand"):
             updates["measure"] = section["measure"]
+        if isinstance(section.get("compare"), bool):
+            updates["compare"] = section["compare"]
         return replace(s, **updates)
 
     def to_lsp(self) -> dict[str, Any]:
@@ -84,6 +89,7 @@ class Settings:
                 "minShare": self.inlay_hints_min_share,
             },
             "measure": self.measure,
+            "compare": self.compare,
         }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
+from flopsight.report.compare import short_line
 from flopsight.report.measure_table import measured_summary
 from flopsight.report.model import InputSpec, LayerCost, LineCost, ModelReport
 from flopsight.report.units import (
@@ -69,6 +70,9 @@ def model_card(anchored: AnchoredModel) -> str:
     ]
     if m.ops:
         lines += [op_breakdown(m.ops), ""]
+    compared = short_line(m)
+    if compared:
+        lines += [compared, ""]
     measured = measured_summary(m, m.peak_gflops_per_s)
     if measured:
         lines += [f"measured on {_measured_on(m)}: {measured}", ""]

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -30,7 +30,7 @@ from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
-from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.report.model import Convention, FileReport, ModelError, ModelReport
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
 from flopsight.source.model import ModelSpec, SourceAnalysis, UnresolvedDimension
@@ -375,6 +375,9 @@ class Session:
             convention=settings.convention,
             dims=dict(settings.dims),
             models=[model],
+            extra_conventions=[c for c in get_args(Convention) if c != settings.convention]
+            if settings.compare
+            else [],
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )
