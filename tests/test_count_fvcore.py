@@ -38,11 +38,13 @@ class Einsums(nn.Module):
 
 class Norms(nn.Module):
     """Batch norm in eval and without running stats, group, instance and layer norm,
-    upsampling (nearest, bilinear), adaptive pools (1 x 1 is a mean at dispatch)."""
+    upsampling (nearest, bilinear), adaptive pools (1 x 1 is a mean at dispatch), and a
+    convolution with padding="same" (fvcore counts it as 0)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.same = nn.Conv2d(8, 8, 3, padding="same")  # aten::_convolution_mode: no handle
         self.bn = nn.BatchNorm2d(8)
         self.bn_batch = nn.BatchNorm2d(8, affine=False, track_running_stats=False)
         self.gn = nn.GroupNorm(2, 8)
@@ -55,7 +57,7 @@ class Norms(nn.Module):
         self.fc = nn.Linear(4, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.ln(self.inorm(self.gn(self.bn_batch(self.bn(self.conv(x))))))
+        x = self.ln(self.inorm(self.gn(self.bn_batch(self.bn(self.same(self.conv(x)))))))
         x = self.up(x)
         x = nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear")
         x = self.deconv(x)

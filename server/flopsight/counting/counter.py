@@ -160,7 +160,11 @@ class _FunctionScope:
                 # is handed this wrapper by name (a Python functional passes itself, `x + y`
                 # passes Tensor.add): the model made no such call, or made it once already.
                 return original(*args, **kwargs)
-            live = [(t, r) for t, r in entries if not t.charged_depth]
+            live = [
+                (t, r)
+                for t, r in entries
+                if not t.charged_depth and (r.applies is None or r.applies(args, kwargs))
+            ]
             covering = [t for t, r in live if r.covers]
             for tally in covering:
                 tally.charged_depth += 1
@@ -515,7 +519,7 @@ def _layers(
     seen_params: set[int] = set()
     empty = Cost()
 
-    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost], int]:
+    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost | None], int]:
         seen.add(id(module))
         site = session.modules.get(id(module)) or _Site()
         layer = LayerCost(
@@ -534,7 +538,10 @@ def _layers(
         charges = [Charge() for _ in others]
         for by_path, charge in zip(others, charges, strict=True):
             by_path[path] = charge
-        subtree = [tally.modules.get(id(module), empty).copy() for tally in tallies]
+        # A subtree's cost is shared with the module or child it came from until a second
+        # part is added: then it is copied (``owned``), so no tally's own cost is changed.
+        subtree = [tally.modules.get(id(module)) for tally in tallies]
+        owned = [False] * len(tallies)
         params = 0
         for p in module._parameters.values():
             if p is not None and id(p) not in seen_params:
@@ -544,16 +551,25 @@ def _layers(
             if child is None or id(child) in seen:
                 continue
             child_costs, child_params = visit(child, f"{path}.{name}" if path else name, depth + 1)
-            for total, part in zip(subtree, child_costs, strict=True):
+            for i, part in enumerate(child_costs):
+                if part is None:
+                    continue
+                total = subtree[i]
+                if total is None:
+                    subtree[i] = part
+                    continue
+                if not owned[i]:
+                    total = subtree[i] = total.copy()
+                    owned[i] = True
                 total.merge(part)
             params += child_params
-        main = subtree[0]
+        main = subtree[0] or empty
         layer.macs = main.macs
         layer.flops = main.flops
         layer.params = params
         layer.ops = dict(main.ops)
         for charge, cost in zip(charges, subtree, strict=False):
-            _fill_charge(charge, cost)
+            _fill_charge(charge, cost or empty)
         return subtree, params
 
     visit(model, "", 0)

@@ -108,6 +108,8 @@ class FunctionRule:
     covers: bool = False
     # Output elements, for conventions that count activations (fvcore's); None: none.
     activations: Callable[[Any], int] | None = None
+    # Whether the rule takes this call (args, kwargs); None: every call.
+    applies: Callable[[tuple[Any, ...], dict[str, Any]], bool] | None = None
 
 
 # Where a wrapped function lives: (owner object, attribute name), e.g. (torch.nn.functional,
@@ -172,31 +174,36 @@ class Cost:
     """
 
     macs: int = 0
-    ops: Counter[str] = field(default_factory=Counter)
+    ops: dict[str, int] = field(default_factory=dict)
     flops: int = 0
-    flop_ops: Counter[str] = field(default_factory=Counter)
+    flop_ops: dict[str, int] = field(default_factory=dict)
     activations: int = 0
 
     def add(self, family: str, macs: int, flops: int | None = None) -> None:
         self.macs += macs
         if macs:
-            self.ops[family] += macs
+            self.ops[family] = self.ops.get(family, 0) + macs
         flops = 2 * macs if flops is None else flops
         self.flops += flops
         if flops:
-            self.flop_ops[family] += flops
+            self.flop_ops[family] = self.flop_ops.get(family, 0) + flops
 
     def merge(self, other: Cost) -> None:
-        self.macs += other.macs
-        self.ops.update(other.ops)
-        self.flops += other.flops
-        self.flop_ops.update(other.flop_ops)
+        # Plain dicts and early outs: the report adds every module's cost into its parent's.
+        if other.ops:
+            ops = self.ops
+            for family, macs in other.ops.items():
+                ops[family] = ops.get(family, 0) + macs
+            self.macs += other.macs
+        if other.flop_ops:
+            flop_ops = self.flop_ops
+            for family, flops in other.flop_ops.items():
+                flop_ops[family] = flop_ops.get(family, 0) + flops
+            self.flops += other.flops
         self.activations += other.activations
 
     def copy(self) -> Cost:
-        return Cost(
-            self.macs, Counter(self.ops), self.flops, Counter(self.flop_ops), self.activations
-        )
+        return Cost(self.macs, dict(self.ops), self.flops, dict(self.flop_ops), self.activations)
 
 
 @dataclass(eq=False)

@@ -18,8 +18,9 @@ mode sees what they decompose into, so each handle is mapped here:
   cost / 2 (two equations written out) -> wrapped as functions, since at dispatch a 1 x 1
   adaptive pool is a ``mean`` and an einsum a ``bmm``, both ambiguous;
 - everything else costs nothing, as fvcore skips it (elementwise ops, activations, softmax,
-  max/avg pooling, ``baddbmm``, ``scaled_dot_product_attention``, RNN kernels: wrapped as
-  free functions, so the kernels they run are not priced either).
+  max/avg pooling, ``baddbmm``, ``scaled_dot_product_attention``, RNN kernels, and
+  convolutions with ``padding="same"``/``"valid"``, which trace as ``_convolution_mode``:
+  wrapped as free functions, so the kernels they run are not priced either).
 
 Its ``ActivationCountAnalysis`` (output elements of convolutions and matmul-like ops, timm's
 ``infer_macts``) is kept in the same pass as ``activations``.
@@ -187,6 +188,19 @@ FUNCTION_RULES: dict[FunctionSite, FunctionRule] = {
     (torch._C._nn, "adaptive_avg_pool2d"): FunctionRule("pool", _adaptive_avg_pool2d, covers=True),
     (F, "scaled_dot_product_attention"): FunctionRule("attention", _nothing, covers=True),
 }
+
+
+def _padding_by_name(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    # (input, weight, bias, stride, padding, ...): padding="same"/"valid" traces as
+    # aten::_convolution_mode, which fvcore has no handle for.
+    padding = args[4] if len(args) > 4 else kwargs.get("padding")
+    return isinstance(padding, str)
+
+
+for _name in ("conv1d", "conv2d", "conv3d"):
+    FUNCTION_RULES[(F, _name)] = FunctionRule(
+        "conv", _nothing, covers=True, applies=_padding_by_name
+    )
 # nn.RNN/LSTM/GRU and their cells call these (aten::lstm ... in the trace, no handle).
 for _name in ("lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell"):
     FUNCTION_RULES[(torch._VF, _name)] = FunctionRule("rnn", _nothing, covers=True)
