@@ -153,9 +153,11 @@ class _FunctionScope:
         self, original: Any, name: str, entries: list[tuple[ConventionTally, FunctionRule]]
     ) -> Any:
         session = self._session
+        getframe = sys._getframe
+        covers = any(r.covers for _, r in entries)
 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if session.dispatching or sys._getframe(1).f_code.co_name == "__torch_function__":
+            if session.dispatching or getframe(1).f_code.co_name == "__torch_function__":
                 # Called by an aten kernel, or a torch function mode (ours, the meta device's)
                 # is handed this wrapper by name (a Python functional passes itself, `x + y`
                 # passes Tensor.add): the model made no such call, or made it once already.
@@ -165,14 +167,17 @@ class _FunctionScope:
                 for t, r in entries
                 if not t.charged_depth and (r.applies is None or r.applies(args, kwargs))
             ]
-            covering = [t for t, r in live if r.covers]
-            for tally in covering:
-                tally.charged_depth += 1
-            try:
+            if not covers:
                 out = original(*args, **kwargs)
-            finally:
+            else:
+                covering = [t for t, r in live if r.covers]
                 for tally in covering:
-                    tally.charged_depth -= 1
+                    tally.charged_depth += 1
+                try:
+                    out = original(*args, **kwargs)
+                finally:
+                    for tally in covering:
+                        tally.charged_depth -= 1
             if live and session.stack:
                 session.charge_call(live, name, args, kwargs, out)
             return out
@@ -324,6 +329,8 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             out = self._run(func, packet, args, kwargs)
         frame = self._source_frame(sys._getframe(1)) if self.source_files else None
         charged: list[tuple[ConventionTally, str, int]] | None = None
+        shared_formula: Any = None
+        shared_macs = 0
         for tally, charges_ops, pricer in self._op_tallies:
             if tally.charged_depth:  # inside a module its rules charge: the module covers it
                 continue
@@ -335,11 +342,15 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if rule is UNCOUNTED:
                 tally.uncounted[packet._qualified_op_name] += 1
                 continue
-            try:
-                macs = int(rule.formula(args, kwargs, out))
-            except Exception:  # arguments the formula does not understand: say so
-                tally.uncounted[packet._qualified_op_name] += 1
-                continue
+            if rule.formula is shared_formula:  # two conventions with one formula (fvcore, macs)
+                macs = shared_macs
+            else:
+                try:
+                    macs = int(rule.formula(args, kwargs, out))
+                except Exception:  # arguments the formula does not understand: say so
+                    tally.uncounted[packet._qualified_op_name] += 1
+                    continue
+                shared_formula, shared_macs = rule.formula, macs
             if rule.activations is not None and self.stack and tally.convention.counts_activations:
                 tally.charge_activations(id(self.stack[-1]), int(rule.activations(out)))
             if macs:
