@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { adjustConfiguration, executionBlockedReason, expandPath, nestSection, serverSection } from '../src/settings';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
-const props: Record<string, { default: unknown; enum?: string[]; items?: { enum?: string[] }; markdownDescription?: string; description?: string }> =
+const props: Record<string, { default: unknown; enum?: string[]; enumDescriptions?: string[]; items?: { enum?: string[] }; markdownDescription?: string; description?: string }> =
   pkg.contributes.configuration.properties;
 
 // The design's Settings table (shared/docs/design.md), written out by hand.
@@ -22,6 +22,7 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.inlayHints.show': ['macs', 'params', 'share', 'shape'],
   'flopsight.inlayHints.minShare': 0,
   'flopsight.measure': 'never',
+  'flopsight.compare': true,
 };
 
 test('every setting of the design is contributed with its default and a description', () => {
@@ -34,7 +35,8 @@ test('every setting of the design is contributed with its default and a descript
 });
 
 test('enums are those of the design', () => {
-  assert.deepEqual(props['flopsight.convention'].enum, ['macs', 'ptflops']);
+  assert.deepEqual(props['flopsight.convention'].enum, ['macs', 'ptflops', 'fvcore', 'deepspeed']);
+  assert.equal(props['flopsight.convention'].enumDescriptions?.length, 4);
   assert.deepEqual(props['flopsight.measure'].enum, ['never', 'onSave', 'onCommand']);
   assert.deepEqual(props['flopsight.inlayHints.show'].items?.enum, ['macs', 'flops', 'params', 'share', 'shape']);
 });
