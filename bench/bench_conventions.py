@@ -3,7 +3,8 @@
     PYTHONPATH=server .venv/bin/python -m bench.bench_conventions [--runs 5] [--label after]
 
 resnet50 and vit_b_16 built on meta, counted ``--runs`` times each (after one warm-up count) with
-``macs``, with ``ptflops``, and (where the engine takes ``conventions=``) with both in one pass.
+each convention the engine has alone, (where it takes ``conventions=``) ``macs`` and ``ptflops`` in
+one pass, and ``compare``: every convention in one pass (``flopsight report --compare``).
 Fastest and median ms per case (on a shared machine the fastest run is the steadier figure);
 merges its numbers under ``--label`` into bench/results/conventions.json.
 """
@@ -38,12 +39,15 @@ def main() -> None:
     from flopsight.counting.counter import count_model
 
     several = "conventions" in inspect.signature(count_model).parameters
-    cases: list[tuple[str, dict[str, Any]]] = [
-        ("macs", {"convention": "macs"}),
-        ("ptflops", {"convention": "ptflops"}),
-    ]
+    try:
+        from flopsight.counting.conventions import CONVENTIONS
+    except ImportError:  # before the rule-set redesign
+        CONVENTIONS = ("macs", "ptflops")
+    cases: list[tuple[str, dict[str, Any]]] = [(c, {"convention": c}) for c in CONVENTIONS]
     if several:
         cases.append(("macs+ptflops", {"conventions": ("macs", "ptflops")}))
+        if len(CONVENTIONS) > 2:
+            cases.append(("compare", {"conventions": tuple(CONVENTIONS)}))
     numbers: dict[str, dict[str, float]] = {}
     fastest: dict[str, dict[str, float]] = {}
     for name in ("resnet50", "vit_b_16"):

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from bench.render import Peers
 
 REFERENCE = "flopsight_macs"
+# Hand-written sections (the fvcore and deepspeed conventions, timm's table) kept after the
+# generated ones.
+EXTRA = Path(__file__).resolve().parent / "conventions_extra.md"
 ORDER = (
     "ptflops_pytorch",
     "ptflops_aten",
@@ -441,12 +444,17 @@ def _reproduce_section(p: Peers) -> list[str]:
             "fused CPU attention ([sdpa-cpu](#sdpa-cpu)), which ptflops' aten backend misses",
         ),
         (
-            "fvcore",
-            "`--convention macs` plus fvcore's norm and pool terms "
-            "([norm-fvcore](#norm-fvcore), [pool-fvcore](#pool-fvcore)); for BatchNorm in "
-            "eval the norm term equals the `norm` row of `--convention ptflops`",
-            "LayerNorm at 5 per element; `scaled_dot_product_attention` counted as zero "
-            "([sdpa-fvcore](#sdpa-fvcore))",
+            "fvcore `FlopCountAnalysis(...).total()`, `by_module()`, and "
+            "`ActivationCountAnalysis` (timm's `infer_gmacs`, `infer_macts`)",
+            "`flopsight report FILE --convention fvcore` (`total.activations` in the JSON)",
+            "equal, total, per module and activations, on the 24 models of "
+            "`tests/test_count_fvcore.py`; timm's table below",
+        ),
+        (
+            "DeepSpeed `get_model_profile` MACs and FLOPs",
+            "`flopsight report FILE --convention deepspeed` (FLOPs are DeepSpeed's, not 2 × MACs)",
+            "equal, both figures and per module, on the 22 models of "
+            "`tests/test_count_deepspeed.py`",
         ),
         (
             "thop",
@@ -462,5 +470,8 @@ def _reproduce_section(p: Peers) -> list[str]:
         "## Reproducing each tool's number with flopsight\n",
         "\n".join(lines) + "\n",
         "In Python: `flopsight.count(model, x, convention='ptflops').total.macs`; "
-        "`report.ops` holds the per-family split used in the tables above.\n",
+        "`report.ops` holds the per-family split used in the tables above. "
+        "`flopsight report FILE --compare` prints every convention from one pass with the "
+        "op families behind each difference.\n",
+        EXTRA.read_text(),
     ]

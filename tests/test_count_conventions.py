@@ -149,8 +149,10 @@ def test_convention_picks_the_main_one_and_one_convention_adds_no_counts() -> No
     assert "counts" not in single.to_json()
     with pytest.raises(KeyError, match="'macs'"):
         single.count_in("macs")
-    with pytest.raises(ValueError, match="unknown convention 'fvcore': use one of macs, ptflops"):
-        flopsight.count(Mixed(), x, conventions=("macs", "fvcore"))
+    with pytest.raises(
+        ValueError, match="unknown convention 'thop': use one of macs, ptflops, fvcore, deepspeed"
+    ):
+        flopsight.count(Mixed(), x, conventions=("macs", "thop"))
 
 
 def _ptflops(model: nn.Module, size: int) -> int:

@@ -22,12 +22,19 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO, get_args
 
 from flopsight import __version__
 from flopsight.job import AnalysisRequest
 from flopsight.report.hints import DEFAULT_PARTS
-from flopsight.report.model import ErrorSetting, FileReport, InputSpec, ModelError, ModelReport
+from flopsight.report.model import (
+    Convention,
+    ErrorSetting,
+    FileReport,
+    InputSpec,
+    ModelError,
+    ModelReport,
+)
 from flopsight.report.table import PHASES, LineNames, NotebookLines
 from flopsight.report.units import format_macs, format_params, parse_quantity
 from flopsight.settings import HINT_PARTS, Settings, memory_problem, timeout_problem
@@ -414,6 +421,10 @@ def prepare(args: argparse.Namespace) -> Target:
         input_override=override,
         dtype_override=dtype,
         mode="training" if getattr(args, "mode", "inference") == "train" else "inference",
+        # --compare: every other convention charged in the same pass.
+        extra_conventions=[c for c in get_args(Convention) if c != settings.convention]
+        if getattr(args, "compare", False)
+        else [],
     )
     if request.mode == "training" and args.command == "measure":
         raise CliError("--mode train: measure times the forward only; count the step with report")
@@ -488,6 +499,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = analyse(target)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
+    elif args.compare:
+        from flopsight.report.compare import render_compare
+
+        sys.stdout.write(render_compare(report, names=target.names))
     elif args.format == "markdown":
         from flopsight.report.markdown import render_markdown
 
@@ -674,9 +689,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("file", metavar="FILE", help="Python file that defines the model(s)")
     model.add_argument(
         "--convention",
-        choices=("macs", "ptflops"),
+        choices=get_args(Convention),
         default="macs",
-        help="macs: matmuls and convolutions (torchvision's column); ptflops: as ptflops counts",
+        help="macs: matmuls and convolutions (torchvision's column); ptflops, fvcore, "
+        "deepspeed: as those tools count",
     )
     model.add_argument(
         "--mode",
@@ -715,6 +731,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", parents=[model], help="per-layer table of a file's models")
     report.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    report.add_argument(
+        "--compare",
+        action="store_true",
+        help="every convention side by side (one pass), with the op families that differ",
+    )
     report.add_argument("--depth", type=int, metavar="N", help="show the module tree N levels deep")
     report.set_defaults(func=cmd_report)
 

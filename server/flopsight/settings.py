@@ -13,9 +13,10 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-Convention = Literal["macs", "ptflops"]
+from flopsight.report.model import Convention
+
 MeasureMode = Literal["never", "onSave", "onCommand"]
 SandboxMode = Literal["auto", "off"]
 # "training": count a training step (forward + backward); a pragma's mode= sets one model's.
@@ -54,6 +55,8 @@ class Settings:
     # "auto": each job in the strongest sandbox the kernel allows (worker/sandbox.py); "off".
     sandbox: SandboxMode = "auto"
     mode: Mode = "inference"
+    # Count every convention in the same pass, for the class line's hover (one line).
+    compare: bool = True
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -80,7 +83,7 @@ class Settings:
             if value is not _MISSING:
                 updates[name] = value
 
-        take("convention", reader.choice(section, "convention", ("macs", "ptflops")))
+        take("convention", reader.choice(section, "convention", get_args(Convention)))
         if "execute" in section:
             # Fails closed: only true runs code; anything else is off (and a warning).
             value = section["execute"]
@@ -109,6 +112,7 @@ class Settings:
             "max_file_size_kb",
             reader.number(section, "maxFileSizeKB", max_file_size_problem, int),
         )
+        take("compare", reader.flag(section, "compare"))
         return replace(s, **updates), reader.problems
 
     def to_lsp(self) -> dict[str, Any]:
@@ -128,6 +132,7 @@ class Settings:
             "maxFileSizeKB": self.max_file_size_kb,
             "sandbox": self.sandbox,
             "mode": self.mode,
+            "compare": self.compare,
         }
 
 

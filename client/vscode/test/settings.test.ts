@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { adjustConfiguration, executionBlockedReason, expandPath, nestSection, serverSection } from '../src/settings';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
-const props: Record<string, { default: unknown; enum?: string[]; items?: { enum?: string[] }; markdownDescription?: string; description?: string }> =
+const props: Record<string, { default: unknown; enum?: string[]; enumDescriptions?: string[]; items?: { enum?: string[] }; markdownDescription?: string; description?: string }> =
   pkg.contributes.configuration.properties;
 
 // The design's Settings table (shared/docs/design.md), written out by hand.
@@ -24,6 +24,8 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.measure': 'never',
   'flopsight.maxFileSizeKB': 1024,
   'flopsight.sandbox': 'auto',
+  'flopsight.compare': true,
+  'flopsight.mode': 'inference',
 };
 
 test('every setting of the design is contributed with its default and a description', () => {
@@ -36,7 +38,8 @@ test('every setting of the design is contributed with its default and a descript
 });
 
 test('enums are those of the design', () => {
-  assert.deepEqual(props['flopsight.convention'].enum, ['macs', 'ptflops']);
+  assert.deepEqual(props['flopsight.convention'].enum, ['macs', 'ptflops', 'fvcore', 'deepspeed']);
+  assert.equal(props['flopsight.convention'].enumDescriptions?.length, 4);
   assert.deepEqual(props['flopsight.measure'].enum, ['never', 'onSave', 'onCommand']);
   assert.deepEqual(props['flopsight.sandbox'].enum, ['auto', 'off']);
   assert.deepEqual(props['flopsight.inlayHints.show'].items?.enum, ['macs', 'flops', 'params', 'share', 'shape']);

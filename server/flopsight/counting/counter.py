@@ -21,7 +21,7 @@ import inspect
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, cast
@@ -39,6 +39,7 @@ from flopsight.counting.conventions.base import (
     Convention,
     ConventionTally,
     Cost,
+    FunctionRule,
 )
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.counting.spellings import source_spellings
@@ -132,6 +133,87 @@ class _AttentionScope(TorchFunctionMode):
         return out
 
 
+class _FunctionScope:
+    """Wraps the torch functions the conventions' function rules name, while counting.
+
+    Each wrapper charges the call to every tally with a rule for it (innermost module, line of
+    the analysed file); a covering rule holds the tally's ``charged_depth`` up during the call,
+    so its ops and nested wrapped calls are not charged again. Nothing is wrapped when no
+    convention has function rules.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._saved: list[tuple[object, str, object, bool]] = []
+
+    def __enter__(self) -> _FunctionScope:
+        by_site: dict[tuple[int, str], list[tuple[ConventionTally, FunctionRule]]] = {}
+        owners: dict[tuple[int, str], object] = {}
+        for tally in self._session.tallies:
+            for (owner, attr), rule in tally.convention.function_rules.items():
+                key = (id(owner), attr)
+                owners[key] = owner
+                by_site.setdefault(key, []).append((tally, rule))
+        for key, entries in by_site.items():
+            owner, attr = owners[key], key[1]
+            original = getattr(owner, attr, None)
+            if original is None:
+                continue
+            own = attr in vars(owner)
+            self._saved.append((owner, attr, original, own))
+            setattr(owner, attr, self._wrap(original, attr, entries))
+        self._session.wrapping = bool(self._saved)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, attr, original, own in reversed(self._saved):
+            if own:
+                setattr(owner, attr, original)
+            else:
+                delattr(owner, attr)
+        self._saved.clear()
+        self._session.wrapping = False
+
+    def _wrap(
+        self, original: Any, name: str, entries: list[tuple[ConventionTally, FunctionRule]]
+    ) -> Any:
+        session = self._session
+        getframe = sys._getframe
+        covers = any(r.covers for _, r in entries)
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if (
+                session.dispatching
+                or session.in_backward  # no convention with function rules has a backward
+                or getframe(1).f_code.co_name == "__torch_function__"
+            ):
+                # Called by an aten kernel, or a torch function mode (ours, the meta device's)
+                # is handed this wrapper by name (a Python functional passes itself, `x + y`
+                # passes Tensor.add): the model made no such call, or made it once already.
+                return original(*args, **kwargs)
+            live = [
+                (t, r)
+                for t, r in entries
+                if not t.charged_depth and (r.applies is None or r.applies(args, kwargs))
+            ]
+            if not covers:
+                out = original(*args, **kwargs)
+            else:
+                covering = [t for t, r in live if r.covers]
+                for tally in covering:
+                    tally.charged_depth += 1
+                try:
+                    out = original(*args, **kwargs)
+                finally:
+                    for tally in covering:
+                        tally.charged_depth -= 1
+            if live and session.stack:
+                session.charge_call(live, name, args, kwargs, out)
+            return out
+
+        return wrapped
+
+
 # What a post hook registered with ``always_call=True`` gets as output when forward raised.
 _RAISED: Any = object()
 
@@ -178,6 +260,9 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.source_files = source_spellings(source_file)
         self.activation_bytes = 0
         self.attention_depth = 0
+        # Whether ``_FunctionScope`` wraps functions, and how deep in aten kernels we are.
+        self.wrapping = False
+        self.dispatching = 0
         # Where the last op ran (frame, line, instruction), and where the last module call
         # started from: together they tell a new run of a line from more ops of the same run.
         self._last_visit: tuple[FrameType | None, int, int] = (None, 0, -1)
@@ -242,8 +327,10 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if rule is None:
                 # ptflops treats it as a zero-op (its verbose warning); a leaf holding weights
                 # surely computes something, so the report says it was not counted.
+                # (Conventions wrapping functions price those layers through their calls.)
                 if (
                     not tally.charged_depth
+                    and not tally.convention.function_rules
                     and leaf
                     and any(p is not None for p in module._parameters.values())
                 ):
@@ -253,15 +340,17 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if tally.charged_depth:
                 continue
             try:
-                macs = int(rule.formula(module, _positional(module, inputs, kwargs), output))
+                positional = _positional(module, inputs, kwargs)
+                macs = int(rule.formula(module, positional, output))
+                flops = None if rule.flops is None else int(rule.flops(module, positional, output))
             except Exception:  # a call the formula cannot read (ptflops would fail on it too)
                 tally.uncounted[f"module:{type(module).__name__}"] += 1
                 continue
-            tally.charge_module(id(module), rule.family, macs)
+            tally.charge_module(id(module), rule.family, macs, flops)
             if line == -1:
                 line = self._line(self._source_frame(sys._getframe(1)))
             if line is not None:
-                tally.charge_line(line, rule.family, macs)
+                tally.charge_line(line, rule.family, macs, flops)
 
     def _leaf(self, module: nn.Module) -> bool:
         leaf = self._is_leaf.get(id(module))
@@ -280,15 +369,23 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
     ) -> Any:
         kwargs = kwargs or {}
         packet = func._overloadpacket
-        fast = FAST_META.get(packet)
-        out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
-        if out is None:
-            out = func(*args, **kwargs)
+        if self.wrapping:
+            # Kernels written in Python (meta decompositions) call torch functions too; the
+            # model did not, so wrapped functions do not charge them.
+            self.dispatching += 1
+            try:
+                out = self._run(func, packet, args, kwargs)
+            finally:
+                self.dispatching -= 1
+        else:
+            out = self._run(func, packet, args, kwargs)
         if self.in_backward:
             self._backward_op(packet, args, kwargs, out)
             return out
         frame = self._source_frame(sys._getframe(1)) if self.source_files else None
         charged: list[tuple[ConventionTally, str, int]] | None = None
+        shared_formula: Any = None
+        shared_macs = 0
         for tally, charges_ops, pricer in self._op_tallies:
             if tally.charged_depth:  # inside a module its rules charge: the module covers it
                 continue
@@ -300,11 +397,17 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if rule is UNCOUNTED:
                 tally.uncounted[packet._qualified_op_name] += 1
                 continue
-            try:
-                macs = int(rule.formula(args, kwargs, out))
-            except Exception:  # arguments the formula does not understand: say so
-                tally.uncounted[packet._qualified_op_name] += 1
-                continue
+            if rule.formula is shared_formula:  # two conventions with one formula (fvcore, macs)
+                macs = shared_macs
+            else:
+                try:
+                    macs = int(rule.formula(args, kwargs, out))
+                except Exception:  # arguments the formula does not understand: say so
+                    tally.uncounted[packet._qualified_op_name] += 1
+                    continue
+                shared_formula, shared_macs = rule.formula, macs
+            if rule.activations is not None and self.stack and tally.convention.counts_activations:
+                tally.charge_activations(id(self.stack[-1]), int(rule.activations(out)))
             if macs:
                 family = "attention" if self.attention_depth else rule.family
                 if self.stack:
@@ -321,6 +424,12 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if shape is not None:
                     self.lines[line].output_shape = shape
         return out
+
+    @staticmethod
+    def _run(func: Any, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        fast = FAST_META.get(packet)
+        out = fast(args, kwargs) if fast is not None and "out" not in kwargs else None
+        return func(*args, **kwargs) if out is None else out
 
     # --- training ----------------------------------------------------------------------------
 
@@ -421,6 +530,29 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         tally.left_out_macs += macs
         if macs and frame is not None:
             tally.left_out_lines.add(frame.f_lineno)
+
+    def charge_call(
+        self,
+        live: list[tuple[ConventionTally, FunctionRule]],
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        out: Any,
+    ) -> None:
+        """Charge one call of a wrapped function to the tallies in ``live`` (``_FunctionScope``)."""
+        module_id = id(self.stack[-1])
+        line = self._line(self._source_frame(sys._getframe(2))) if self.source_files else None
+        for tally, rule in live:
+            try:
+                macs, flops = rule.formula(args, kwargs, out)
+            except Exception:  # arguments the formula does not understand: say so
+                tally.uncounted[f"function:{name}"] += 1
+                continue
+            tally.charge_module(module_id, rule.family, int(macs), int(flops))
+            if line is not None:
+                tally.charge_line(line, rule.family, int(macs), int(flops))
+            if rule.activations is not None and tally.convention.counts_activations:
+                tally.charge_activations(module_id, int(rule.activations(out)))
 
     # --- lines -----------------------------------------------------------------------------
 
@@ -550,7 +682,7 @@ def _layers(
     seen_params: set[int] = set()
     empty = Cost()
 
-    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost], int]:
+    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost | None], int]:
         seen.add(id(module))
         site = session.modules.get(id(module)) or _Site()
         layer = LayerCost(
@@ -569,10 +701,10 @@ def _layers(
         charges = [Charge() for _ in tallies]
         for by_path, charge in zip(by_tally, charges, strict=True):
             by_path[path] = charge
-        subtree = []
-        for tally in tallies:
-            own = tally.modules.get(id(module), empty)
-            subtree.append(Cost(own.macs, Counter(own.ops)))
+        # A subtree's cost is shared with the module or child it came from until a second
+        # part is added: then it is copied (``owned``), so no tally's own cost is changed.
+        subtree = [tally.modules.get(id(module)) for tally in tallies]
+        owned = [False] * len(tallies)
         params = 0
         for p in module._parameters.values():
             if p is not None and id(p) not in seen_params:
@@ -582,28 +714,42 @@ def _layers(
             if child is None or id(child) in seen:
                 continue
             child_costs, child_params = visit(child, f"{path}.{name}" if path else name, depth + 1)
-            for total, part in zip(subtree, child_costs, strict=True):
-                total.macs += part.macs
-                total.ops.update(part.ops)
+            for i, part in enumerate(child_costs):
+                if part is None:
+                    continue
+                total = subtree[i]
+                if total is None:
+                    subtree[i] = part
+                    continue
+                if not owned[i]:
+                    total = subtree[i] = total.copy()
+                    owned[i] = True
+                total.merge(part)
             params += child_params
-        phases = [subtree[i] for i in main]
+        phases = [subtree[i] or empty for i in main]
         ops: Counter[str] = Counter()
         for cost in phases:
             ops.update(cost.ops)
         layer.macs = sum(cost.macs for cost in phases)
-        layer.flops = 2 * layer.macs
+        layer.flops = sum(cost.flops for cost in phases)
         layer.params = params
         layer.ops = dict(ops)
         if training:
             layer.forward_macs, layer.backward_macs, layer.recompute_macs = (
                 cost.macs for cost in phases
             )
-        for charge, cost in zip(charges, subtree, strict=True):
-            charge.macs, charge.ops = cost.macs, dict(cost.ops)
+        for charge, part in zip(charges, subtree, strict=True):
+            _fill_charge(charge, part or empty)
         return subtree, params
 
     visit(model, "", 0)
     return layers, by_tally
+
+
+def _fill_charge(charge: Charge, cost: Cost) -> None:
+    charge.macs, charge.ops = cost.macs, dict(cost.ops)
+    charge.flops, charge.flop_ops = cost.flops, dict(cost.flop_ops)
+    charge.activations = cost.activations
 
 
 def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCost]:
@@ -624,7 +770,7 @@ def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCos
         entry = LineCost(
             line=line,
             macs=macs,
-            flops=2 * macs,
+            flops=sum(cost.flops for cost in costs),
             output_shape=site.output_shape,
             calls=max(site.calls, 1),
             ops=dict(ops),
@@ -648,13 +794,20 @@ def _convention_count(
     session: _Session, tally: ConventionTally, layers: dict[str, Charge]
 ) -> ConventionCount:
     root = layers[""]
+    lines = {}
+    for line in sorted(set(session.lines) | set(tally.lines)):
+        charge = lines[line] = Charge()
+        _fill_charge(charge, tally.lines.get(line) or Cost())
     return ConventionCount(
         convention=tally.convention.name,
         phase=tally.phase,
         macs=root.macs,
         ops=dict(root.ops),
+        flops=root.total_flops,
+        flop_ops=dict(root.flop_ops or {}),
+        activations=root.activations if tally.convention.counts_activations else None,
         layers=layers,
-        lines={c.line: Charge(c.macs, c.ops) for c in _lines(session, [tally])},
+        lines=lines,
         uncounted_ops=_uncounted([tally]),
         notes=tally.convention.notes(tally) if tally.phase == "forward" else [],
     )
@@ -711,6 +864,25 @@ def _device_of(model: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any
         if kind in types:
             return cast(Device, kind)
     return "cpu"
+
+
+@contextmanager
+def _slow_attention(conventions: Sequence[Convention]) -> Iterator[None]:
+    """Turn off nn.MultiheadAttention's fused path when a convention wraps functions.
+
+    fvcore and DeepSpeed run the model with gradients on, so their references take the
+    Python path (linear, bmm, softmax) that their rules price; flopsight counts under
+    no_grad, where the fused kernel would hide those calls.
+    """
+    if not any(c.function_rules for c in conventions):
+        yield
+        return
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def _set_mode(model: nn.Module, training: bool) -> list[tuple[nn.Module, bool]]:
@@ -856,7 +1028,14 @@ def count_model(
     no_backward: str | None = None
     loss_of = ""
     try:
-        with grad, default_device, _AttentionScope(session), session:
+        with (
+            grad,
+            default_device,
+            _AttentionScope(session),
+            _FunctionScope(session),
+            _slow_attention(chosen),
+            session,
+        ):
             output = model(*args, **kwargs)
             if training:
                 loss, loss_of = _loss_of(output)
@@ -901,6 +1080,11 @@ def count_model(
             param_bytes=param_bytes,
             activation_bytes=session.activation_bytes,
             active_params=moe.active_params(model, params),
+            activations=(
+                sum(c.activations for c in tally.modules.values())
+                if tally.convention.counts_activations
+                else None
+            ),
         ),
         layers=layers,
         lines=_lines(session, phases),

@@ -29,6 +29,8 @@ class OpRule:
 
     family: str
     formula: MacsFormula
+    # Output elements it produces, for conventions counting activations (fvcore's).
+    activations: Callable[[Any], int] | None = None
 
 
 OP_RULES: dict[torch._ops.OpOverloadPacket, OpRule] = {}

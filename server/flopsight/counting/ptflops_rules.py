@@ -24,6 +24,8 @@ ModuleFormula = Callable[[Any, tuple[Any, ...], Any], int]
 class ModuleRule:
     family: str
     formula: ModuleFormula
+    # FLOPs when they are not 2 x MACs (DeepSpeed's RNN hooks count FLOPs only).
+    flops: ModuleFormula | None = None
 
 
 MODULE_RULES: dict[type[nn.Module], ModuleRule] = {}

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
+from flopsight.report.compare import short_line
 from flopsight.report.measure_table import measured_summary
 from flopsight.report.model import InputSpec, LayerCost, LineCost, ModelReport
 from flopsight.report.table import PLAIN, LineNames
@@ -121,6 +122,9 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     lines += training_lines(m)
     if m.ops:
         lines += [op_breakdown(m.ops), ""]
+    compared = short_line(m)
+    if compared:
+        lines += [compared, ""]
     measured = measured_summary(m, m.peak_gflops_per_s)
     if measured:
         lines += [f"measured on {_measured_on(m)}: {measured}", ""]

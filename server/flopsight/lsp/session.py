@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -37,7 +37,7 @@ from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.offload import Offload, read_source
-from flopsight.report.model import FileReport, ModelError, ModelReport
+from flopsight.report.model import Convention, FileReport, ModelError, ModelReport
 from flopsight.report.table import PLAIN, LineNames, NotebookLines
 from flopsight.settings import Settings
 from flopsight.source.inputs import resolve_inputs
@@ -494,6 +494,9 @@ class Session:
             models=[model],
             # measure times the forward, so its FLOP/s are the forward's.
             mode="inference" if measure else settings.mode,
+            extra_conventions=[c for c in get_args(Convention) if c != settings.convention]
+            if settings.compare
+            else [],
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
         )

@@ -19,7 +19,7 @@ SCHEMA_ID = "flopsight.report/2"
 READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
 
 # Names of ``flopsight.counting.conventions``' registry (a test keeps the two equal).
-Convention = Literal["macs", "ptflops"]
+Convention = Literal["macs", "ptflops", "fvcore", "deepspeed"]
 # The pass a convention's figures come from: the forward, and in training mode the backward
 # and the forward segments activation checkpointing re-runs during it.
 Phase = Literal["forward", "backward", "recompute"]
@@ -107,6 +107,9 @@ class Totals:
     forward_macs: int | None = None
     backward_macs: int | None = None
     recompute_macs: int | None = None
+    # Output elements of convolutions and matmuls (fvcore's ActivationCountAnalysis, timm's
+    # infer_macts) when the convention counts them; None otherwise.
+    activations: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,6 +123,8 @@ class Totals:
         }
         if self.active_params is not None:
             out["active_params"] = self.active_params
+        if self.activations is not None:
+            out["activations"] = self.activations
         return out
 
     @classmethod
@@ -128,6 +133,8 @@ class Totals:
         if d.get("active_params") is not None:
             totals.active_params = int(d["active_params"])
         totals.forward_macs, totals.backward_macs, totals.recompute_macs = _phases_of(d).values()
+        if d.get("activations") is not None:
+            totals.activations = int(d["activations"])
         return totals
 
 
@@ -314,6 +321,31 @@ class Charge:
 
     macs: int = 0
     ops: dict[str, int] = field(default_factory=dict)
+    # FLOPs (2 x MACs unless the convention says otherwise, as DeepSpeed's) per family.
+    flops: int | None = None
+    flop_ops: dict[str, int] | None = None
+    activations: int = 0
+
+    @property
+    def total_flops(self) -> int:
+        return 2 * self.macs if self.flops is None else self.flops
+
+    def to_json(self, key: str, where: object) -> dict[str, Any]:
+        out: dict[str, Any] = {key: where, "macs": self.macs, "ops": dict(self.ops)}
+        if self.flops is not None and self.flops != 2 * self.macs:
+            out["flops"] = self.flops
+            out["flop_ops"] = dict(self.flop_ops or {})
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Charge:
+        flop_ops = d.get("flop_ops")
+        return cls(
+            d["macs"],
+            dict(d["ops"]),
+            d.get("flops", 2 * d["macs"]),
+            dict(flop_ops) if flop_ops is not None else {k: 2 * v for k, v in d["ops"].items()},
+        )
 
 
 @dataclass
@@ -329,27 +361,34 @@ class ConventionCount:
     lines: dict[int, Charge] = field(default_factory=dict)
     uncounted_ops: list[UncountedOp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # FLOPs and their families: 2 x MACs except where the convention counts otherwise.
+    flops: int = -1
+    flop_ops: dict[str, int] = field(default_factory=dict)
+    # fvcore's activation count (output elements of convolutions and matmuls); None if not counted.
+    activations: int | None = None
 
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
+    def __post_init__(self) -> None:
+        if self.flops < 0:
+            self.flops = 2 * self.macs
+            self.flop_ops = self.flop_ops or {k: 2 * v for k, v in self.ops.items()}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "convention": self.convention,
             "phase": self.phase,
             "macs": self.macs,
             "flops": self.flops,
             "ops": dict(self.ops),
-            "layers": [
-                {"path": k, "macs": c.macs, "ops": dict(c.ops)} for k, c in self.layers.items()
-            ],
-            "lines": [
-                {"line": k, "macs": c.macs, "ops": dict(c.ops)} for k, c in self.lines.items()
-            ],
+            "layers": [c.to_json("path", k) for k, c in self.layers.items()],
+            "lines": [c.to_json("line", k) for k, c in self.lines.items()],
             "uncounted_ops": [u.to_json() for u in self.uncounted_ops],
             "notes": list(self.notes),
         }
+        if self.flops != 2 * self.macs:
+            out["flop_ops"] = dict(self.flop_ops)
+        if self.activations is not None:
+            out["activations"] = self.activations
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ConventionCount:
@@ -358,8 +397,13 @@ class ConventionCount:
             phase=d.get("phase", "forward"),
             macs=d["macs"],
             ops=dict(d.get("ops", {})),
-            layers={x["path"]: Charge(x["macs"], dict(x["ops"])) for x in d.get("layers", [])},
-            lines={x["line"]: Charge(x["macs"], dict(x["ops"])) for x in d.get("lines", [])},
+            flops=d.get("flops", 2 * d["macs"]),
+            flop_ops=dict(d["flop_ops"])
+            if "flop_ops" in d
+            else {k: 2 * v for k, v in d.get("ops", {}).items()},
+            activations=d.get("activations"),
+            layers={x["path"]: Charge.from_json(x) for x in d.get("layers", [])},
+            lines={x["line"]: Charge.from_json(x) for x in d.get("lines", [])},
             uncounted_ops=[UncountedOp(u["op"], u["count"]) for u in d.get("uncounted_ops", [])],
             notes=list(d.get("notes", [])),
         )

@@ -33,7 +33,7 @@ def get(name: str) -> Convention:
     return convention
 
 
-_MODULES = ("macs", "ptflops")
+_MODULES = ("macs", "ptflops", "fvcore", "deepspeed")
 for _name in _MODULES:
     register(importlib.import_module(f"{__name__}.{_name}").CONVENTION)
 

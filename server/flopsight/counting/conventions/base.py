@@ -7,7 +7,10 @@ A convention is a set of rules (design: Counting):
 - which ops are free by the convention's definition (views, copies, elementwise ...); an op
   that has no rule and is not free is listed as uncounted, never dropped;
 - module rules: a module type -> ``ModuleRule``, charged once per call at the line that called
-  the module; the children of a charged module (and the ops run inside it) are not charged again.
+  the module; the children of a charged module (and the ops run inside it) are not charged again;
+- function rules: a Python-level torch function (``F.linear``, ``torch.einsum``, ``Tensor.mul``)
+  -> ``FunctionRule``, charged per call by wrapping the function while counting, as tools that
+  patch functionals (DeepSpeed) or trace composite ops (fvcore's JIT) see them.
 
 A convention may have op rules, module rules or both. The counting session (``counter.py``)
 only asks these questions, so adding a convention is adding a module to this package.
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import nn
@@ -32,6 +35,7 @@ __all__ = [
     "Convention",
     "ConventionTally",
     "Cost",
+    "FunctionRule",
     "ModuleRule",
     "OpRule",
     "Phase",
@@ -70,6 +74,16 @@ class Convention(Protocol):
         """A convention whose op rules price the ops this one leaves out, for a note."""
         ...
 
+    @property
+    def function_rules(self) -> Mapping[FunctionSite, FunctionRule]:
+        """Torch functions charged per call (empty for most conventions)."""
+        ...
+
+    @property
+    def counts_activations(self) -> bool:
+        """Whether the tally's ``activations`` mean something (fvcore's activation count)."""
+        ...
+
     def op_rule(self, packet: OpPacket) -> OpRule:
         """The op's rule: a formula, ``FREE`` or ``UNCOUNTED``."""
         ...
@@ -79,6 +93,33 @@ class Convention(Protocol):
     def notes(self, tally: ConventionTally) -> list[str]:
         """What the report should say about this pass under this convention."""
         ...
+
+
+# (positional args, keyword args, output) -> (MACs, FLOPs)
+FunctionFormula = Callable[[tuple[Any, ...], dict[str, Any], Any], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class FunctionRule:
+    """How one call of a wrapped torch function is charged.
+
+    ``covers``: the ops and wrapped functions run inside the call are not charged again (the
+    call is one op, as in fvcore's trace); otherwise they are charged too (DeepSpeed's
+    patched functionals nest).
+    """
+
+    family: str
+    formula: FunctionFormula
+    covers: bool = False
+    # Output elements, for conventions that count activations (fvcore's); None: none.
+    activations: Callable[[Any], int] | None = None
+    # Whether the rule takes this call (args, kwargs); None: every call.
+    applies: Callable[[tuple[Any, ...], dict[str, Any]], bool] | None = None
+
+
+# Where a wrapped function lives: (owner object, attribute name), e.g. (torch.nn.functional,
+# "linear"); the session replaces the attribute while counting and puts it back afterwards.
+FunctionSite = tuple[object, str]
 
 
 def _never_free(packet: OpPacket) -> bool:
@@ -111,6 +152,8 @@ class RuleSet:
     has_backward: bool = False
     prices_left_out_ops: Convention | None = None
     notes_for: Callable[[ConventionTally], list[str]] = _no_notes
+    function_rules: Mapping[FunctionSite, FunctionRule] = field(default_factory=dict)
+    counts_activations: bool = False
     # op_rule's answers per packet; a registry that changes its rules clears it.
     classified: dict[OpPacket, OpRule] = field(default_factory=dict)
 
@@ -132,15 +175,43 @@ class RuleSet:
 
 @dataclass
 class Cost:
-    """MACs charged to one module (its own ops, not its children's) or one line, per family."""
+    """MACs and FLOPs charged to one module (its own ops, not its children's) or one line.
+
+    FLOPs are 2 x MACs unless a rule says otherwise (DeepSpeed counts bias and activations in
+    FLOPs only); both are kept per family.
+    """
 
     macs: int = 0
-    ops: Counter[str] = field(default_factory=Counter)
+    ops: dict[str, int] = field(default_factory=dict)
+    flops: int = 0
+    flop_ops: dict[str, int] = field(default_factory=dict)
+    activations: int = 0
 
-    def add(self, family: str, macs: int) -> None:
+    def add(self, family: str, macs: int, flops: int | None = None) -> None:
         self.macs += macs
         if macs:
-            self.ops[family] += macs
+            self.ops[family] = self.ops.get(family, 0) + macs
+        flops = 2 * macs if flops is None else flops
+        self.flops += flops
+        if flops:
+            self.flop_ops[family] = self.flop_ops.get(family, 0) + flops
+
+    def merge(self, other: Cost) -> None:
+        # Plain dicts and early outs: the report adds every module's cost into its parent's.
+        if other.ops:
+            ops = self.ops
+            for family, macs in other.ops.items():
+                ops[family] = ops.get(family, 0) + macs
+            self.macs += other.macs
+        if other.flop_ops:
+            flop_ops = self.flop_ops
+            for family, flops in other.flop_ops.items():
+                flop_ops[family] = flop_ops.get(family, 0) + flops
+            self.flops += other.flops
+        self.activations += other.activations
+
+    def copy(self) -> Cost:
+        return Cost(self.macs, dict(self.ops), self.flops, dict(self.flop_ops), self.activations)
 
 
 @dataclass(eq=False)
@@ -159,14 +230,24 @@ class ConventionTally:
     left_out_macs: int = 0
     left_out_lines: set[int] = field(default_factory=set)
 
-    def charge_module(self, module_id: int, family: str, macs: int) -> None:
+    def charge_module(
+        self, module_id: int, family: str, macs: int, flops: int | None = None
+    ) -> None:
         cost = self.modules.get(module_id)
         if cost is None:
             cost = self.modules[module_id] = Cost()
-        cost.add(family, macs)
+        cost.add(family, macs, flops)
 
-    def charge_line(self, line: int, family: str, macs: int) -> None:
+    def charge_line(self, line: int, family: str, macs: int, flops: int | None = None) -> None:
         cost = self.lines.get(line)
         if cost is None:
             cost = self.lines[line] = Cost()
-        cost.add(family, macs)
+        cost.add(family, macs, flops)
+
+    def charge_activations(self, module_id: int | None, count: int) -> None:
+        if module_id is None:
+            return
+        cost = self.modules.get(module_id)
+        if cost is None:
+            cost = self.modules[module_id] = Cost()
+        cost.activations += count
