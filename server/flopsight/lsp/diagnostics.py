@@ -121,7 +121,10 @@ def model_diagnostics(model: ModelReport, lines: Lines) -> list[types.Diagnostic
         severity = types.DiagnosticSeverity.Error
         if code == "FS304":
             severity = types.DiagnosticSeverity.Warning
-        out.append(make(lines.line_range(line), code, message, severity))
+        data = None
+        if error.suggested_input is not None:  # for the quick fix that rewrites the pragma
+            data = {"model": model.name, "suggested_input": error.suggested_input}
+        out.append(make(lines.line_range(line), code, message, severity, data))
     if model.uncounted_ops:
         ops = ", ".join(f"{u.op} ×{u.count}" for u in model.uncounted_ops)
         out.append(

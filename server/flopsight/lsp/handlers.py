@@ -341,7 +341,9 @@ def code_action(ls: FlopsightServer, params: types.CodeActionParams) -> list[typ
         rng = doc.notebook.to_virtual_range(cell, params.range)
     if rng is None:
         return []
-    found_actions = actions.code_actions(doc.uri, doc.text, session.source(doc), rng, session.utf16)
+    found_actions = actions.code_actions(
+        doc.uri, doc.text, session.source(doc), rng, session.utf16, session.view(doc.uri)
+    )
     if doc.notebook is None:
         return found_actions
     return [a for a in (_to_cells(doc.notebook, doc.uri, a) for a in found_actions) if a]

@@ -186,13 +186,30 @@ class ModelError:
     line: int | None = None
     # Which limit was hit ("timeout", "memory") or which phase failed ("build", "forward", ...).
     kind: str | None = None
+    # The input shapes with which forward runs, when the given ones lack the batch dimension.
+    suggested_input: list[Shape] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "type": self.type, "line": self.line, "kind": self.kind}
+        out: dict[str, Any] = {
+            "message": self.message,
+            "type": self.type,
+            "line": self.line,
+            "kind": self.kind,
+        }
+        if self.suggested_input is not None:
+            out["suggested_input"] = [list(s) for s in self.suggested_input]
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ModelError:
-        return cls(message=d["message"], type=d["type"], line=d.get("line"), kind=d.get("kind"))
+        suggested = d.get("suggested_input")
+        return cls(
+            message=d["message"],
+            type=d["type"],
+            line=d.get("line"),
+            kind=d.get("kind"),
+            suggested_input=[list(s) for s in suggested] if suggested is not None else None,
+        )
 
 
 @dataclass
