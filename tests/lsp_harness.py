@@ -21,6 +21,8 @@ SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "flopsight.lsp
 TEST_SETTINGS: dict[str, Any] = {
     "debounceMs": 20,
     "limits": {"timeoutSeconds": 60, "memoryMB": 8192},
+    # Lenses don't depend on the work tree's git state; test_compare_with_git.py turns it on.
+    "compareWith": "none",
 }
 
 CAPABILITIES = types.ClientCapabilities(
@@ -60,6 +62,7 @@ class Recorder:
             "flopsight/analysisStarted",
             "flopsight/analysisFinished",
             "flopsight/summary",
+            "flopsight/compared",
         ):
             client.feature(method)(self._recorder(method))
         client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(self._recorder("inlayHintRefresh"))

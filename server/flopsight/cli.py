@@ -742,6 +742,10 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--format", choices=("table", "json"), default="table")
     measure.set_defaults(func=cmd_measure)
 
+    from flopsight.cli_diff import add_parser as add_diff
+
+    add_diff(sub, common)
+
     serve = sub.add_parser("serve", parents=[common], help="run the language server")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     serve.set_defaults(func=cmd_serve)

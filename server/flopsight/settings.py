@@ -32,6 +32,8 @@ class Settings:
     inlay_hints_show: tuple[str, ...] = ("macs", "params", "share", "shape")
     inlay_hints_min_share: float = 0.0
     measure: MeasureMode = "never"
+    # The git revision the code lens compares each model with; "none": no comparison.
+    compare_with: str = "HEAD"
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -68,6 +70,8 @@ class Settings:
             updates["inlay_hints_min_share"] = float(hints["minShare"])
         if section.get("measure") in ("never", "onSave", "onCommand"):
             updates["measure"] = section["measure"]
+        if isinstance(section.get("compareWith"), str) and section["compareWith"].strip():
+            updates["compare_with"] = section["compareWith"].strip()
         return replace(s, **updates)
 
     def to_lsp(self) -> dict[str, Any]:
@@ -84,6 +88,7 @@ class Settings:
                 "minShare": self.inlay_hints_min_share,
             },
             "measure": self.measure,
+            "compareWith": self.compare_with,
         }
 
 

@@ -12,6 +12,7 @@ export interface FlopsightSection {
   debounceMs?: number;
   inlayHints?: { enabled?: boolean; show?: string[]; minShare?: number };
   measure?: string;
+  compareWith?: string;
   [key: string]: unknown;
 }
 

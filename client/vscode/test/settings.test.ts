@@ -22,6 +22,7 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.inlayHints.show': ['macs', 'params', 'share', 'shape'],
   'flopsight.inlayHints.minShare': 0,
   'flopsight.measure': 'never',
+  'flopsight.compareWith': 'HEAD',
 };
 
 test('every setting of the design is contributed with its default and a description', () => {

@@ -4,12 +4,14 @@ Each handler turns LSP params into a call on a protocol-free module (``hints``, 
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
 imports torch: models run in the worker (``flopsight.worker``).
 
-Besides the standard features it sends three notifications a client may use for a status bar:
+Besides the standard features it sends four notifications a client may use for a status bar:
 
 ``flopsight/analysisStarted`` ``{"uri": str}``
     a round of analysis of the document began (jobs were sent to the worker).
 ``flopsight/analysisFinished`` ``{"uri": str, "cancelled": bool}``
     that round ended (``cancelled``: a newer edit superseded it).
+``flopsight/compared`` ``{"uri": str, "rev": str}``
+    after a round, the comparison with ``flopsight.compareWith`` is in (lenses refreshed).
 ``flopsight/summary`` (after each save, once the analysis of the saved text is in)::
 
     {"uri": str,
@@ -307,7 +309,7 @@ def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.C
     if view is None:
         return []
     out = []
-    for item in lens.lenses(view):
+    for item in lens.lenses(view, ls.session.baselines.of(doc.uri)):
         row = item.line - 1
         if cell is not None and doc.notebook is not None:
             where = doc.notebook.to_cell_row(item.line)

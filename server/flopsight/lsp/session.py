@@ -27,6 +27,7 @@ from lsprotocol import types
 
 from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.lsp import diagnostics as diag
+from flopsight.lsp.baseline import Baselines
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
@@ -129,6 +130,9 @@ class Session:
         self.utf16 = True
         self._closing: asyncio.Future[Any] | None = None
         self.configured = asyncio.Event()
+        # The committed version of each document (the lens's Δ vs flopsight.compareWith).
+        self.baselines = Baselines()
+        self._baseline_tasks: dict[str, asyncio.Task[None]] = {}
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
@@ -218,6 +222,10 @@ class Session:
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
+        self.baselines.forget(uri)
+        compare = self._baseline_tasks.pop(uri, None)
+        if compare is not None:
+            compare.cancel()
         if doc is not None:
             self._cancel(doc)
         if doc is not None and doc.notebook is not None:
@@ -297,6 +305,7 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
+        self._compare_later(doc)
         if doc.summary_pending:
             doc.summary_pending = False
             self.send_summary(doc)
@@ -440,6 +449,41 @@ class Session:
             if spec is not None:
                 return spec.line
         return 1
+
+    def _compare_later(self, doc: OpenDocument) -> None:
+        """After the round's hints are out: the committed version's counts, then a refresh."""
+        if doc.notebook is not None or not self.settings.execute:
+            return
+        previous = self._baseline_tasks.get(doc.uri)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._baseline_tasks[doc.uri] = asyncio.ensure_future(self._compare(doc, doc.text))
+
+    async def _compare(self, doc: OpenDocument, text: str) -> None:
+        settings = self.settings
+
+        async def count(request: AnalysisRequest, key: str) -> FileReport:
+            # Its own job key: the document's next round does not replace the committed count.
+            return await self.analyser().analyse(
+                request,
+                document=key,
+                model=(request.models or [""])[0],
+                timeout_s=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+            )
+
+        try:
+            changed = await self.baselines.update(
+                doc.uri, doc.path, text, self.root, settings, count
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("comparing %s with %s failed", doc.uri, settings.compare_with)
+            return
+        if changed and self.documents.get(doc.uri) is doc:
+            self.client.refresh()
+        self.client.notify("flopsight/compared", {"uri": doc.uri, "rev": settings.compare_with})
 
     # -- output ---------------------------------------------------------------------------
     def diagnostics(self, doc: OpenDocument) -> list[types.Diagnostic]:
