@@ -63,6 +63,7 @@ class Recorder:
             "flopsight/analysisFinished",
             "flopsight/summary",
             "flopsight/compared",
+            "flopsight/scaled",
         ):
             client.feature(method)(self._recorder(method))
         client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(self._recorder("inlayHintRefresh"))

@@ -480,6 +480,8 @@ def _print_errors(target: Target, errors: Sequence[Problem]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     target = prepare(args)
+    # JSON also says how each model's MACs grow with its symbolic dimensions (``scaling``).
+    target.request.scaling = args.format == "json"
     report = analyse(target)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))

@@ -59,6 +59,9 @@ class AnalysisRequest:
     # Conventions charged in the same pass besides ``convention`` (``ModelReport.counts``);
     # left out of the JSON when empty, so plain requests keep their cache keys and their cost.
     extra_conventions: list[Convention] = field(default_factory=list)
+    # Also count each model at other values of its symbolic dimensions (ModelReport.scaling);
+    # left out of the JSON when False, so plain requests keep their cache keys.
+    scaling: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -68,6 +71,8 @@ class AnalysisRequest:
             del d["measure"]
         if not self.extra_conventions:
             del d["extra_conventions"]
+        if not self.scaling:
+            del d["scaling"]
         return d
 
     @classmethod

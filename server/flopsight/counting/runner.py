@@ -21,6 +21,7 @@ import time
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -398,6 +399,16 @@ def analyse_model(
             "model was built and run on the CPU with random weights"
         )
     counted.label = spec.label
+    if request.scaling and not override:
+        from flopsight.counting.scaling import model_scaling
+
+        once = replace(request, scaling=False)
+        counted.scaling = model_scaling(
+            spec,
+            counted,
+            request.dims,
+            lambda at: analyse_model(at, once, namespace, tree, flags, False),
+        )
     return counted
 
 

@@ -4,7 +4,7 @@ Each handler turns LSP params into a call on a protocol-free module (``hints``, 
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
 imports torch: models run in the worker (``flopsight.worker``).
 
-Besides the standard features it sends four notifications a client may use for a status bar:
+Besides the standard features it sends five notifications a client may use for a status bar:
 
 ``flopsight/analysisStarted`` ``{"uri": str}``
     a round of analysis of the document began (jobs were sent to the worker).
@@ -12,6 +12,9 @@ Besides the standard features it sends four notifications a client may use for a
     that round ended (``cancelled``: a newer edit superseded it).
 ``flopsight/compared`` ``{"uri": str, "rev": str}``
     after a round, the comparison with ``flopsight.compareWith`` is in (lenses refreshed).
+``flopsight/scaled`` ``{"uri": str, "model": str}``
+    after a round, that model's counts at other values of its symbolic dimensions are in (the
+    class line's hover shows how its MACs grow).
 ``flopsight/summary`` (after each save, once the analysis of the saved text is in)::
 
     {"uri": str,

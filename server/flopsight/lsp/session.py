@@ -306,6 +306,7 @@ class Session:
         self.publish(doc)
         self.client.refresh()
         self._compare_later(doc)
+        self._scale_later(doc)
         if doc.summary_pending:
             doc.summary_pending = False
             self.send_summary(doc)
@@ -458,6 +459,52 @@ class Session:
         if previous is not None and not previous.done():
             previous.cancel()
         self._baseline_tasks[doc.uri] = asyncio.ensure_future(self._compare(doc, doc.text))
+
+    def _scale_later(self, doc: OpenDocument) -> None:
+        """After the round's hints are out: each model with symbolic input dimensions counted
+        at other values of them (the class-line hover's scaling), as a job of its own."""
+        if not self.settings.execute:
+            return
+        for name, result in list(doc.results.models.items()):
+            if result.report.status != "ok" or result.report.scaling or doc.notebook is not None:
+                continue
+            spec = self.source(doc).model(name) if result.text == doc.text else None
+            if spec is None or not any(
+                isinstance(d, str) for i in spec.inputs or [] for d in i.shape
+            ):
+                continue
+            task = asyncio.ensure_future(self._scale(doc, result))
+            task.add_done_callback(_forget)
+
+    async def _scale(self, doc: OpenDocument, result: ModelResult) -> None:
+        settings = self.settings
+        request = AnalysisRequest(
+            text=result.text,
+            path=doc.path,
+            root=self.root,
+            convention=settings.convention,
+            dims=dict(settings.dims),
+            models=[result.report.name],
+            scaling=True,
+        )
+        try:
+            report = await self.analyser().analyse(
+                request,
+                document=f"{doc.uri}#scaling",
+                model=result.report.name,
+                timeout_s=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+            )
+        except Exception as exc:
+            if not _is_cancellation(exc):
+                log.warning("scaling of %s in %s failed: %s", result.report.name, doc.uri, exc)
+            return
+        name = result.report.name
+        scaled = [m for m in report.models if m.name == name and m.scaling]
+        # Only onto the very result it extends: a newer round's result stays as it is.
+        if scaled and doc.results.models.get(name) is result:
+            result.report.scaling = scaled[0].scaling
+        self.client.notify("flopsight/scaled", {"uri": doc.uri, "model": name})
 
     async def _compare(self, doc: OpenDocument, text: str) -> None:
         settings = self.settings

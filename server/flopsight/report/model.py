@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flopsight.report.scaling import DimScaling
+
 SCHEMA_ID = "flopsight.report/2"
 # Older reports still read: /2 only adds fields.
 READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
@@ -325,6 +327,9 @@ class ModelReport:
     # Asked for several conventions: each one's figures from the same pass, the main one (whose
     # figures the fields above hold) first; empty otherwise, and then left out of the JSON.
     counts: list[ConventionCount] = field(default_factory=list)
+    # How MACs grow with each symbolic dimension of the input (asked with scaling=True); empty
+    # otherwise, and then left out of the JSON.
+    scaling: list[DimScaling] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:
@@ -357,6 +362,7 @@ class ModelReport:
             "notes": list(self.notes),
             **_measured(self, MODEL_MEASURED),
             **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
+            **({"scaling": [x.to_json() for x in self.scaling]} if self.scaling else {}),
         }
 
     @classmethod
@@ -384,6 +390,7 @@ class ModelReport:
             layers_latency_ms_sum=d.get("layers_latency_ms_sum"),
             measure=dict(d["measure"]) if d.get("measure") is not None else None,
             counts=[ConventionCount.from_json(c) for c in d.get("counts", [])],
+            scaling=[DimScaling.from_json(x) for x in d.get("scaling", [])],
         )
 
 
