@@ -78,6 +78,10 @@ class Client(LanguageClient):
             self.feature(method)(self._record(method))
         self.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(self._record("refresh"))
 
+        @self.feature(types.WINDOW_SHOW_MESSAGE)
+        def shown(_client: LanguageClient, params: types.ShowMessageParams) -> None:
+            print(f"server: {params.message}", file=sys.stderr)
+
     def _record(self, name: str) -> Any:
         def record(_client: LanguageClient, _params: Any = None) -> None:
             self.events.append((name, time.perf_counter()))
@@ -91,7 +95,7 @@ class Client(LanguageClient):
         deadline = time.perf_counter() + timeout
         while self.count(name) <= more_than:
             if time.perf_counter() > deadline:
-                raise TimeoutError(name)
+                raise TimeoutError(f"{name}: {[e for e, _ in self.events]}")
             await asyncio.sleep(0.0005)
         return [t for e, t in self.events if e == name][more_than]
 
@@ -124,8 +128,8 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
     )
     await client.wait("refresh", 0)
     if extra:  # the first time: the committed version is counted, then cached
-        await client.wait("compared", 0)
-        await client.wait("scaled", 0)
+        await client.wait("flopsight/compared", 0)
+        await client.wait("flopsight/scaled", 0)
     first, after, busy = [], [], []
     version = 1
 
@@ -147,11 +151,11 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
         return await client.wait("refresh", seen) - t0
 
     for _ in range(runs):
-        scaled = client.count("scaled")
+        scaled = client.count("flopsight/scaled")
         t0 = time.perf_counter()
         first.append(await save_and_wait())
         if extra:
-            after.append(await client.wait("scaled", scaled) - t0)
+            after.append(await client.wait("flopsight/scaled", scaled) - t0)
         # An edit at once after the first hints, while the extra counts of the previous run:
         await save_and_wait()
         busy.append(await save_and_wait())
