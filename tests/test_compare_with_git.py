@@ -105,6 +105,19 @@ def test_diff_against_an_older_revision_and_nothing_changed(
     assert "| MACs | 25.86 KMac | 9.47 KMac | -16.38 KMac | -63.4 % |" in capsys.readouterr().out
 
 
+def test_diff_of_a_new_file(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in HEAD: before is empty, the whole cost is the change."""
+    monkeypatch.chdir(repo)
+    (repo / "new.py").write_text(COMMITTED)
+    assert main(["diff", "--max-increase", "5%"]) == 0  # nothing to grow from
+    out = capsys.readouterr().out
+    assert "### Net · `new.py` vs HEAD" in out
+    assert "| MACs | — | 9.47 KMac | +9.47 KMac | — |" in out
+    assert "net.py" not in out  # unchanged since HEAD
+
+
 def test_diff_errors(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -108,7 +108,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         then = _module_text(path, raw_then) if raw_then is not None else None
         name = gitrev.relative(root, path)
         after = _count(now, path, settings)
-        before = _count(then, path, settings) if then is not None and then != now else after
+        # A file new since REV has no old version; an unchanged one is not counted twice.
+        before = None if then is None else after if then == now else _count(then, path, settings)
         for m in after.models if after else []:
             if m.status == "error" and m.error is not None:
                 print(f"flopsight: error: {name}: {m.name}: {m.error.message}", file=sys.stderr)
