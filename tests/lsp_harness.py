@@ -22,6 +22,8 @@ SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "flopsight.lsp
 TEST_SETTINGS: dict[str, Any] = {
     "debounceMs": 20,
     "limits": {"timeoutSeconds": 60, "memoryMB": 8192},
+    # Lenses don't depend on the work tree's git state; test_compare_with_git.py turns it on.
+    "compareWith": "none",
 }
 
 CAPABILITIES = types.ClientCapabilities(
@@ -61,6 +63,8 @@ class Recorder:
             "flopsight/analysisStarted",
             "flopsight/analysisFinished",
             "flopsight/summary",
+            "flopsight/compared",
+            "flopsight/scaled",
         ):
             client.feature(method)(self._recorder(method))
         client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(self._recorder("inlayHintRefresh"))

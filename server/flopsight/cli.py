@@ -496,6 +496,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 0:
         raise CliError(f"--depth {args.depth}: give 0 (the model only) or more levels")
     target = prepare(args)
+    # JSON also says how each model's MACs grow with its symbolic dimensions (``scaling``).
+    target.request.scaling = args.format == "json"
     report = analyse(target)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
@@ -779,6 +781,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     measure.add_argument("--format", choices=("table", "json"), default="table")
     measure.set_defaults(func=cmd_measure)
+
+    from flopsight.cli_diff import add_parser as add_diff
+
+    add_diff(sub, common)
 
     serve = sub.add_parser("serve", parents=[common], help="run the language server")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")

@@ -62,6 +62,9 @@ class AnalysisRequest:
     # "training": count each model's training step (a pragma's ``mode=`` overrides it per
     # model); left out of the JSON when "inference", so plain requests keep their cache keys.
     mode: Mode = "inference"
+    # Also count each model at other values of its symbolic dimensions (ModelReport.scaling);
+    # left out of the JSON when False, so plain requests keep their cache keys.
+    scaling: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +76,8 @@ class AnalysisRequest:
             del d["extra_conventions"]
         if self.mode == "inference":
             del d["mode"]
+        if not self.scaling:
+            del d["scaling"]
         return d
 
     @classmethod

@@ -57,6 +57,8 @@ class Settings:
     mode: Mode = "inference"
     # Count every convention in the same pass, for the class line's hover (one line).
     compare: bool = True
+    # The git revision the code lens compares each model with; "none": no comparison.
+    compare_with: str = "HEAD"
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -113,6 +115,12 @@ class Settings:
             reader.number(section, "maxFileSizeKB", max_file_size_problem, int),
         )
         take("compare", reader.flag(section, "compare"))
+        if "compareWith" in section:
+            value = section["compareWith"]
+            if not isinstance(value, str):
+                reader.wrong("compareWith", value, 'a git revision, or "none"')
+            elif value.strip():  # "" is how VS Code leaves it unset: the default stays
+                updates["compare_with"] = value.strip()
         return replace(s, **updates), reader.problems
 
     def to_lsp(self) -> dict[str, Any]:
@@ -133,6 +141,7 @@ class Settings:
             "sandbox": self.sandbox,
             "mode": self.mode,
             "compare": self.compare,
+            "compareWith": self.compare_with,
         }
 
 

@@ -13,6 +13,7 @@ export interface FlopsightSection {
   inlayHints?: { enabled?: boolean; show?: string[]; minShare?: number };
   measure?: string;
   sandbox?: string;
+  compareWith?: string;
   [key: string]: unknown;
 }
 

@@ -26,6 +26,7 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.sandbox': 'auto',
   'flopsight.compare': true,
   'flopsight.mode': 'inference',
+  'flopsight.compareWith': 'HEAD',
 };
 
 test('every setting of the design is contributed with its default and a description', () => {

@@ -21,6 +21,7 @@ import time
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from flopsight.counting.build import build_model, make_inputs, needs_real_tensor
 from flopsight.counting.calls import PragmaValueError, call_arguments, evaluate_init, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
+from flopsight.counting.shape_errors import batch_hint, cpu_wording, with_batch
 from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, InputSpec, ModelError, ModelReport, SourceWarning
@@ -426,7 +428,10 @@ def analyse_model(
             if device != "cpu" and isinstance(e, Exception) and needs_real_tensors(e):
                 start = "cpu"
                 continue
-            return _error(report, e, "forward", files)
+            _error(report, e, "forward", files)
+            if isinstance(e, Exception):
+                _explain_shape_error(report, e, device, inputs, factory)
+            return report
         break
     if device == "cpu" and start == "cpu":
         counted.notes.append(
@@ -436,7 +441,55 @@ def analyse_model(
     if tvfix.nms_calls != nms_calls:
         counted.notes.append(tvfix.NMS_NOTE)
     counted.label = spec.label
+    if request.scaling and not override:
+        from flopsight.counting.scaling import model_scaling
+
+        once = replace(request, scaling=False)
+        counted.scaling = model_scaling(
+            spec,
+            counted,
+            request.dims,
+            lambda at: analyse_model(at, once, namespace, tree, flags, False),
+        )
     return counted
+
+
+def _explain_shape_error(
+    report: ModelReport,
+    e: Exception,
+    device: str,
+    inputs: list[InputSpec],
+    factory: Callable[[], nn.Module],
+) -> None:
+    """On meta, the CPU's wording of the error; and when the same input with a leading batch
+    dimension of 1 runs, a hint saying so (``error.suggested_input`` holds the shapes)."""
+    assert report.error is not None
+    if device != "cpu":
+        wording = cpu_wording(e)
+        if wording is not None:
+            report.error.message = wording
+    shapes = [list(i.shape) for i in inputs]
+    if not shapes or not _forward_runs(factory, inputs, with_batch(shapes)):
+        return
+    report.error.message += f"; {batch_hint(shapes)}"
+    report.error.suggested_input = with_batch(shapes)
+
+
+def _forward_runs(
+    factory: Callable[[], nn.Module],
+    inputs: list[InputSpec],
+    shapes: list[list[int]],
+) -> bool:
+    """Whether the model, built afresh on meta, runs forward on inputs of these shapes."""
+    try:
+        model, device = build_model(factory)
+        specs = [InputSpec(i.name, s, i.dtype) for i, s in zip(inputs, shapes, strict=True)]
+        tensors = make_inputs(specs, device)
+        with torch.no_grad():
+            model(*tensors)
+    except (Exception, SystemExit):
+        return False
+    return True
 
 
 def _uses_torchvision(text: str, had_torchvision: bool) -> bool:

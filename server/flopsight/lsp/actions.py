@@ -1,10 +1,12 @@
-"""Code actions: insert a pragma for an unannotated model; fix an unknown pragma key."""
+"""Code actions: insert a pragma for an unannotated model; fix an unknown pragma key; give the
+pragma's input the batch dimension it lacks."""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
 from flopsight.lsp.diagnostics import Lines
+from flopsight.lsp.documents import DocumentView
 from flopsight.lsp.positions import line_end
 from flopsight.source.model import ModelSpec, SourceAnalysis, Span
 from flopsight.source.pragma import pragma_comment
@@ -43,13 +45,56 @@ def pragma_edit(spec: ModelSpec, lines: list[str], utf16: bool = True) -> types.
     return types.TextEdit(range=types.Range(start=pos, end=pos), new_text=f"{indent}{comment}\n")
 
 
+def batch_actions(
+    uri: str, text: str, source: SourceAnalysis, view: DocumentView, rng: types.Range, utf16: bool
+) -> list[types.CodeAction]:
+    """For a model whose forward runs once its pragma's shapes get a leading 1: that rewrite."""
+    out: list[types.CodeAction] = []
+    span_lines = Lines(text, utf16)
+    for anchored in view.models:
+        error = anchored.report.error
+        spec = source.model(anchored.report.name)
+        if error is None or error.suggested_input is None or spec is None or not anchored.fresh:
+            continue
+        if spec.input_source != "pragma" or spec.inputs is None:
+            continue
+        spans = [i.span for i in spec.inputs]
+        if len(spans) != len(error.suggested_input) or any(s is None for s in spans):
+            continue
+        error_line = error.line if error.line is not None else spec.line
+        if not (_overlaps(spec.line, spec.end_line, rng) or _overlaps(error_line, error_line, rng)):
+            continue
+        edits = [
+            types.TextEdit(span_lines.span_range(span), repr(tuple(shape)))
+            for span, shape in zip(spans, error.suggested_input, strict=True)
+            if span is not None
+        ]
+        shown = ", ".join(repr(tuple(shape)) for shape in error.suggested_input)
+        out.append(
+            types.CodeAction(
+                title=f"flopsight: add the batch dimension: input={shown}",
+                kind=types.CodeActionKind.QuickFix,
+                is_preferred=True,
+                edit=types.WorkspaceEdit(changes={uri: edits}),
+            )
+        )
+    return out
+
+
 def code_actions(
-    uri: str, text: str, source: SourceAnalysis | None, rng: types.Range, utf16: bool = True
+    uri: str,
+    text: str,
+    source: SourceAnalysis | None,
+    rng: types.Range,
+    utf16: bool = True,
+    view: DocumentView | None = None,
 ) -> list[types.CodeAction]:
     if source is None:
         return []
     lines = split_lines(text)
     out: list[types.CodeAction] = []
+    if view is not None:
+        out.extend(batch_actions(uri, text, source, view, rng, utf16))
     for spec in source.models:
         if spec.inputs is not None or not _overlaps(spec.line, spec.end_line, rng):
             continue

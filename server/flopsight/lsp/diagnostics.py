@@ -104,7 +104,10 @@ def model_diagnostics(
         if code is Code.FS304:
             severity = types.DiagnosticSeverity.Warning
         rng = lines.span_range(pragma) if pragma is not None else lines.line_range(line)
-        out.append(make(rng, code.value, message, severity))
+        data = None
+        if error.suggested_input is not None:  # for the quick fix that rewrites the pragma
+            data = {"model": model.name, "suggested_input": error.suggested_input}
+        out.append(make(rng, code.value, message, severity, data))
     if model.no_backward:
         out.append(
             make(

@@ -4,13 +4,18 @@ Each handler turns LSP params into a call on a protocol-free module (``hints``, 
 ``lens``, ``diagnostics``, ``actions``) over the session's re-anchored reports. The server never
 imports torch: models run in the worker (``flopsight.worker``).
 
-Besides the standard features it sends three notifications a client may use for a status bar.
+Besides the standard features it sends five notifications a client may use for a status bar.
 Every figure in them is a display string made here (``flopsight.report.units``); a client shows
 them as they are and computes nothing:
 
 ``flopsight/analysisStarted`` ``{"uri": str}``
     a round of analysis of the document began (jobs were sent to the worker).
 ``flopsight/summary`` (after every round that ran to the end, before analysisFinished)::
+``flopsight/compared`` ``{"uri": str, "rev": str}``
+    after a round, the comparison with ``flopsight.compareWith`` is in (lenses refreshed).
+``flopsight/scaled`` ``{"uri": str, "model": str}``
+    after a round, that model's counts at other values of its symbolic dimensions are in (the
+    class line's hover shows how its MACs grow).
 
     {"uri": str,
      "models": [{"name": str (the pragma's name= or the class/variable), "line": int (0-based),
@@ -399,7 +404,7 @@ def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.C
     if view is None:
         return []
     out = []
-    for item in lens.lenses(view):
+    for item in lens.lenses(view, ls.session.baselines.of(doc.uri)):
         row = item.line - 1
         if cell is not None and doc.notebook is not None:
             where = doc.notebook.to_cell_row(item.line)
@@ -433,7 +438,9 @@ def code_action(ls: FlopsightServer, params: types.CodeActionParams) -> list[typ
         rng = doc.notebook.to_virtual_range(cell, params.range)
     if rng is None:
         return []
-    found_actions = actions.code_actions(doc.uri, doc.text, session.source(doc), rng, session.utf16)
+    found_actions = actions.code_actions(
+        doc.uri, doc.text, session.source(doc), rng, session.utf16, session.view(doc.uri)
+    )
     if doc.notebook is None:
         return found_actions
     return [a for a in (_to_cells(doc.notebook, doc.uri, a) for a in found_actions) if a]

@@ -99,6 +99,19 @@ def _footer(anchored: AnchoredModel) -> str:
     return " · ".join(i for i in items if i)
 
 
+def scaling_lines(m: ModelReport) -> list[str]:
+    """How MACs grow with each symbolic dimension: the polynomial, or a table of the counts."""
+    out = []
+    for s in m.scaling:
+        if s.polynomial is not None:
+            out += [f"{s.text} (exact; checked at {s.dim} = {s.verified_at})", ""]
+            continue
+        out += [f"| {s.dim} | " + " | ".join(str(x) for x, _ in s.points) + " |"]
+        out += ["|---|" + "--:|" * len(s.points)]
+        out += ["| MACs | " + " | ".join(format_macs(y) for _, y in s.points) + " |", ""]
+    return out
+
+
 def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     m = anchored.report
     title = f"### {m.display_name}"
@@ -125,6 +138,7 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     compared = short_line(m)
     if compared:
         lines += [compared, ""]
+    lines += scaling_lines(m)
     measured = measured_summary(m, m.peak_gflops_per_s)
     if measured:
         lines += [f"measured on {_measured_on(m)}: {measured}", ""]

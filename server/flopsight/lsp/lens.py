@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flopsight.lsp.baseline import Baseline
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
+from flopsight.report.diff import ModelDelta, lens_delta, totals_of
 from flopsight.report.hints import params_text
 from flopsight.report.markdown import render_model_markdown
 from flopsight.report.model import FileReport, ModelReport
@@ -55,10 +57,15 @@ def model_title(model: ModelReport) -> str | None:
     return None
 
 
-def lenses(view: DocumentView) -> list[Lens]:
+def lenses(view: DocumentView, baseline: Baseline | None = None) -> list[Lens]:
     out = []
     for anchored in view.models:
         title = model_title(anchored.report)
+        if title is not None and baseline is not None and anchored.report.status == "ok":
+            then = baseline.models.get(anchored.report.name)
+            delta = ModelDelta(anchored.report.name, totals_of(then), totals_of(anchored.report))
+            change = lens_delta(delta, baseline.rev)
+            title = f"{title} · {change}" if change else title
         if title is not None:
             out.append(Lens(anchored.report.line, title, anchored.report.name))
     return out

@@ -33,6 +33,7 @@ from lsprotocol import types
 from flopsight.job import AnalysisRequest, MeasureOptions
 from flopsight.lsp import anchoring
 from flopsight.lsp import diagnostics as diag
+from flopsight.lsp.baseline import Baselines
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
@@ -147,6 +148,9 @@ class Session:
         self._closing: asyncio.Future[Any] | None = None
         self.configured = asyncio.Event()
         self.offload = Offload()
+        # The committed version of each document (the lens's Δ vs flopsight.compareWith).
+        self.baselines = Baselines()
+        self._baseline_tasks: dict[str, asyncio.Task[None]] = {}
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
@@ -306,6 +310,10 @@ class Session:
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
         self.reported_cells.pop(uri, None)
+        self.baselines.forget(uri)
+        compare = self._baseline_tasks.pop(uri, None)
+        if compare is not None:
+            compare.cancel()
         if doc is not None:
             self._cancel(doc)
             if doc.reanchor is not None:
@@ -406,6 +414,8 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
+        self._compare_later(doc)
+        self._scale_later(doc)
         saved, doc.summary_pending = doc.summary_pending, False
         self.send_summary(doc, log=saved)
         self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": False})
@@ -557,6 +567,94 @@ class Session:
             if spec is not None:
                 return spec.line
         return 1
+
+    def _compare_later(self, doc: OpenDocument) -> None:
+        """After the round's hints are out: the committed version's counts, then a refresh."""
+        if doc.notebook is not None or not self.settings.execute:
+            return
+        previous = self._baseline_tasks.get(doc.uri)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._baseline_tasks[doc.uri] = asyncio.ensure_future(self._compare(doc, doc.text))
+
+    def _scale_later(self, doc: OpenDocument) -> None:
+        """After the round's hints are out: each model with symbolic input dimensions counted
+        at other values of them (the class-line hover's scaling), as a job of its own."""
+        if not self.settings.execute:
+            return
+        source = self.source(doc)
+        if source is None or doc.notebook is not None:
+            return
+        for name, result in list(doc.results.models.items()):
+            if result.report.status != "ok" or result.report.scaling:
+                continue
+            spec = source.model(name) if result.text == doc.text else None
+            if spec is None or not any(
+                isinstance(d, str) for i in spec.inputs or [] for d in i.shape
+            ):
+                continue
+            task = asyncio.ensure_future(self._scale(doc, result))
+            task.add_done_callback(_forget)
+
+    async def _scale(self, doc: OpenDocument, result: ModelResult) -> None:
+        settings = self.settings
+        request = AnalysisRequest(
+            text=result.text,
+            path=doc.path,
+            root=self.root,
+            convention=settings.convention,
+            dims=dict(settings.dims),
+            models=[result.report.name],
+            scaling=True,
+        )
+        try:
+            report = await self.analyser().analyse(
+                request,
+                document=f"{doc.uri}#scaling",
+                model=result.report.name,
+                timeout_s=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+            )
+        except Exception as exc:
+            if not _is_cancellation(exc):
+                log.warning("scaling of %s in %s failed: %s", result.report.name, doc.uri, exc)
+            return
+        name = result.report.name
+        scaled = [m for m in report.models if m.name == name and m.scaling]
+        # Only onto the very result it extends: a newer round's result stays as it is.
+        if scaled and doc.results.models.get(name) is result:
+            # A new result (the cached views follow the results' generation); the report the
+            # round put stays as it is.
+            doc.results.put(
+                replace(result, report=replace(result.report, scaling=scaled[0].scaling))
+            )
+        self.client.notify("flopsight/scaled", {"uri": doc.uri, "model": name})
+
+    async def _compare(self, doc: OpenDocument, text: str) -> None:
+        settings = self.settings
+
+        async def count(request: AnalysisRequest, key: str) -> FileReport:
+            # Its own job key: the document's next round does not replace the committed count.
+            return await self.analyser().analyse(
+                request,
+                document=key,
+                model=(request.models or [""])[0],
+                timeout_s=settings.timeout_seconds,
+                memory_mb=settings.memory_mb,
+            )
+
+        try:
+            changed = await self.baselines.update(
+                doc.uri, doc.path, text, self.root, settings, count
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("comparing %s with %s failed", doc.uri, settings.compare_with)
+            return
+        if changed and self.documents.get(doc.uri) is doc:
+            self.client.refresh()
+        self.client.notify("flopsight/compared", {"uri": doc.uri, "rev": settings.compare_with})
 
     # -- output ---------------------------------------------------------------------------
     def diagnostics(self, doc: OpenDocument) -> list[types.Diagnostic] | None:

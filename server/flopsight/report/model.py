@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from flopsight.codes import ERROR_KINDS, KIND_CODES, Code, ErrorKind
+from flopsight.report.scaling import DimScaling
 
 SCHEMA_ID = "flopsight.report/2"
 # Older reports still read: /2 only adds fields.
@@ -266,6 +267,8 @@ class ModelError:
     setting: ErrorSetting | None = None
     # The raw text below flopsight's sentence: the exception's text, the exit status.
     detail: str | None = None
+    # The input shapes with which forward runs, when the given ones lack the batch dimension.
+    suggested_input: list[Shape] | None = None
 
     @property
     def code(self) -> Code:
@@ -279,7 +282,7 @@ class ModelError:
         return f"{self.message}; {advice}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "message": self.message,
             "type": self.type,
             "line": self.line,
@@ -288,10 +291,14 @@ class ModelError:
             "setting": self.setting,
             "detail": self.detail,
         }
+        if self.suggested_input is not None:
+            out["suggested_input"] = [list(s) for s in self.suggested_input]
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ModelError:
         kind, setting = d.get("kind"), d.get("setting")
+        suggested = d.get("suggested_input")
         if kind not in ERROR_KINDS:
             raise ValueError(f"not a flopsight error kind: {kind!r}")
         if setting is not None and setting not in SETTING_ADVICE:
@@ -303,6 +310,7 @@ class ModelError:
             line=d.get("line"),
             setting=cast("ErrorSetting | None", setting),
             detail=d.get("detail"),
+            suggested_input=[list(s) for s in suggested] if suggested is not None else None,
         )
 
 
@@ -468,6 +476,10 @@ class ModelReport:
     def training(self) -> bool:
         return self.mode == "training"
 
+    # How MACs grow with each symbolic dimension of the input (asked with scaling=True); empty
+    # otherwise, and then left out of the JSON.
+    scaling: list[DimScaling] = field(default_factory=list)
+
     @property
     def display_name(self) -> str:
         return self.label or self.name
@@ -502,6 +514,7 @@ class ModelReport:
             **({"measure_error": self.measure_error.to_json()} if self.measure_error else {}),
             "mode": self.mode,
             **_measured(self, ("loss", "no_backward")),
+            **({"scaling": [x.to_json() for x in self.scaling]} if self.scaling else {}),
         }
 
     @classmethod
@@ -535,6 +548,7 @@ class ModelReport:
             mode=d.get("mode", "inference"),
             loss=d.get("loss"),
             no_backward=d.get("no_backward"),
+            scaling=[DimScaling.from_json(x) for x in d.get("scaling", [])],
         )
 
 

@@ -409,7 +409,7 @@ class WorkerPool:
                 continue
             if job.document is not None and job.document[1] in keep_models:
                 continue
-            if document is None or (job.document is not None and job.document[0] == document):
+            if document is None or (job.document is not None and _of(job.document[0], document)):
                 self._cancel(job)
 
     def _cancel(self, job: _Job) -> None:
@@ -803,3 +803,9 @@ def _tree_cpu(pid: int) -> tuple[float, bool]:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _of(key: str, document: str) -> bool:
+    """Whether a job key is the document's: its own, or one derived from it (the committed
+    version's count, ``uri@commit``; the scaling counts, ``uri#scaling``)."""
+    return key == document or key.startswith((document + "@", document + "#"))

@@ -1,0 +1,121 @@
+"""The committed version of each open file, counted once, for the code lens's change
+``Δ +12.40 GMac (+11.7 %) · +7.09 M params vs HEAD`` (setting ``flopsight.compareWith``).
+
+Runs after a round has published its hints, never before: the committed text's models go
+through the same worker as their own jobs (never superseded by the document's), and the result
+is cached by (file, commit, convention, dims), so each committed version is counted once.
+Nothing for a file outside a repository, untracked at the revision, or equal to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from flopsight import gitrev
+from flopsight.job import AnalysisRequest
+from flopsight.report.model import FileReport, ModelReport
+from flopsight.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Committed versions kept (a handful of files and revisions in a session).
+CACHE_SIZE = 64
+
+# Runs one model of a text through the worker: (request, job key) -> its report.
+Count = Callable[[AnalysisRequest, str], Awaitable[FileReport]]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The committed version's models, by name, and the revision as the setting names it."""
+
+    rev: str
+    commit: str
+    models: dict[str, ModelReport]
+
+
+class Baselines:
+    def __init__(self) -> None:
+        self._counted: OrderedDict[tuple[object, ...], asyncio.Task[dict[str, ModelReport]]] = (
+            OrderedDict()
+        )
+        # Per document: the baseline of its newest text (None: nothing to compare with).
+        self.current: dict[str, Baseline | None] = {}
+
+    def of(self, uri: str) -> Baseline | None:
+        return self.current.get(uri)
+
+    def forget(self, uri: str) -> None:
+        self.current.pop(uri, None)
+
+    async def update(
+        self, uri: str, path: str, text: str, root: str | None, settings: Settings, count: Count
+    ) -> bool:
+        """Finds and counts the committed version of ``path``; True when the baseline changed."""
+        before = self.current.get(uri)
+        found = None
+        if settings.compare_with.lower() != "none":
+            found = await asyncio.to_thread(gitrev.committed, path, settings.compare_with)
+        if found is None or found[1] == text:
+            self.current[uri] = None
+            return before is not None
+        commit, committed = found
+        dims = tuple(sorted(settings.dims.items()))
+        key = (path, commit, settings.convention, dims)
+        task = self._counted.get(key)
+        if task is None or (task.done() and task.exception() is not None):
+            task = asyncio.ensure_future(
+                self._count(f"{uri}@{commit}", path, committed, root, settings, count)
+            )
+            self._counted[key] = task
+            while len(self._counted) > CACHE_SIZE:
+                self._counted.popitem(last=False)
+        self._counted.move_to_end(key)
+        models = await asyncio.shield(task)
+        baseline = Baseline(settings.compare_with, commit, models)
+        self.current[uri] = baseline
+        return baseline != before
+
+    async def _count(
+        self, key: str, path: str, text: str, root: str | None, settings: Settings, count: Count
+    ) -> dict[str, ModelReport]:
+        from flopsight.source import analyse_source
+        from flopsight.source.inputs import resolve_inputs
+
+        source = analyse_source(text, path)
+        if source.syntax_error is not None:
+            return {}
+        names = []
+        for spec in source.models:
+            if spec.inputs is None:
+                continue
+            try:
+                resolve_inputs(spec, settings.dims)
+            except ValueError:
+                continue
+            names.append(spec.name)
+        requests = [
+            AnalysisRequest(
+                text=text,
+                path=path,
+                root=root,
+                convention=settings.convention,
+                dims=dict(settings.dims),
+                models=[name],
+            )
+            for name in names
+        ]
+        out: dict[str, ModelReport] = {}
+        for done in await asyncio.gather(
+            *(count(r, key) for r in requests), return_exceptions=True
+        ):
+            if isinstance(done, BaseException):
+                log.warning("counting the committed version of %s failed: %s", path, done)
+                continue
+            for m in done.models:
+                out[m.name] = m
+        return out
