@@ -104,6 +104,28 @@ async def test_other_documents_and_models_are_not_cancelled(pool: WorkerPool) ->
     assert [r.model("Net").total.macs for r in reports] == [8 * 5, 8 * 6, 8 * 7]  # type: ignore[union-attr]
 
 
+async def test_cancel_jobs_kills_the_documents_derived_jobs_and_no_others(
+    pool: WorkerPool,
+) -> None:
+    # The committed version's count (uri@commit) and the scaling counts (uri#scaling) belong to
+    # the document: closing it or turning execution off must kill them too.
+    derived = [
+        asyncio.create_task(
+            pool.analyse(slow_request(4, 600, tag), document=key, model="Net", timeout_s=900)
+        )
+        for tag, key in (("at", "file:///d.py@abc123"), ("scaling", "file:///d.py#scaling"))
+    ]
+    other = asyncio.create_task(
+        pool.analyse(slow_request(6, 0.5, "other"), document="file:///d2.py", model="Net")
+    )
+    await _first_child(pool)
+    pool.cancel_jobs("file:///d.py")
+    for task in derived:
+        with pytest.raises(JobCancelled):
+            await task
+    assert (await other).model("Net").total.macs == 8 * 6  # type: ignore[union-attr]
+
+
 async def test_cancelling_the_caller_kills_the_child(pool: WorkerPool) -> None:
     task = asyncio.create_task(pool.analyse(slow_request(4, 600, "caller"), timeout_s=900))
     child = await _first_child(pool)
