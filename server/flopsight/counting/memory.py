@@ -33,6 +33,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from flopsight.gpus import OPTIMIZERS, PRECISIONS
+
 Category = Literal[
     "params", "buffers", "inputs", "activations", "grads", "optimizer", "temporaries"
 ]
@@ -46,15 +48,6 @@ CATEGORIES: tuple[Category, ...] = (
     "temporaries",
 )
 Phase = Literal["setup", "forward", "loss", "backward", "optimizer"]
-OPTIMIZERS = ("none", "sgd", "sgd-momentum", "adam", "adamw")
-PRECISIONS = ("fp32", "bf16", "fp16", "bf16-mixed", "fp16-mixed")
-OPTIMIZER_NAMES = {
-    "none": "no optimizer",
-    "sgd": "SGD",
-    "sgd-momentum": "SGD momentum",
-    "adam": "Adam",
-    "adamw": "AdamW",
-}
 TIMELINE_POINTS = 400
 
 
@@ -134,11 +127,11 @@ class _Storage:
     layer: str | None = None
 
 
-class _Tracker(TorchDispatchMode):
+class _Tracker(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """Sees every op's outputs; registers each new storage with a release callback."""
 
     def __init__(self, device: torch.device) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.device = device
         self.storages: dict[int, _Storage] = {}
         self.refs: dict[int, weakref.ref[torch.UntypedStorage]] = {}
@@ -165,7 +158,7 @@ class _Tracker(TorchDispatchMode):
             return known
         record = _Storage(st.nbytes(), category)
         self.storages[key] = record
-        self.refs[key] = weakref.ref(st, lambda _r, key=key: self._release(key))
+        self.refs[key] = weakref.ref(st, self._releaser(key))
         self._change(record.category, record.nbytes)
         return record
 
@@ -179,6 +172,12 @@ class _Tracker(TorchDispatchMode):
         record.category = category
         self.by_category[category] += record.nbytes
         self.high[category] = max(self.high[category], self.by_category[category])
+
+    def _releaser(self, key: int) -> Callable[[weakref.ref[torch.UntypedStorage]], None]:
+        def release(_ref: weakref.ref[torch.UntypedStorage]) -> None:
+            self._release(key)
+
+        return release
 
     def _release(self, key: int) -> None:
         record = self.storages.pop(key, None)
@@ -305,8 +304,13 @@ class _Autocast(TorchFunctionMode):
         elif name in _FLOAT32 and _any_low(args, self.dtype):
             target = torch.float32
         if target is not None:
-            args = [_map(a, lambda v, d=target: self._cast(v, d)) for a in args]
-            kwargs = {k: _map(v, lambda v, d=target: self._cast(v, d)) for k, v in kwargs.items()}
+            dtype = target
+
+            def cast(v: Any) -> Any:
+                return self._cast(v, dtype)
+
+            args = [_map(a, cast) for a in args]
+            kwargs = {k: _map(v, cast) for k, v in kwargs.items()}
         return func(*args, **kwargs)
 
 
@@ -405,7 +409,7 @@ def training_step(
     loss = pick_loss(output)
     del output
     phase("backward")
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]
     del loss
     if optimizer is not None:
         phase("optimizer")
@@ -512,7 +516,7 @@ def track_memory(
 
     from torch.distributed._tools.mod_tracker import ModTracker
 
-    modules = ModTracker()
+    modules = ModTracker()  # type: ignore[no-untyped-call]
 
     def enter(module: nn.Module, *_: Any) -> None:
         path = paths.get(id(module))
@@ -528,7 +532,7 @@ def track_memory(
 
     modules.register_user_hooks(enter, leave, enter, leave)
     handles = [
-        p.register_post_accumulate_grad_hook(on_grad)
+        p.register_post_accumulate_grad_hook(on_grad)  # type: ignore[no-untyped-call]
         for p in model.parameters()
         if p.requires_grad and mode == "train"
     ]
@@ -559,7 +563,7 @@ def track_memory(
     finally:
         for h in handles:
             h.remove()
-        modules.clear_user_hooks()
+        modules.clear_user_hooks()  # type: ignore[no-untyped-call]
     report = MemoryReport(mode, optimizer if mode == "train" else "none", precision, batch)
     report.peak_bytes = tracker.peak
     report.peak_path, report.peak_phase = tracker.peak_at
@@ -615,9 +619,7 @@ def _layers(
     return out
 
 
-def downsample(
-    points: Sequence[tuple[int, int, str]], limit: int
-) -> list[tuple[int, int, str]]:
+def downsample(points: Sequence[tuple[int, int, str]], limit: int) -> list[tuple[int, int, str]]:
     """At most ``limit`` points; each bucket keeps its highest point, so the peak survives."""
     if len(points) <= limit:
         return list(points)

@@ -385,6 +385,10 @@ class ModelReport:
     counts: list[ConventionCount] = field(default_factory=list)
     # Counted (status "ok"), then not measured: why (refused for memory, no such device).
     measure_error: ModelError | None = None
+    # Peak memory (flopsight.counting.memory, issue 15): MemoryReport.to_json(), and the live
+    # total over the step, downsampled; None when not tracked, and then left out of the JSON.
+    memory: dict[str, Any] | None = None
+    memory_timeline: dict[str, Any] | None = None
 
     @property
     def display_name(self) -> str:
@@ -418,6 +422,8 @@ class ModelReport:
             **_measured(self, MODEL_MEASURED),
             **({"counts": [c.to_json() for c in self.counts]} if self.counts else {}),
             **({"measure_error": self.measure_error.to_json()} if self.measure_error else {}),
+            **({"memory": self.memory} if self.memory is not None else {}),
+            **({"memory_timeline": self.memory_timeline} if self.memory_timeline else {}),
         }
 
     @classmethod
@@ -448,6 +454,8 @@ class ModelReport:
             measure_error=(
                 ModelError.from_json(d["measure_error"]) if d.get("measure_error") else None
             ),
+            memory=d.get("memory"),
+            memory_timeline=d.get("memory_timeline"),
         )
 
 
