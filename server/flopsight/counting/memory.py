@@ -314,6 +314,50 @@ class _Autocast(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class _FusedAttention(TorchFunctionMode):
+    """``scaled_dot_product_attention`` as the fused kernels of a GPU run it (flash /
+    memory-efficient: the output and a logsumexp saved, no t × t matrix); meta alone would
+    take the math path, which materialises the attention weights."""
+
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        kwargs = dict(kwargs or {})
+        if getattr(func, "__name__", "") == "scaled_dot_product_attention" and len(args) >= 3:
+            fused = _fused_attention(list(args), kwargs)
+            if fused is not None:
+                return fused
+        return func(*args, **kwargs)
+
+
+def _fused_attention(args: list[Any], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    q, k, v = args[:3]
+    names = ("attn_mask", "dropout_p", "is_causal", "scale")
+    given = dict(zip(names, args[3:], strict=False)) | kwargs
+    if not isinstance(q, torch.Tensor) or q.device.type != "meta" or given.get("enable_gqa"):
+        return None
+    if q.dim() != 4 or k.shape[1] != q.shape[1]:
+        return None
+    try:
+        out = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q,
+            k,
+            v,
+            float(given.get("dropout_p", 0.0)),
+            bool(given.get("is_causal", False)),
+            attn_mask=given.get("attn_mask"),
+            scale=given.get("scale"),
+        )
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    result: torch.Tensor = out[0]
+    return result
+
+
 def _map(value: Any, fn: Callable[[Any], Any]) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(fn(v) for v in value)
@@ -545,6 +589,7 @@ def track_memory(
             else:
                 stack.enter_context(torch.no_grad())
             stack.enter_context(tracker)
+            stack.enter_context(_FusedAttention())
 
             def forward() -> Any:
                 if low is None:
