@@ -122,7 +122,12 @@ CASES: list[tuple[str, Callable[[], nn.Module], Callable[[], list[torch.Tensor]]
     ("mlp-adamw", mlp, lambda: [torch.randn(64, 784)], "adamw"),
     ("mlp-sgd-momentum", mlp, lambda: [torch.randn(64, 784)], "sgd-momentum"),
     ("cnn-adam", SmallCNN, lambda: [torch.randn(8, 3, 32, 32)], "adam"),
-    ("resnet18-adamw", lambda: tvm.resnet18(num_classes=10), lambda: [torch.randn(2, 3, 64, 64)], "adamw"),
+    (
+        "resnet18-adamw",
+        lambda: tvm.resnet18(num_classes=10),
+        lambda: [torch.randn(2, 3, 64, 64)],
+        "adamw",
+    ),
     (
         "mobilenet_v2-sgd",
         lambda: tvm.mobilenet_v2(num_classes=10),
