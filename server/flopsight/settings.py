@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from flopsight.gpus import OPTIMIZERS, PRECISIONS, UnknownAccelerator, accelerator
+
 Convention = Literal["macs", "ptflops"]
 MeasureMode = Literal["never", "onSave", "onCommand"]
 SandboxMode = Literal["auto", "off"]
@@ -51,6 +53,16 @@ class Settings:
     max_file_size_kb: int = 1024
     # "auto": each job in the strongest sandbox the kernel allows (worker/sandbox.py); "off".
     sandbox: SandboxMode = "auto"
+    # Peak memory (issue 15): tracked in the editor when ``train.memory`` is on or a GPU is set.
+    train_memory: bool = False
+    train_optimizer: str = "adamw"
+    train_precision: str = "fp32"
+    # An accelerator of flopsight.gpus: the hover and lens say whether the peak fits it.
+    gpu: str | None = None
+
+    @property
+    def tracks_memory(self) -> bool:
+        return self.train_memory or self.gpu is not None
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -71,6 +83,7 @@ class Settings:
             return s, reader.problems
         limits = reader.group(section, "limits")
         hints = reader.group(section, "inlayHints")
+        train = reader.group(section, "train")
         updates: dict[str, Any] = {}
 
         def take(name: str, value: object) -> None:
@@ -105,6 +118,11 @@ class Settings:
             "max_file_size_kb",
             reader.number(section, "maxFileSizeKB", max_file_size_problem, int),
         )
+        take("train_memory", reader.flag(train, "train.memory"))
+        take("train_optimizer", reader.choice(train, "optimizer", OPTIMIZERS, "train.optimizer"))
+        take("train_precision", reader.choice(train, "precision", PRECISIONS, "train.precision"))
+        if "gpu" in section:
+            take("gpu", reader.gpu(section["gpu"]))
         return replace(s, **updates), reader.problems
 
     def to_lsp(self) -> dict[str, Any]:
@@ -123,6 +141,12 @@ class Settings:
             "measure": self.measure,
             "maxFileSizeKB": self.max_file_size_kb,
             "sandbox": self.sandbox,
+            "train": {
+                "memory": self.train_memory,
+                "optimizer": self.train_optimizer,
+                "precision": self.train_precision,
+            },
+            "gpu": self.gpu,
         }
 
 
@@ -205,14 +229,30 @@ class _Reader:
         self.wrong(key, value, "an object")
         return {}
 
-    def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> object:
+    def choice(
+        self, section: dict[str, Any], key: str, allowed: tuple[str, ...], shown: str = ""
+    ) -> object:
         if key not in section:
             return _MISSING
         value = section[key]
         if value in allowed and isinstance(value, str):
             return value
-        self.wrong(key, value, " or ".join(f'"{a}"' for a in allowed))
+        self.wrong(shown or key, value, " or ".join(f'"{a}"' for a in allowed))
         return _MISSING
+
+    def gpu(self, value: object) -> object:
+        """A name of the accelerator table; null or "" is none (no verdict)."""
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self.wrong("gpu", value, 'the name of a GPU, e.g. "h100"')
+            return _MISSING
+        try:
+            accelerator(value)
+        except UnknownAccelerator as e:
+            self.problems.append(SettingProblem("gpu", f"{e}; the previous value stays"))
+            return _MISSING
+        return value
 
     def flag(self, section: dict[str, Any], key: str) -> object:
         name = key.rsplit(".", 1)[-1]
