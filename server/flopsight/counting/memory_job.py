@@ -148,8 +148,9 @@ def memory_spec(
                 args,
                 kwargs,
                 mode=mode,
-                optimizer=options.optimizer,
-                precision=options.precision,
+                # The model's pragma says its own (optimizer=, precision=) over the settings'.
+                optimizer=spec.train.get("optimizer", options.optimizer),
+                precision=spec.train.get("precision", options.precision),
                 batch=value,
             )
 

@@ -347,6 +347,7 @@ class _Analyser:
         spec.init = settings.init
         spec.dims = settings.dims
         spec.label = settings.label
+        spec.train = dict(settings.train)
         if settings.inputs is not None:
             spec.inputs = settings.inputs
             spec.input_source = "pragma"

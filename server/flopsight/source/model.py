@@ -71,6 +71,8 @@ class ModelSpec:
     init: dict[str, Any] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)  # pragma ``dims=``
     label: str | None = None  # pragma ``name=``
+    # Pragma ``optimizer=`` / ``precision=`` (memory of a training step, issue 15).
+    train: dict[str, str] = field(default_factory=dict)
     pragma_span: Span | None = None  # the whole ``# flopsight: ...`` comment
     # forward's parameter names after ``self`` (pragma shapes are matched to them in order).
     forward_params: list[str] = field(default_factory=list)

@@ -21,7 +21,15 @@ from flopsight.dtypes import normalise_dtype as normalise_dtype
 from flopsight.source.model import InitExpression, SourceDiagnostic, Span
 from flopsight.source.text import Comment
 
-KNOWN_PRAGMA_KEYS: tuple[str, ...] = ("input", "dtype", "init", "dims", "name")
+KNOWN_PRAGMA_KEYS: tuple[str, ...] = (
+    "input",
+    "dtype",
+    "init",
+    "dims",
+    "name",
+    "optimizer",
+    "precision",
+)
 
 PRAGMA_RE = re.compile(r"#\s*flopsight\s*:")
 EXAMPLE = "# flopsight: input=(1, 3, 224, 224)"

@@ -7,6 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from flopsight.gpus import OPTIMIZERS, PRECISIONS
 from flopsight.source.annotations import ForwardInputs
 from flopsight.source.model import InputAnnotation, SourceDiagnostic, Span
 from flopsight.source.pragma import DTYPE_ALIASES, Pragma, normalise_dtype
@@ -26,6 +27,8 @@ class PragmaSettings:
     init: dict[str, Any] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)
     label: str | None = None
+    # Memory (issue 15): `optimizer=` and `precision=` of the training step, by key.
+    train: dict[str, str] = field(default_factory=dict)
 
 
 def _fs104(pragma: Pragma, span: Span, message: str, **data: Any) -> None:
@@ -81,6 +84,17 @@ def read_pragma_settings(
                 pragma.node_span(nodes["name"]),
                 '`name` must be a non-empty string: write e.g. name="ResNet-50"',
             )
+    for key, allowed in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
+        if key in nodes:
+            value = pragma.values[key]
+            if isinstance(value, str) and value in allowed:
+                out.train[key] = value
+            else:
+                _fs104(
+                    pragma,
+                    pragma.node_span(nodes[key]),
+                    f"`{key}` must be one of {', '.join(map(repr, allowed))}",
+                )
     if out.inputs is not None and out.dtype is not None:
         apply_dtype(pragma, out, out.inputs)
     return out
