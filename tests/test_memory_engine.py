@@ -140,10 +140,10 @@ CASES: list[tuple[str, Callable[[], nn.Module], Callable[[], list[torch.Tensor]]
 ]
 
 TORCH_OPTIMIZERS: dict[str, Callable[[Any], torch.optim.Optimizer]] = {
-    "sgd": lambda p: torch.optim.SGD(p, lr=0.01, foreach=False),
-    "sgd-momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=False),
-    "adam": lambda p: torch.optim.Adam(p, foreach=False),
-    "adamw": lambda p: torch.optim.AdamW(p, foreach=False),
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.01, foreach=True),
+    "sgd-momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True),
+    "adam": lambda p: torch.optim.Adam(p, foreach=True),
+    "adamw": lambda p: torch.optim.AdamW(p, foreach=True),
 }
 
 
