@@ -196,18 +196,33 @@ def test_a_named_symbolic_dimension_is_searched(
     assert fit["capacity_bytes"] == int(1024**3 * 0.75)
 
 
-def test_search_is_doubling_then_bisection() -> None:
-    calls: list[int] = []
+def test_search_finds_what_trying_every_value_finds() -> None:
+    """Against a brute-force scan, for linear, flat-then-linear, quadratic and step peaks; a
+    linear peak takes four runs (1, 2, the line's guess, one past it)."""
+    peaks = {
+        "linear": lambda n: 1000 + 10 * n,
+        "flat then linear": lambda n: max(5000, 1000 + 10 * n),
+        "quadratic": lambda n: 1000 + 3 * n * n,
+        "steps": lambda n: 1000 + 512 * (n // 7),
+    }
+    for name, peak in peaks.items():
+        for capacity in (1005, 1010, 1370, 5000, 9999, 77_777, 10**6):
+            calls: list[int] = []
 
-    def peak(n: int) -> int:
-        calls.append(n)
-        return 1000 + 10 * n
+            def counted(n: int, peak=peak, calls=calls) -> int:  # type: ignore[no-untyped-def]
+                calls.append(n)
+                return int(peak(n))
 
-    found = search_largest(peak, 1000 + 10 * 37)
-    assert found.largest == 37 and found.next_value == 38
-    assert calls[:7] == [1, 2, 4, 8, 16, 32, 64]
-    assert len(calls) <= 7 + 6
-    nothing = search_largest(peak, 500)
+            found = search_largest(counted, capacity, limit=1 << 16)
+            fitting = [n for n in range(1, (1 << 16) + 1) if peak(n) <= capacity]
+            expected = max(fitting) if fitting else None
+            assert found.largest == expected, (name, capacity, found)
+            if expected is not None:
+                assert found.next_value == expected + 1
+            assert len(calls) <= 2 * 2 * 17, (name, capacity, len(calls))
+            if name == "linear" and expected is not None and expected > 2:
+                assert len(set(calls)) <= 4, (capacity, calls)
+    nothing = search_largest(lambda n: 1000 + 10 * n, 500)
     assert nothing.largest is None and nothing.peak_at_next == 1010
 
 

@@ -399,6 +399,17 @@ def make_optimizer(params: Iterable[nn.Parameter], name: str) -> torch.optim.Opt
     raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
 
 
+def _optimizer_name(optimizer: str | torch.optim.Optimizer) -> str:
+    if isinstance(optimizer, torch.optim.Optimizer):
+        kind = type(optimizer).__name__.lower()
+        if kind == "sgd" and optimizer.defaults.get("momentum"):
+            return "sgd-momentum"
+        return kind if kind in OPTIMIZERS else "adamw"
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    return optimizer
+
+
 def warm_optimizer(optimizer: torch.optim.Optimizer) -> None:
     """Allocates the optimizer's states (one step on zero gradients, then no gradients)."""
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -503,7 +514,7 @@ def track_memory(
     kwargs: Mapping[str, Any] | None = None,
     *,
     mode: Literal["inference", "train"] = "train",
-    optimizer: str = "adamw",
+    optimizer: str | torch.optim.Optimizer = "adamw",
     precision: str = "fp32",
     batch: int | None = None,
     step: Callable[..., None] | None = None,
@@ -512,16 +523,20 @@ def track_memory(
 
     The model and inputs should be on meta (nothing is allocated); pure ``bf16``/``fp16``
     casts the model in place. ``step`` replaces ``training_step`` (same signature).
+    ``optimizer`` is a name of ``OPTIMIZERS`` or an optimizer of ``make_optimizer`` already
+    warmed (``warm_optimizer``): runs that vary only the inputs share it (``flopsight fit``).
     """
     kwargs = dict(kwargs or {})
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    given = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    name = _optimizer_name(optimizer)
     args, kwargs = cast_for_precision(model, args, kwargs, precision)
     device = _device_of(model, args, kwargs)
     paths = {id(m): name for name, m in model.named_modules()}
-    opt = make_optimizer(model.parameters(), optimizer) if mode == "train" else None
-    if opt is not None:
-        warm_optimizer(opt)
+    opt: torch.optim.Optimizer | None = None
+    if mode == "train":
+        opt = given if given is not None else make_optimizer(model.parameters(), name)
+        if opt is not None and given is None:
+            warm_optimizer(opt)
     for p in model.parameters():
         p.grad = None
     tracker = _Tracker(device)
@@ -609,7 +624,7 @@ def track_memory(
         for h in handles:
             h.remove()
         modules.clear_user_hooks()  # type: ignore[no-untyped-call]
-    report = MemoryReport(mode, optimizer if mode == "train" else "none", precision, batch)
+    report = MemoryReport(mode, name if mode == "train" else "none", precision, batch)
     report.peak_bytes = tracker.peak
     report.peak_path, report.peak_phase = tracker.peak_at
     report.at_peak = {k: v for k, v in tracker.peak_categories.items()}

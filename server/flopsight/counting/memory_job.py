@@ -15,7 +15,13 @@ from typing import Any, Literal
 from flopsight import gpus
 from flopsight.counting.build import build_model, make_inputs
 from flopsight.counting.calls import call_arguments
-from flopsight.counting.memory import MemoryReport, track_memory
+from flopsight.counting.memory import (
+    MemoryReport,
+    cast_for_precision,
+    make_optimizer,
+    track_memory,
+    warm_optimizer,
+)
 from flopsight.counting.runner import _factory, analyse_model, describe, run_file
 from flopsight.job import AnalysisRequest, MemoryOptions
 from flopsight.report.model import FileReport, InputSpec, ModelReport
@@ -52,8 +58,13 @@ class FitResult:
 
 
 def search_largest(peak: Callable[[int], int], capacity: int, limit: int = FIT_LIMIT) -> FitResult:
-    """The largest n ≥ 1 with ``peak(n) ≤ capacity``: doubling from 1, then bisection (the peak
-    grows with n). ``dim`` is left empty for the caller."""
+    """The largest n ≥ 1 with ``peak(n) ≤ capacity``, the peak growing with n.
+
+    Doubling from 1 finds a bracket, bisection closes it; each step first tries where the line
+    through the last two points meets the capacity (the peak is nearly linear in a batch), so
+    a linear peak is found in four runs and no peak takes more than doubling and bisection
+    would, twice over. ``dim`` is left empty for the caller.
+    """
     seen: dict[int, int] = {}
 
     def at(n: int) -> int:
@@ -61,19 +72,33 @@ def search_largest(peak: Callable[[int], int], capacity: int, limit: int = FIT_L
             seen[n] = peak(n)
         return seen[n]
 
+    def line_guess(a: int, b: int) -> int | None:
+        slope = (at(b) - at(a)) / (b - a)
+        if slope <= 0:
+            return None
+        return a + int((capacity - at(a)) // slope)
+
     if at(1) > capacity:
         return FitResult("", None, None, 1, seen[1], capacity, len(seen))
-    lo, hi = 1, 2
-    while hi <= limit and at(hi) <= capacity:
-        lo, hi = hi, hi * 2
-    if hi > limit:
-        return FitResult("", lo, seen[lo], hi, None, capacity, len(seen))
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
+    lo, prev, n = 1, 1, 2
+    while True:  # find a value that does not fit: the line's guess, else doubling
+        if at(n) > capacity:
+            hi = n
+            break
+        prev, lo = lo, n
+        if lo >= limit:
+            return FitResult("", lo, seen[lo], lo + 1, None, capacity, len(seen))
+        guess = line_guess(prev, lo)
+        n = min(max(lo * 2 if guess is None else guess, lo + 1), limit)
+    bisect = False
+    while hi - lo > 1:  # close the bracket: the line's guess and halving, in turn
+        guess = line_guess(lo, hi) if not bisect else None
+        mid = guess if guess is not None and lo < guess < hi else (lo + hi) // 2
         if at(mid) <= capacity:
             lo = mid
         else:
             hi = mid
+        bisect = not bisect
     return FitResult("", lo, seen[lo], hi, seen[hi], capacity, len(seen))
 
 
@@ -135,6 +160,13 @@ def memory_spec(
                 raise
             positions = []
         batch = inputs[positions[0][0]].shape[positions[0][1]] if positions else None
+        train = options.mode == "train"
+        precision = spec.train.get("precision", options.precision)
+        chosen = spec.train.get("optimizer", options.optimizer)
+        cast_for_precision(model, [], {}, precision)  # the optimizer holds the cast weights
+        optimizer = make_optimizer(model.parameters(), chosen) if train else None
+        if optimizer is not None:
+            warm_optimizer(optimizer)  # once: the states do not depend on the inputs
 
         def run(value: int | None) -> MemoryReport:
             shaped = with_value(inputs, positions, value) if value is not None else inputs
@@ -149,8 +181,8 @@ def memory_spec(
                 kwargs,
                 mode=mode,
                 # The model's pragma says its own (optimizer=, precision=) over the settings'.
-                optimizer=spec.train.get("optimizer", options.optimizer),
-                precision=spec.train.get("precision", options.precision),
+                optimizer=optimizer if optimizer is not None else "none",
+                precision=precision,
                 batch=value,
             )
 
