@@ -222,6 +222,16 @@ def test_search_finds_what_trying_every_value_finds() -> None:
             assert len(calls) <= 2 * 2 * 17, (name, capacity, len(calls))
             if name == "linear" and expected is not None and expected > 2:
                 assert len(set(calls)) <= 4, (capacity, calls)
+    # Given each phase's peak (an optimizer step flat in the batch, a backward growing with
+    # it), the lines find the crossing in four runs too.
+    calls = []
+
+    def phases(n: int) -> list[int]:
+        calls.append(n)
+        return [5000, 1000 + 10 * n]
+
+    found = search_largest(phases, 77_777)
+    assert found.largest == 7677 and len(set(calls)) <= 4
     nothing = search_largest(lambda n: 1000 + 10 * n, 500)
     assert nothing.largest is None and nothing.peak_at_next == 1010
 

@@ -93,6 +93,8 @@ class MemoryReport:
     # (event index, live bytes, phase) at each allocation or release, downsampled.
     timeline: list[tuple[int, int, str]] = field(default_factory=list)
     events: int = 0
+    # The high-water mark of each phase (forward, backward, optimizer, ...).
+    phase_peaks: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,7 @@ class MemoryReport:
             "activations_bytes": self.totals.get("activations", 0),
             "temporaries_bytes": self.totals.get("temporaries", 0),
             "at_peak": dict(self.at_peak),
+            "phase_peaks": dict(self.phase_peaks),
             "layers": [layer.to_json() for layer in self.layers],
         }
 
@@ -141,6 +144,7 @@ class _Tracker(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.peak = 0
         self.peak_at: tuple[str, Phase] = ("", "setup")
         self.peak_categories: dict[str, int] = {}
+        self.phase_peaks: dict[str, int] = {}
         self.phase: Phase = "setup"
         self.running: list[str] = []  # module paths running now, outermost first
         self.layer_peak: dict[str, int] = {}
@@ -193,6 +197,8 @@ class _Tracker(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.timeline.append((self.events, self.live, self.phase))
         if delta <= 0:
             return
+        if self.live > self.phase_peaks.get(self.phase, 0):
+            self.phase_peaks[self.phase] = self.live
         for path in self.running:
             if self.live > self.layer_peak.get(path, 0):
                 self.layer_peak[path] = self.live
@@ -630,6 +636,7 @@ def track_memory(
     report.at_peak = {k: v for k, v in tracker.peak_categories.items()}
     report.totals = dict(tracker.high)
     report.events = tracker.events
+    report.phase_peaks = dict(tracker.phase_peaks)
     report.timeline = downsample(tracker.timeline, TIMELINE_POINTS)
     report.layers = _layers(model, opt, saved_by, tracker.layer_peak, mode == "train")
     for p in model.parameters():

@@ -57,26 +57,38 @@ class FitResult:
         }
 
 
-def search_largest(peak: Callable[[int], int], capacity: int, limit: int = FIT_LIMIT) -> FitResult:
+def search_largest(
+    peak: Callable[[int], int | Sequence[int]], capacity: int, limit: int = FIT_LIMIT
+) -> FitResult:
     """The largest n ≥ 1 with ``peak(n) ≤ capacity``, the peak growing with n.
 
-    Doubling from 1 finds a bracket, bisection closes it; each step first tries where the line
-    through the last two points meets the capacity (the peak is nearly linear in a batch), so
-    a linear peak is found in four runs and no peak takes more than doubling and bisection
-    would, twice over. ``dim`` is left empty for the caller.
+    ``peak`` may return the peak of each phase (forward, backward, optimizer step): the peak is
+    their maximum, each nearly linear in a batch. Doubling from 1 finds a bracket, bisection
+    closes it; each step first tries where the lines through the last two points meet the
+    capacity, so a peak made of linear phases is found in four runs, and no peak takes more
+    than twice doubling and bisection. ``dim`` is left empty for the caller.
     """
     seen: dict[int, int] = {}
+    parts: dict[int, tuple[int, ...]] = {}
 
     def at(n: int) -> int:
         if n not in seen:
-            seen[n] = peak(n)
+            value = peak(n)
+            parts[n] = (value,) if isinstance(value, int) else tuple(value)
+            seen[n] = max(parts[n])
         return seen[n]
 
     def line_guess(a: int, b: int) -> int | None:
-        slope = (at(b) - at(a)) / (b - a)
-        if slope <= 0:
+        """The first n at which one phase's line through a and b passes the capacity, - 1."""
+        at(a), at(b)
+        if len(parts[a]) != len(parts[b]):
             return None
-        return a + int((capacity - at(a)) // slope)
+        crossings = []
+        for pa, pb in zip(parts[a], parts[b], strict=True):
+            slope = (pb - pa) / (b - a)
+            if slope > 0:
+                crossings.append(a + int((capacity - pa) // slope))
+        return min(crossings) if crossings else None
 
     if at(1) > capacity:
         return FitResult("", None, None, 1, seen[1], capacity, len(seen))
@@ -100,6 +112,11 @@ def search_largest(peak: Callable[[int], int], capacity: int, limit: int = FIT_L
             hi = mid
         bisect = not bisect
     return FitResult("", lo, seen[lo], hi, seen[hi], capacity, len(seen))
+
+
+def _phases(report: MemoryReport) -> list[int]:
+    """Each phase's peak, in a fixed order (0 for a phase the run did not have)."""
+    return [report.phase_peaks.get(p, 0) for p in ("forward", "loss", "backward", "optimizer")]
 
 
 def dim_positions(spec: ModelSpec, inputs: Sequence[InputSpec], dim: str) -> list[tuple[int, int]]:
@@ -194,7 +211,7 @@ def memory_spec(
             memory["gpu"]["bytes"] = accelerator.bytes
             memory["fits"] = tracked.peak_bytes <= accelerator.bytes
         if options.fit_dim is not None and accelerator is not None:
-            found = search_largest(lambda n: run(n).peak_bytes, accelerator.bytes)
+            found = search_largest(lambda n: _phases(run(n)), accelerator.bytes)
             found.dim = dim
             memory["fit"] = found.to_json()
         report.memory = memory
