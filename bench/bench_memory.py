@@ -5,6 +5,7 @@
 - overhead: a training step on meta (forward, loss, backward, AdamW step) with flopsight's
   memory tracking against the same step untracked, warm, median of ``--runs``; budget ≤ 1.5×.
   (The forward-only count is timed alongside.)
+- agreement: the tests' comparison with torch's MemTracker (FakeTensorMode), as a table.
 - ``flopsight fit bench/files/resnet50.py --gpu h100`` in one process, the second call timed
   (warm: torch and torchvision imported); budget ≤ 3 s.
 - ``flopsight fit examples/llama.py --gpu h100 --precision bf16-mixed`` (70B) in a fresh
@@ -101,6 +102,33 @@ def _overhead_of(model: Any, x: Any, runs: int) -> dict[str, Any]:
     }
 
 
+def agreement() -> dict[str, Any]:
+    """The tests' MemTracker comparison (tests/test_memory_engine.py), as a table."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_memory_engine import CASES, flopsight_step, memtracker_step
+
+    out: dict[str, Any] = {}
+    for name, build, inputs, optimizer in CASES:
+        ref = memtracker_step(build, inputs, optimizer)
+        ours = flopsight_step(build, inputs, optimizer)
+        at = ours.at_peak
+        out[name] = {
+            "flopsight_peak": ours.peak_bytes,
+            "memtracker_peak": ref["Total"],
+            "peak_ratio": round(ours.peak_bytes / ref["Total"], 4),
+            "params": [at["params"], ref["PARAM"]],
+            "grads": [at["grads"], ref["GRAD"]],
+            "optimizer_states": [ours.totals["optimizer"], ref["OPT_AFTER"]],
+            "transient": [
+                at["inputs"] + at["activations"] + at["temporaries"] + at["optimizer"],
+                ref["OTH"] + ref["ACT"] + ref["TEMP"] + ref["OPT"],
+            ],
+            "peak_at": [ours.peak_path, ours.peak_phase],
+        }
+        print(name, out[name], flush=True)
+    return out
+
+
 def fit_resnet50() -> dict[str, Any]:
     from flopsight.cli import main
 
@@ -157,6 +185,7 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "budget": BUDGET,
         "overhead": overhead(args.runs),
+        "memtracker_agreement": agreement(),
         "fit_resnet50": fit_resnet50(),
         "fit_llama70b": fit_llama(),
     }

@@ -578,6 +578,8 @@ def track_memory(
 
     def set_phase(phase: Phase) -> None:
         tracker.phase = phase
+        # A module whose inputs need no gradient never sees its backward end: none is left.
+        tracker.running.clear()
 
     from torch.distributed._tools.mod_tracker import ModTracker
 
