@@ -101,7 +101,7 @@ def test_table_output_names_the_gpu_and_both_peaks(
     out = capsys.readouterr().out
     assert code == 0
     assert "largest batch that fits RTX 4090 (24.0 GiB):" in out
-    assert "; batch=" in out
+    assert "; at batch=" in out and " bytes)" in out
     assert "training (AdamW, bf16-mixed, batch 1)" in out
 
 

@@ -664,6 +664,11 @@ def _memory_options(args: argparse.Namespace, fit_dim: str | None = None) -> Mem
     )
 
 
+def _exact(n: int) -> str:
+    """``15.00 GiB (16,105,985,024 bytes)``: near the capacity one decimal is not enough."""
+    return f"{n / 1024**3:.2f} GiB ({n:,} bytes)"
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """The largest value of a dimension (the batch) whose peak memory fits ``--gpu`` (issue 15)."""
     from flopsight import gpus
@@ -697,7 +702,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         fit = memory.get("fit") or {}
         what = gpus.memory_summary({**memory, "gpu": None})
         if fit.get("largest") is None:
-            peak = gpus.format_bytes(int(fit.get("peak_at_next") or 0))
+            peak = _exact(int(fit.get("peak_at_next") or 0))
             line = (
                 f"{m.display_name} ({where}): does not fit {accelerator.name} "
                 f"({gpus.format_bytes(accelerator.bytes)}) even at {fit_dim}=1: peak {peak}"
@@ -707,14 +712,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
             largest, nxt = fit["largest"], fit["next"]
             at_next = fit.get("peak_at_next")
             after = (
-                f"; {fit_dim}={nxt}: {gpus.format_bytes(at_next)}"
+                f"; at {fit_dim}={nxt}: {_exact(at_next)}"
                 if at_next is not None
                 else f" (the search stops at {fit_dim}={largest})"
             )
             line = (
                 f"{m.display_name} ({where}): largest {fit_dim} that fits {accelerator.name} "
                 f"({gpus.format_bytes(accelerator.bytes)}): {largest} · peak "
-                f"{gpus.format_bytes(fit['peak_at_largest'])}{after}"
+                f"{_exact(fit['peak_at_largest'])}{after}"
             )
         if args.format != "json":
             print(line)
