@@ -28,7 +28,8 @@ def test_valid_values_are_taken_and_a_gpu_turns_tracking_on() -> None:
         {"train": {"optimizer": "sgd-momentum", "precision": "bf16-mixed"}, "gpu": "A100 40"}
     )
     assert problems == []
-    assert (s.train_optimizer, s.train_precision, s.gpu) == ("sgd-momentum", "bf16-mixed", "A100 40")
+    assert s.train_optimizer == "sgd-momentum" and s.train_precision == "bf16-mixed"
+    assert s.gpu == "A100 40"
     assert s.tracks_memory
     assert s.to_lsp()["train"] == {
         "memory": False,
