@@ -360,3 +360,23 @@ def test_seventy_billion_llama_costs_nothing() -> None:
     assert r.totals["optimizer"] == 8 * params
     assert r.peak_bytes > 16 * params
     assert psutil.Process().memory_info().rss - before < 1024**3
+
+
+def test_the_api() -> None:
+    """``flopsight.memory``: the same tracker, inference and training, hand-counted."""
+    import flopsight
+
+    params = (784 * 512 + 512) + (512 * 512 + 512) + (512 * 10 + 10)
+    with torch.device("meta"):
+        model = mlp()
+    x = torch.empty(64, 784, device="meta")
+    r = flopsight.memory(model, x, optimizer="sgd")
+    assert r.mode == "train" and r.optimizer == "sgd"
+    assert r.totals["params"] == r.totals["grads"] == 4 * params
+    assert r.totals["optimizer"] == 0
+    inference = flopsight.memory(model, x, mode="inference")
+    assert inference.peak_bytes == 4 * params + 4 * 64 * (784 + 512 + 512)
+    with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
+        flopsight.memory(model, x, optimizer="lion")
+    with pytest.raises(ValueError, match="mode 'eval'"):
+        flopsight.memory(model, x, mode="eval")
