@@ -152,8 +152,9 @@ def memtracker_step(
 ) -> dict[str, int]:
     """MemTracker's peak snapshot of one steady-state training step (states allocated first),
     in fake tensors, and its snapshot after the step (the persistent memory)."""
-    torch.manual_seed(0)
-    real = build()  # small; some constructors read values (trunc_normal_), which fakes lack
+    with torch.random.fork_rng():  # the global RNG state is left as it was
+        torch.manual_seed(0)
+        real = build()  # small; some constructors read values (trunc_normal_), fakes have none
     fake = FakeTensorMode()
     model = to_fake(real, fake)
     with fake:
@@ -196,7 +197,8 @@ def flopsight_step(
 ) -> Any:
     with torch.device("meta"):
         model = build()
-    args = [t.to("meta") for t in inputs()]
+    with torch.random.fork_rng():  # the global RNG state is left as it was
+        args = [t.to("meta") for t in inputs()]
     return track_memory(model, args, optimizer=optimizer)
 
 
@@ -283,7 +285,6 @@ def test_pure_bf16_halves_everything() -> None:
 def test_frozen_layers_hand_count() -> None:
     """A frozen backbone: MemTracker refuses it; flopsight counts grads and states of the
     trainable head only, and the backbone saves nothing its own weights need."""
-    torch.manual_seed(0)
     with FakeTensorMode():
         model = mlp()
         for p in model[0].parameters():

@@ -45,8 +45,10 @@ def wide() -> nn.Module:
 
 def memtracker_peak(batch: int) -> int:
     """MemTracker's peak of the same steady-state AdamW step (foreach, as CUDA) at ``batch``."""
-    torch.manual_seed(0)
-    model = wide()
+    # fork_rng: the global RNG state is left as it was (a detection test's count depends on it).
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = wide()
     fake = FakeTensorMode()
     for module in model.modules():
         for name, p in list(module._parameters.items()):
