@@ -42,7 +42,16 @@ def shapes(analysis: SourceAnalysis, name: str) -> list[tuple[str, list[int | st
 
 
 def test_known_keys() -> None:
-    assert KNOWN_PRAGMA_KEYS == ("input", "dtype", "init", "dims", "name", "mode")
+    assert KNOWN_PRAGMA_KEYS == (
+        "input",
+        "dtype",
+        "init",
+        "dims",
+        "name",
+        "mode",
+        "optimizer",
+        "precision",
+    )
 
 
 # -- placement ------------------------------------------------------------------------------
@@ -396,7 +405,7 @@ def test_unknown_key_without_a_close_match() -> None:
     assert shapes(analysis, "net") == [("x", [1, 2], None)]
     assert bad.span == span_of(text, "color")
     assert bad.data == {"key": "color", "suggestion": None}
-    assert "known keys: input, dtype, init, dims, name, mode" in bad.message
+    assert "known keys: input, dtype, init, dims, name, mode, optimizer, precision" in bad.message
 
 
 def test_malformed_body_is_fs102_on_the_body() -> None:

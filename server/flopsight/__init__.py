@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch import nn
 
+    from flopsight.counting.memory import MemoryReport
     from flopsight.report.model import ModelReport
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "count"]
+__all__ = ["__version__", "count", "memory"]
 
 
 def count(
@@ -57,3 +58,34 @@ def count(
     # The owner of elapsed_ms for a model counted through the API (run_file owns a file's).
     report.elapsed_ms = (time.perf_counter() - started) * 1000.0
     return report
+
+
+def memory(
+    model: nn.Module,
+    *example_inputs: Any,
+    mode: str = "train",
+    optimizer: str = "adamw",
+    precision: str = "fp32",
+    **kwargs: Any,
+) -> MemoryReport:
+    """Peak memory of ``model(*example_inputs, **kwargs)``: one training step (forward, loss,
+    backward, ``optimizer.step()``) or, with ``mode="inference"``, the forward alone.
+
+    Run it on meta (``with torch.device("meta"): model = Net()`` and meta inputs): nothing is
+    allocated. Pure ``bf16``/``fp16`` casts the model in place.
+
+    >>> r = flopsight.memory(model, x, optimizer="adamw", precision="bf16-mixed")
+    >>> r.peak_bytes, r.peak_path, r.peak_phase, r.totals["activations"]
+    """
+    from flopsight.counting.memory import track_memory
+
+    if mode not in ("train", "inference"):
+        raise ValueError(f"mode {mode!r}: use 'train' or 'inference'")
+    return track_memory(
+        model,
+        list(example_inputs),
+        dict(kwargs),
+        mode="train" if mode == "train" else "inference",
+        optimizer=optimizer,
+        precision=precision,
+    )

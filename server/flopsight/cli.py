@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn, TextIO, get_args
 
 from flopsight import __version__
-from flopsight.job import AnalysisRequest
+from flopsight.job import AnalysisRequest, MemoryOptions
 from flopsight.report.hints import DEFAULT_PARTS
 from flopsight.report.model import (
     Convention,
@@ -666,6 +666,90 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return EXIT_ERROR if errors else EXIT_OK
 
 
+def _memory_options(args: argparse.Namespace, fit_dim: str | None = None) -> MemoryOptions:
+    """--mode/--optimizer/--precision/--gpu, checked (an unknown GPU lists the known ones)."""
+    from flopsight import gpus
+
+    if args.gpu is not None:
+        try:
+            gpus.accelerator(args.gpu)
+        except gpus.UnknownAccelerator as e:
+            raise CliError(f"--gpu: {e}") from None
+    return MemoryOptions(
+        mode=args.mode or "train",
+        optimizer=args.optimizer,
+        precision=args.precision,
+        gpu=args.gpu,
+        fit_dim=fit_dim,
+    )
+
+
+def _exact(n: int) -> str:
+    """``15.00 GiB (16,105,985,024 bytes)``: near the capacity one decimal is not enough."""
+    return f"{n / 1024**3:.2f} GiB ({n:,} bytes)"
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """The largest value of a dimension (the batch) whose peak memory fits ``--gpu`` (issue 15)."""
+    from flopsight import gpus
+
+    # --dim NAME names the dimension to search; --dim NAME=N still sets a symbolic value.
+    named = [d for d in (args.dim or []) if "=" not in d]
+    if len(named) > 1:
+        raise CliError(f"--dim: search one dimension at a time (given {', '.join(named)})")
+    fit_dim = named[0].strip() if named else "batch"
+    if not fit_dim.isidentifier():
+        raise CliError(f"--dim {fit_dim!r}: name a dimension, e.g. --dim batch")
+    args.dim = [d for d in (args.dim or []) if "=" in d]
+    options = _memory_options(args, fit_dim)
+    target = prepare(args)
+    target.request.memory = options
+    with progress(f"searching the largest {fit_dim} of {target.path} that fits {args.gpu}"):
+        report = run_analysis(target.request, target.settings)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    accelerator = gpus.accelerator(args.gpu)
+    errors = problems(target, report)
+    status = EXIT_OK
+    for m in report.models:
+        memory = m.memory
+        if m.status != "ok" or memory is None:
+            continue
+        where = target.names.at(target.path, m.line)
+        if "error" in memory:
+            errors.append(Problem(m.line, f"{m.display_name}: {memory['error']}"))
+            continue
+        fit = memory.get("fit") or {}
+        what = gpus.memory_summary({**memory, "gpu": None})
+        if fit.get("largest") is None:
+            peak = _exact(int(fit.get("peak_at_next") or 0))
+            line = (
+                f"{m.display_name} ({where}): does not fit {accelerator.name} "
+                f"({gpus.format_bytes(accelerator.bytes)}) even at {fit_dim}=1: peak {peak}"
+            )
+            status = EXIT_OVER_BUDGET
+        else:
+            largest, nxt = fit["largest"], fit["next"]
+            at_next = fit.get("peak_at_next")
+            after = (
+                f"; at {fit_dim}={nxt}: {_exact(at_next)}"
+                if at_next is not None
+                else f" (the search stops at {fit_dim}={largest})"
+            )
+            line = (
+                f"{m.display_name} ({where}): largest {fit_dim} that fits {accelerator.name} "
+                f"({gpus.format_bytes(accelerator.bytes)}): {largest} · peak "
+                f"{_exact(fit['peak_at_largest'])}{after}"
+            )
+        if args.format != "json":
+            print(line)
+            print(f"  at the annotated size: {what}")
+        elif fit.get("largest") is None:
+            print(line, file=sys.stderr)
+    _print_errors(target, errors)
+    return EXIT_ERROR if errors else status
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.tcp is not None and not re.fullmatch(r"[^:\s]*:\d{1,5}", args.tcp):
         raise CliError(f"--tcp {args.tcp!r}: write HOST:PORT, e.g. --tcp 127.0.0.1:2087")
@@ -685,6 +769,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from flopsight.gpus import OPTIMIZERS, PRECISIONS
+
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     model = _Parser(add_help=False, parents=[common])
@@ -699,7 +785,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--mode",
         choices=("inference", "train"),
-        default="inference",
+        # None: each command's own default (inference; fit tracks a training step).
+        default=None,
         help="train: count a training step (forward + backward, per layer and line)",
     )
     model.add_argument("--model", metavar="NAME", help="count only this class or instance")
@@ -785,6 +872,21 @@ def build_parser() -> argparse.ArgumentParser:
     from flopsight.cli_diff import add_parser as add_diff
 
     add_diff(sub, common)
+
+    training = _Parser(add_help=False)
+    training.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    training.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    fit = sub.add_parser(
+        "fit",
+        parents=[model, training],
+        help="the largest batch whose peak memory fits a GPU",
+        description="Track the peak memory of a training step (or inference) on meta and "
+        "search the largest value of a dimension (--dim NAME, default batch) that fits the "
+        "GPU: doubling, then bisection.",
+    )
+    fit.add_argument("--gpu", required=True, help="h100, a100-80, rtx4090, m3-max-48, ...")
+    fit.add_argument("--format", choices=("table", "json"), default="table")
+    fit.set_defaults(func=cmd_fit)
 
     serve = sub.add_parser("serve", parents=[common], help="run the language server")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")

@@ -41,7 +41,9 @@ class Code(str, Enum):
 CODES: dict[Code, str] = {
     Code.FS101: "The file does not parse (syntax error); the last good results stay until it does.",
     Code.FS102: "Malformed flopsight pragma: not `key=value` pairs of Python literals.",
-    Code.FS103: "Unknown pragma key (known: input, dtype, init, dims, name, mode).",
+    Code.FS103: (
+        "Unknown pragma key (known: input, dtype, init, dims, name, mode, optimizer, precision)."
+    ),
     Code.FS104: "Pragma value of the wrong form (e.g. a shape that is not a tuple of ints).",
     Code.FS105: "Symbolic dimension without a value (set it with dims= or flopsight.dims).",
     Code.FS106: "Shape annotation on forward() not understood.",

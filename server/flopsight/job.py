@@ -37,6 +37,27 @@ class MeasureOptions:
 
 
 @dataclass
+class MemoryOptions:
+    """Peak memory (issue 15): of inference or a training step, and ``flopsight fit``'s search."""
+
+    # "train": forward, loss, backward and one optimizer step; "inference": forward only.
+    mode: str = "train"
+    optimizer: str = "adamw"
+    precision: str = "fp32"
+    # An accelerator of flopsight.gpus (its memory decides "fits"); None: no verdict.
+    gpu: str | None = None
+    # Set: search the largest value of this dimension that fits ``gpu`` (``flopsight fit``).
+    fit_dim: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> MemoryOptions:
+        return cls(**d)
+
+
+@dataclass
 class AnalysisRequest:
     # The text analysed: the editor's buffer, not the file on disk.
     text: str
@@ -65,6 +86,9 @@ class AnalysisRequest:
     # Also count each model at other values of its symbolic dimensions (ModelReport.scaling);
     # left out of the JSON when False, so plain requests keep their cache keys.
     scaling: bool = False
+    # Set: the worker also tracks peak memory (flopsight.counting.memory_job); left out of the
+    # JSON when None, so counting requests keep their cache keys.
+    memory: MemoryOptions | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -78,6 +102,8 @@ class AnalysisRequest:
             del d["mode"]
         if not self.scaling:
             del d["scaling"]
+        if self.memory is None:
+            del d["memory"]
         return d
 
     @classmethod
@@ -87,6 +113,8 @@ class AnalysisRequest:
             d["input_override"] = [InputSpec.from_json(i) for i in d["input_override"]]
         if d.get("measure") is not None:
             d["measure"] = MeasureOptions.from_json(d["measure"])
+        if d.get("memory") is not None:
+            d["memory"] = MemoryOptions.from_json(d["memory"])
         return cls(**d)
 
     def cache_key(self, *extra: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
+from flopsight.gpus import OPTIMIZERS, PRECISIONS, UnknownAccelerator, accelerator
 from flopsight.report.model import Convention
 
 MeasureMode = Literal["never", "onSave", "onCommand"]
@@ -59,6 +60,16 @@ class Settings:
     compare: bool = True
     # The git revision the code lens compares each model with; "none": no comparison.
     compare_with: str = "HEAD"
+    # Peak memory (issue 15): tracked in the editor when ``train.memory`` is on or a GPU is set.
+    train_memory: bool = False
+    train_optimizer: str = "adamw"
+    train_precision: str = "fp32"
+    # An accelerator of flopsight.gpus: the hover and lens say whether the peak fits it.
+    gpu: str | None = None
+
+    @property
+    def tracks_memory(self) -> bool:
+        return self.train_memory or self.gpu is not None
 
     @classmethod
     def from_lsp(cls, section: dict[str, Any] | None, base: Settings | None = None) -> Settings:
@@ -79,6 +90,7 @@ class Settings:
             return s, reader.problems
         limits = reader.group(section, "limits")
         hints = reader.group(section, "inlayHints")
+        train = reader.group(section, "train")
         updates: dict[str, Any] = {}
 
         def take(name: str, value: object) -> None:
@@ -121,6 +133,11 @@ class Settings:
                 reader.wrong("compareWith", value, 'a git revision, or "none"')
             elif value.strip():  # "" is how VS Code leaves it unset: the default stays
                 updates["compare_with"] = value.strip()
+        take("train_memory", reader.flag(train, "train.memory"))
+        take("train_optimizer", reader.choice(train, "optimizer", OPTIMIZERS, "train.optimizer"))
+        take("train_precision", reader.choice(train, "precision", PRECISIONS, "train.precision"))
+        if "gpu" in section:
+            take("gpu", reader.gpu(section["gpu"]))
         return replace(s, **updates), reader.problems
 
     def to_lsp(self) -> dict[str, Any]:
@@ -142,6 +159,12 @@ class Settings:
             "mode": self.mode,
             "compare": self.compare,
             "compareWith": self.compare_with,
+            "train": {
+                "memory": self.train_memory,
+                "optimizer": self.train_optimizer,
+                "precision": self.train_precision,
+            },
+            "gpu": self.gpu,
         }
 
 
@@ -224,14 +247,30 @@ class _Reader:
         self.wrong(key, value, "an object")
         return {}
 
-    def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> object:
+    def choice(
+        self, section: dict[str, Any], key: str, allowed: tuple[str, ...], shown: str = ""
+    ) -> object:
         if key not in section:
             return _MISSING
         value = section[key]
         if value in allowed and isinstance(value, str):
             return value
-        self.wrong(key, value, " or ".join(f'"{a}"' for a in allowed))
+        self.wrong(shown or key, value, " or ".join(f'"{a}"' for a in allowed))
         return _MISSING
+
+    def gpu(self, value: object) -> object:
+        """A name of the accelerator table; null or "" is none (no verdict)."""
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self.wrong("gpu", value, 'the name of a GPU, e.g. "h100"')
+            return _MISSING
+        try:
+            accelerator(value)
+        except UnknownAccelerator as e:
+            self.problems.append(SettingProblem("gpu", f"{e}; the previous value stays"))
+            return _MISSING
+        return value
 
     def flag(self, section: dict[str, Any], key: str) -> object:
         name = key.rsplit(".", 1)[-1]

@@ -560,6 +560,10 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
 
 def analyse_file(request: AnalysisRequest) -> FileReport:
     """Run the request's text and count its selected models (see ``run_file``)."""
+    if request.memory is not None:  # peak memory too (issue 15), whichever process runs it
+        from flopsight.counting.memory_job import memory_file
+
+        return memory_file(request)
 
     def count_one(
         spec: ModelSpec, namespace: dict[str, Any], tree: ast.Module, flags: int, override: bool

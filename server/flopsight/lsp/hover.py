@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from flopsight.gpus import memory_summary
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hints import layers_by_line, lines_by_line, op_breakdown, params_text
 from flopsight.report.compare import short_line
@@ -144,6 +145,8 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
         lines += [f"measured on {_measured_on(m)}: {measured}", ""]
     if m.measure_error is not None:
         lines += [f"_Not measured: {m.measure_error.type}: {m.measure_error.text()}_", ""]
+    if m.memory is not None:  # issue 15: peak memory of a training step (or inference)
+        lines += [memory_summary(m.memory) or f"_memory: {m.memory.get('error')}_", ""]
     leaves = _leaves(m.layers)
     heaviest = sorted(leaves, key=lambda layer: -layer.macs)[:HEAVIEST]
     if heaviest:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flopsight.gpus import memory_summary
 from flopsight.lsp.baseline import Baseline
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.hover import format_inputs
@@ -48,6 +49,8 @@ def model_title(model: ModelReport) -> str | None:
             parts = [step, params_text(t.params, t.active_params)]
         if model.inputs:
             parts.append(format_inputs(model.inputs))
+        if model.memory is not None and memory_summary(model.memory):  # issue 15
+            parts.append(memory_summary(model.memory))
         return " · ".join(parts)
     if model.status == "error" and model.error is not None:
         text = model.error.text().strip()

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
-from flopsight.job import AnalysisRequest, MeasureOptions
+from flopsight.job import AnalysisRequest, MeasureOptions, MemoryOptions
 from flopsight.lsp import anchoring
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.baseline import Baselines
@@ -509,6 +509,7 @@ class Session:
             else [],
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
+            memory=_memory_options(settings),
         )
         try:
             pending = asyncio.ensure_future(
@@ -701,3 +702,12 @@ class Session:
             for line in log_lines(doc.path, view, self.line_names(doc)):
                 self.client.log(line)
         self.client.notify("flopsight/summary", summary(doc.uri, view))
+
+
+def _memory_options(settings: Settings) -> MemoryOptions | None:
+    """Peak memory for the hover and lens (issue 15), when flopsight.train.memory or .gpu ask."""
+    if not settings.tracks_memory:
+        return None
+    return MemoryOptions(
+        optimizer=settings.train_optimizer, precision=settings.train_precision, gpu=settings.gpu
+    )

@@ -479,6 +479,10 @@ class ModelReport:
     # How MACs grow with each symbolic dimension of the input (asked with scaling=True); empty
     # otherwise, and then left out of the JSON.
     scaling: list[DimScaling] = field(default_factory=list)
+    # Peak memory (flopsight.counting.memory, issue 15): MemoryReport.to_json(), and the live
+    # total over the step, downsampled; None when not tracked, and then left out of the JSON.
+    memory: dict[str, Any] | None = None
+    memory_timeline: dict[str, Any] | None = None
 
     @property
     def display_name(self) -> str:
@@ -515,6 +519,8 @@ class ModelReport:
             "mode": self.mode,
             **_measured(self, ("loss", "no_backward")),
             **({"scaling": [x.to_json() for x in self.scaling]} if self.scaling else {}),
+            **({"memory": self.memory} if self.memory is not None else {}),
+            **({"memory_timeline": self.memory_timeline} if self.memory_timeline else {}),
         }
 
     @classmethod
@@ -549,6 +555,8 @@ class ModelReport:
             loss=d.get("loss"),
             no_backward=d.get("no_backward"),
             scaling=[DimScaling.from_json(x) for x in d.get("scaling", [])],
+            memory=d.get("memory"),
+            memory_timeline=d.get("memory_timeline"),
         )
 
 

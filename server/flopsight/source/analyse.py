@@ -348,6 +348,7 @@ class _Analyser:
         spec.dims = settings.dims
         spec.label = settings.label
         spec.mode = settings.mode
+        spec.train = dict(settings.train)
         if settings.inputs is not None:
             spec.inputs = settings.inputs
             spec.input_source = "pragma"

@@ -73,6 +73,8 @@ class ModelSpec:
     label: str | None = None  # pragma ``name=``
     # pragma ``mode=``: "training" counts this model's training step; None: the setting's.
     mode: Literal["inference", "training"] | None = None
+    # Pragma ``optimizer=`` / ``precision=`` (memory of a training step, issue 15).
+    train: dict[str, str] = field(default_factory=dict)
     pragma_span: Span | None = None  # the whole ``# flopsight: ...`` comment
     # forward's parameter names after ``self`` (pragma shapes are matched to them in order).
     forward_params: list[str] = field(default_factory=list)

@@ -21,7 +21,16 @@ from flopsight.dtypes import normalise_dtype as normalise_dtype
 from flopsight.source.model import InitExpression, SourceDiagnostic, Span
 from flopsight.source.text import Comment
 
-KNOWN_PRAGMA_KEYS: tuple[str, ...] = ("input", "dtype", "init", "dims", "name", "mode")
+KNOWN_PRAGMA_KEYS: tuple[str, ...] = (
+    "input",
+    "dtype",
+    "init",
+    "dims",
+    "name",
+    "mode",
+    "optimizer",
+    "precision",
+)
 
 PRAGMA_RE = re.compile(r"#\s*flopsight\s*:")
 EXAMPLE = "# flopsight: input=(1, 3, 224, 224)"

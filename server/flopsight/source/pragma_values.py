@@ -7,6 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flopsight.gpus import OPTIMIZERS, PRECISIONS
 from flopsight.source.annotations import ForwardInputs
 from flopsight.source.model import InputAnnotation, SourceDiagnostic, Span
 from flopsight.source.pragma import DTYPE_ALIASES, Pragma, normalise_dtype
@@ -27,6 +28,8 @@ class PragmaSettings:
     dims: dict[str, int] = field(default_factory=dict)
     label: str | None = None
     mode: Literal["inference", "training"] | None = None
+    # Memory (issue 15): `optimizer=` and `precision=` of the training step, by key.
+    train: dict[str, str] = field(default_factory=dict)
 
 
 # The pragma's ``mode=`` spellings.
@@ -102,6 +105,17 @@ def read_pragma_settings(
                 '`mode` must be "train" (count a training step: forward and backward) or '
                 '"inference": write e.g. mode="train"',
             )
+    for key, allowed in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
+        if key in nodes:
+            value = pragma.values[key]
+            if isinstance(value, str) and value in allowed:
+                out.train[key] = value
+            else:
+                _fs104(
+                    pragma,
+                    pragma.node_span(nodes[key]),
+                    f"`{key}` must be one of {', '.join(map(repr, allowed))}",
+                )
     if out.inputs is not None and out.dtype is not None:
         apply_dtype(pragma, out, out.inputs)
     return out
