@@ -26,6 +26,10 @@ const DESIGN_TABLE: Record<string, unknown> = {
   'flopsight.sandbox': 'auto',
   'flopsight.compare': true,
   'flopsight.mode': 'inference',
+  'flopsight.train.memory': false,
+  'flopsight.train.optimizer': 'adamw',
+  'flopsight.train.precision': 'fp32',
+  'flopsight.gpu': null,
   'flopsight.compareWith': 'HEAD',
 };
 
