@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flopsight.gpus import format_bytes as format_peak
 from flopsight.lsp.documents import AnchoredModel, DocumentView
 from flopsight.lsp.lens import model_title
 from flopsight.report.model import LayerCost, ModelReport
@@ -147,6 +148,52 @@ def _facts(m: ModelReport) -> list[list[str]]:
     return facts
 
 
+def memory_chart(m: ModelReport) -> dict[str, Any] | None:
+    """The live bytes over the tracked step as geometry (x, y in 0..1, y relative to the peak),
+    its phase spans in order and the peak's labels; None without a memory timeline (issue 15)."""
+    mem, timeline = m.memory, m.memory_timeline
+    if not mem or not timeline or not isinstance(mem.get("peak_bytes"), int):
+        return None
+    raw = [p for p in timeline.get("points", []) if isinstance(p, dict)]
+    points = [(int(p["step"]), int(p["bytes"]), str(p["phase"])) for p in raw]
+    peak = max(int(mem["peak_bytes"]), *(b for _, b, _ in points), 0)
+    if not points or peak <= 0:
+        return None
+    first, last = points[0][0], points[-1][0]
+    span = (last - first) or 1
+
+    def x_of(step: int) -> float:
+        return round((step - first) / span, 4)
+
+    xy = [[x_of(s), round(b / peak, 4)] for s, b, _ in points]
+    phases: list[dict[str, Any]] = []
+    for s, _, phase in points:
+        if not phases or phases[-1]["name"] != phase:
+            if phases:
+                phases[-1]["to"] = x_of(s)
+            phases.append({"name": phase, "from": x_of(s), "to": 1.0})
+    top = max(range(len(points)), key=lambda i: points[i][1])
+    at: dict[str, Any] = mem.get("peak_at") or {}
+    where = str(at.get("phase") or points[top][2])
+    if at.get("path"):
+        where += f", at {at['path']}"
+    at_peak: dict[str, Any] = mem.get("at_peak") or {}
+    parts = [f"{k} {format_bytes(v)}" for k, v in at_peak.items() if isinstance(v, int) and v]
+    return {
+        "title": "Memory over the step",
+        "points": xy,
+        "phases": phases,
+        "peak": {
+            "index": top,
+            "x": xy[top][0],
+            "y": xy[top][1],
+            "label": f"peak {format_peak(int(mem['peak_bytes']))} ({where})",
+        },
+        "max_label": format_peak(peak),
+        "summary": "At the peak: " + (" · ".join(parts) or "nothing live"),
+    }
+
+
 def model_view(anchored: AnchoredModel, max_bars: int = MAX_BARS) -> dict[str, Any]:
     """One model of the report page: facts, the layer tree, the heaviest leaf layers."""
     m = anchored.report
@@ -200,6 +247,7 @@ def model_view(anchored: AnchoredModel, max_bars: int = MAX_BARS) -> dict[str, A
         "rows": rows,
         "bars": bars,
         "uncounted": [f"{u.op} ×{u.count}" for u in m.uncounted_ops],
+        "memory": memory_chart(m),
     }
 
 
