@@ -27,6 +27,21 @@ export interface Bar {
   width: number;
 }
 
+/** The live memory over the tracked step (issue 15): geometry and labels, all from the server. */
+export interface MemoryChart {
+  title: string;
+  /** [x, y], both 0..1: x along the step's events, y relative to the peak. */
+  points: [number, number][];
+  /** The step's phases in order, as spans of x. */
+  phases: { name: string; from: number; to: number }[];
+  /** The highest point (`index` into points) and its label. */
+  peak: { index: number; x: number; y: number; label: string };
+  /** The y axis's top (the peak's bytes). */
+  max_label: string;
+  /** The live bytes by category at the peak, one line. */
+  summary: string;
+}
+
 export interface ModelView {
   /** The class or variable name (what the code lens passes). */
   name: string;
@@ -38,6 +53,8 @@ export interface ModelView {
   rows: Row[];
   bars: Bar[];
   uncounted: string[];
+  /** Absent or null: memory was not tracked. */
+  memory?: MemoryChart | null;
 }
 
 export interface ReportView {
@@ -72,6 +89,48 @@ export interface HtmlOptions {
 
 function lineLink(line: number | null): string {
   return line ? `<a href="#" class="line" data-line="${line}">${line}</a>` : '';
+}
+
+// The chart's drawing box: the plot area inside it leaves room for the axis and phase labels.
+const CHART = { width: 600, height: 180, left: 64, right: 12, top: 18, bottom: 22 };
+
+const MIN_LABELLED_SPAN = 0.08;
+
+function memoryHtml(c: MemoryChart): string {
+  const w = CHART.width - CHART.left - CHART.right;
+  const h = CHART.height - CHART.top - CHART.bottom;
+  const px = (x: number) => (CHART.left + x * w).toFixed(1);
+  const py = (y: number) => (CHART.top + (1 - y) * h).toFixed(1);
+  const phases = c.phases
+    .map(
+      (p, i) =>
+        `<g class="phase phase-${i % 2}"><title>${escapeHtml(p.name)}</title>` +
+        `<rect x="${px(p.from)}" y="${CHART.top}" width="${(Math.max(p.to - p.from, 0) * w).toFixed(1)}" height="${h}"></rect>` +
+        // A span too narrow for its name keeps it in the tooltip only.
+        (p.to - p.from >= MIN_LABELLED_SPAN
+          ? `<text x="${px((p.from + p.to) / 2)}" y="${CHART.height - 6}" text-anchor="middle">${escapeHtml(p.name)}</text>`
+          : '') +
+        '</g>',
+    )
+    .join('');
+  const line = c.points.map(([x, y]) => `${px(x)},${py(y)}`).join(' ');
+  // The peak's label sits on whichever side of the dot has room.
+  const anchor = c.peak.x > 0.6 ? 'end' : 'start';
+  const dx = anchor === 'end' ? -6 : 6;
+  const peak =
+    `<circle class="peak" cx="${px(c.peak.x)}" cy="${py(c.peak.y)}" r="3.5"></circle>` +
+    `<text class="peak-label" x="${(Number(px(c.peak.x)) + dx).toFixed(1)}" y="${(Number(py(c.peak.y)) + 4).toFixed(1)}" text-anchor="${anchor}">${escapeHtml(c.peak.label)}</text>`;
+  const axis =
+    `<line class="axis" x1="${CHART.left}" y1="${CHART.top}" x2="${CHART.left}" y2="${CHART.top + h}"></line>` +
+    `<line class="axis" x1="${CHART.left}" y1="${CHART.top + h}" x2="${CHART.left + w}" y2="${CHART.top + h}"></line>` +
+    `<text class="axis-label" x="${CHART.left - 4}" y="${CHART.top + 4}" text-anchor="end">${escapeHtml(c.max_label)}</text>` +
+    `<text class="axis-label" x="${CHART.left - 4}" y="${CHART.top + h}" text-anchor="end">0</text>`;
+  return (
+    `<h3>${escapeHtml(c.title)}</h3>` +
+    `<svg class="memory-chart" viewBox="0 0 ${CHART.width} ${CHART.height}" role="img" aria-label="${escapeHtml(`${c.title}: ${c.peak.label}`)}">` +
+    `${phases}${axis}<polyline class="memory-line" points="${line}"></polyline>${peak}</svg>` +
+    `<p class="note">${escapeHtml(c.summary)}</p>`
+  );
 }
 
 function modelHtml(m: ModelView): string {
@@ -111,9 +170,10 @@ function modelHtml(m: ModelView): string {
   const uncounted = m.uncounted.length
     ? `<p class="note">Ops without a formula (not counted): ${escapeHtml(m.uncounted.join(', '))}</p>`
     : '';
+  const memory = m.memory ? memoryHtml(m.memory) : '';
   return (
     `<section class="model" data-model="${escapeHtml(m.name)}"><h2>${escapeHtml(m.title)} ${lineLink(m.line)}</h2>` +
-    `<div class="facts">${facts}</div>${error}${bars}${table}${uncounted}</section>`
+    `<div class="facts">${facts}</div>${error}${bars}${memory}${table}${uncounted}</section>`
   );
 }
 
@@ -139,6 +199,14 @@ a.line:hover { text-decoration: underline; }
 .bar-track { background: var(--vscode-editorWidget-background, #8882); height: 1em; width: 100%; border-radius: 2px; display: block; }
 .bar { fill: var(--vscode-charts-blue, #3794ff); }
 .bar-value { font-variant-numeric: tabular-nums; white-space: nowrap; }
+svg.memory-chart { width: 100%; max-width: 48em; height: auto; display: block; font-size: 11px; }
+.memory-chart text { fill: var(--vscode-descriptionForeground); }
+.memory-chart .phase-0 rect { fill: var(--vscode-charts-blue, #3794ff); fill-opacity: .08; }
+.memory-chart .phase-1 rect { fill: var(--vscode-charts-purple, #b180d7); fill-opacity: .08; }
+.memory-chart .axis { stroke: var(--vscode-panel-border, #8886); }
+.memory-line { fill: none; stroke: var(--vscode-charts-blue, #3794ff); stroke-width: 1.5; }
+.memory-chart circle.peak { fill: var(--vscode-charts-red, #f14c4c); }
+.memory-chart text.peak-label { fill: var(--vscode-foreground); font-weight: 600; }
 div.table { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid var(--vscode-panel-border, #8882); white-space: nowrap; }

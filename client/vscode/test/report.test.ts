@@ -48,3 +48,43 @@ test('a Calls column only when a layer runs more than once', () => {
   assert.match(html, /<th class="num">Calls<\/th>/);
   assert.match(html, /<td class="num">×2<\/td>/);
 });
+
+test('the memory chart: a polyline of the points, the phases, the peak marked and labelled', () => {
+  const opts = { cspSource: 's', nonce: 'n' };
+  assert.doesNotMatch(reportHtml(seedView, opts), /<svg class="memory-chart"/, 'no chart when memory was not tracked');
+  const tracked = structuredClone(seedView);
+  tracked.models[0].memory = {
+    title: 'Memory over the step',
+    points: [
+      [0, 0.2],
+      [0.25, 0.5],
+      [0.5, 0.8],
+      [0.75, 1],
+      [1, 0.6],
+    ],
+    phases: [
+      { name: 'forward', from: 0, to: 0.5 },
+      { name: 'backward', from: 0.5, to: 0.75 },
+      { name: 'optimizer', from: 0.75, to: 1 },
+    ],
+    peak: { index: 3, x: 0.75, y: 1, label: 'peak 12.8 MiB (backward, at <layer1> & "conv2")' },
+    max_label: '12.8 MiB',
+    summary: 'At the peak: params 2.55 MiB · grads 2.55 MiB',
+  };
+  const html = reportHtml(tracked, opts);
+  assert.match(html, /<h3>Memory over the step<\/h3><svg class="memory-chart"/);
+  const [, points] = html.match(/<polyline class="memory-line" points="([^"]*)"/) ?? [];
+  assert.equal(points.split(' ').length, 5);
+  // The plot area is 524 × 140 from (64, 18): the peak (0.75, 1) is at x 64 + 393, y 18.
+  assert.equal(points.split(' ')[3], '457.0,18.0');
+  assert.match(html, /<circle class="peak" cx="457.0" cy="18.0"/);
+  assert.ok(html.includes('peak 12.8 MiB (backward, at &lt;layer1&gt; &amp; &quot;conv2&quot;)</text>'));
+  assert.doesNotMatch(html, /<layer1>/);
+  assert.match(html, /text-anchor="end">12.8 MiB<\/text>/);
+  for (const name of ['forward', 'backward', 'optimizer']) {
+    assert.match(html, new RegExp(`<title>${name}</title>`));
+  }
+  assert.ok(html.includes('At the peak: params 2.55 MiB · grads 2.55 MiB'));
+  assert.doesNotMatch(html, / style="/);
+  assert.doesNotMatch(html, /https?:\/\//);
+});

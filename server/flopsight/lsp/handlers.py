@@ -42,7 +42,9 @@ Commands (ids of the server's own, so that an editor's commands never collide wi
     name); ``[uri, {"format": "json" | "view", "model": name | null}]`` -> the FileReport JSON
     (lines as now), or the report page's display strings (``flopsight.lsp.summary.report_view``:
     per model ``title``, ``facts`` [[label, text]], ``rows`` of the layer tree, ``bars`` of the
-    heaviest layers, ``error``, ``uncounted``; the file's ``warnings`` and ``notes``).
+    heaviest layers, ``error``, ``uncounted``, ``memory`` (the chart of the live bytes over the
+    step when memory is tracked, else null: ``summary.memory_chart``); the file's ``warnings``
+    and ``notes``).
 ``flopsight.server.measure``
     ``[uri]`` (or nothing: every open document): time the models now.
 ``flopsight.server.stats``
