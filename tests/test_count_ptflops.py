@@ -154,3 +154,22 @@ def _ptflops_on(model: torch.nn.Module, x: torch.Tensor) -> int:
     )
     assert macs is not None
     return int(macs)
+
+
+class _Recurrent(torch.nn.Module):
+    def __init__(self, kind: type[torch.nn.Module], bidirectional: bool) -> None:
+        super().__init__()
+        self.rnn = kind(12, 20, num_layers=2, bidirectional=bidirectional)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return out
+
+
+@pytest.mark.parametrize("kind", [torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_layers_equal_ptflops(kind: type[torch.nn.Module], bidirectional: bool) -> None:
+    model, x = _Recurrent(kind, bidirectional), torch.randn(1, 7, 12)
+    report = count_model(model, (x,), convention="ptflops")
+    assert report.total is not None
+    assert report.total.macs == _ptflops_on(model, x)

@@ -153,27 +153,41 @@ def _rnn_cell_macs(module: Any, w_ih: Any, w_hh: Any) -> int:
 
 @register([nn.RNN, nn.GRU, nn.LSTM], "rnn")
 def rnn(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
-    # ptflops takes dims 0 and 1 as batch and sequence whatever `batch_first` says.
+    return rnn_total(module, inputs, _rnn_cell_macs)
+
+
+# A cell's cost from its module and its two weights (ptflops' and DeepSpeed's differ).
+CellCost = Callable[[Any, Any, Any], int]
+
+
+def rnn_total(module: Any, inputs: tuple[Any, ...], cell: CellCost) -> int:
+    """ptflops' walk over an RNN's layers, which DeepSpeed's profiler repeats with its own cell
+    cost: every layer's cell plus its biases, per step, times dims 0 and 1 of the input (taken as
+    batch and sequence whatever ``batch_first`` says), twice when bidirectional."""
     x = inputs[0]
-    macs = 0
+    total = 0
     for layer in range(int(module.num_layers)):
-        macs += _rnn_cell_macs(
+        total += cell(
             module, getattr(module, f"weight_ih_l{layer}"), getattr(module, f"weight_hh_l{layer}")
         )
         if module.bias:
-            macs += int(getattr(module, f"bias_ih_l{layer}").shape[0])
-            macs += int(getattr(module, f"bias_hh_l{layer}").shape[0])
-    macs *= int(x.shape[0]) * int(x.shape[1])
-    return macs * 2 if module.bidirectional else macs
+            total += int(getattr(module, f"bias_ih_l{layer}").shape[0])
+            total += int(getattr(module, f"bias_hh_l{layer}").shape[0])
+    total *= int(x.shape[0]) * int(x.shape[1])
+    return total * 2 if module.bidirectional else total
+
+
+def rnn_cell_total(module: Any, inputs: tuple[Any, ...], cell: CellCost) -> int:
+    """One cell (``nn.LSTMCell`` ...): its cost plus its biases, times the batch."""
+    total = cell(module, module.weight_ih, module.weight_hh)
+    if module.bias:
+        total += int(module.bias_ih.shape[0]) + int(module.bias_hh.shape[0])
+    return total * int(inputs[0].shape[0])
 
 
 @register([nn.RNNCell, nn.LSTMCell, nn.GRUCell], "rnn")
 def rnn_cell(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
-    x = inputs[0]
-    macs = _rnn_cell_macs(module, module.weight_ih, module.weight_hh)
-    if module.bias:
-        macs += int(module.bias_ih.shape[0]) + int(module.bias_hh.shape[0])
-    return macs * int(x.shape[0])
+    return rnn_cell_total(module, inputs, _rnn_cell_macs)
 
 
 @register([nn.MultiheadAttention], "attention")

@@ -33,6 +33,7 @@ from flopsight.counting.conventions.base import (
     ModuleRule,
     RuleSet,
 )
+from flopsight.counting.ptflops_rules import rnn_cell_total, rnn_total
 
 F = torch.nn.functional
 # DeepSpeed's own (FLOPs, MACs) order, taking the call's arguments as the patched function.
@@ -306,25 +307,11 @@ def _rnn_cell_flops(module: Any, w_ih: Any, w_hh: Any) -> int:
 
 
 def _rnn_flops(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
-    # DeepSpeed takes dims 0 and 1 as batch and sequence whatever batch_first says.
-    x = inputs[0]
-    flops = 0
-    for layer in range(int(module.num_layers)):
-        flops += _rnn_cell_flops(
-            module, getattr(module, f"weight_ih_l{layer}"), getattr(module, f"weight_hh_l{layer}")
-        )
-        if module.bias:
-            flops += int(getattr(module, f"bias_ih_l{layer}").shape[0])
-            flops += int(getattr(module, f"bias_hh_l{layer}").shape[0])
-    flops *= int(x.shape[0]) * int(x.shape[1])
-    return flops * 2 if module.bidirectional else flops
+    return rnn_total(module, inputs, _rnn_cell_flops)
 
 
 def _rnn_cell_flops_of(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
-    flops = _rnn_cell_flops(module, module.weight_ih, module.weight_hh)
-    if module.bias:
-        flops += int(module.bias_ih.shape[0]) + int(module.bias_hh.shape[0])
-    return flops * int(inputs[0].shape[0])
+    return rnn_cell_total(module, inputs, _rnn_cell_flops)
 
 
 def _no_macs(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
