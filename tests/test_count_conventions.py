@@ -319,7 +319,7 @@ def test_a_request_with_extra_conventions_reports_each_and_validates(tmp_path: P
     report = analyse_file(both)
     data = report.to_json()
     jsonschema.validate(data, SCHEMA)
-    assert data["schema"] == "flopsight.report/2"
+    assert data["schema"] == "flopsight.report/3"
     net = FileReport.from_json(data).model("Net")
     assert net.total is not None and net.total.macs == 2 * 8 * 4
     pt = net.count_in("ptflops")

@@ -200,7 +200,7 @@ def test_cli_table_and_json(
     assert main(["report", path, "--model", "mixtral", "--format", "json"]) == 0
     data: dict[str, Any] = json.loads(capsys.readouterr().out)
     jsonschema.validate(data, SCHEMA)
-    assert data["schema"] == "flopsight.report/2"
+    assert data["schema"] == "flopsight.report/3"
     assert round(data["models"][0]["total"]["active_params"] / 1e9, 1) == 12.9
 
 

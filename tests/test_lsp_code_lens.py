@@ -61,7 +61,7 @@ async def test_lens_title_and_show_report(client: LanguageClient) -> None:
             arguments=[uri, {"format": "json", "model": None}],
         )
     )
-    assert report["schema"] == "flopsight.report/2"
+    assert report["schema"] == "flopsight.report/3"
     [model] = report["models"]
     assert model["total"]["macs"] == 670_730 and model["total"]["params"] == 669_706
 

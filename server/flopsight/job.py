@@ -57,6 +57,10 @@ class MemoryOptions:
         return cls(**d)
 
 
+# Raised (``sys.audit``) with the path of each workspace file imported from an overlay.
+OVERLAY_AUDIT_EVENT = "flopsight.overlay"
+
+
 @dataclass
 class AnalysisRequest:
     # The text analysed: the editor's buffer, not the file on disk.
@@ -89,6 +93,9 @@ class AnalysisRequest:
     # Set: the worker also tracks peak memory (flopsight.counting.memory_job); left out of the
     # JSON when None, so counting requests keep their cache keys.
     memory: MemoryOptions | None = None
+    # Other files of the workspace as the editor holds them (absolute path -> text): imports
+    # of these read the buffer, not the disk. Left out of the JSON when empty.
+    overlays: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,6 +111,8 @@ class AnalysisRequest:
             del d["scaling"]
         if self.memory is None:
             del d["memory"]
+        if not self.overlays:
+            del d["overlays"]
         return d
 
     @classmethod

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import torch
 from torch import nn
@@ -42,7 +42,7 @@ from flopsight.counting.conventions.base import (
     FunctionRule,
 )
 from flopsight.counting.meta_fast import FAST_META
-from flopsight.counting.spellings import source_spellings
+from flopsight.counting.spellings import Loc, SourceFiles
 from flopsight.report.model import (
     Charge,
     ConventionCount,
@@ -61,8 +61,8 @@ CONVENTIONS = registry.CONVENTIONS
 
 # The key of an autograd node's metadata holding where the forward created it.
 _NODE_KEY = "flopsight"
-# (id of the innermost running module or None, line in the analysed file or None, attention)
-_NodeSite = tuple[int | None, int | None, bool]
+# (id of the innermost running module or None, the line (file, line) or None, attention)
+_NodeSite = tuple[int | None, Loc | None, bool]
 
 # torch.nn.Module's own file: the frames between a module call and its forward hooks.
 _MODULE_PY = nn.modules.module.__file__
@@ -231,6 +231,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         conventions: Sequence[Convention],
         source_file: str | None,
         training: bool = False,
+        root: str | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         # One tally per convention for the forward; in training mode one "backward" and one
@@ -256,8 +257,8 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.modules: dict[int, _Site] = {}
         self.known: dict[int, nn.Module] = {id(m): m for m in model.modules()}
         self.stack: list[nn.Module] = []
-        self.lines: dict[int, _Site] = {}
-        self.source_files = source_spellings(source_file)
+        self.lines: dict[Loc, _Site] = {}
+        self.source_files = SourceFiles(source_file, root)
         self.activation_bytes = 0
         self.attention_depth = 0
         # Whether ``_FunctionScope`` wraps functions, and how deep in aten kernels we are.
@@ -284,12 +285,12 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if self.in_backward:  # a checkpointed segment re-running: counted as recompute
             return
         if self.source_files:
-            # Only a call written in the analysed file marks a call site; calls made inside
-            # an imported block (torchvision's, say) are part of that call.
+            # Only a call written in the workspace's code marks a call site; calls made
+            # inside an imported block (torchvision's, say) are part of that call.
             frame: FrameType | None = sys._getframe(1)
             while frame is not None and frame.f_code.co_filename == _MODULE_PY:
                 frame = frame.f_back
-            if frame is not None and frame.f_code.co_filename in self.source_files:
+            if frame is not None and self.source_files.is_charged(frame.f_code.co_filename):
                 self._call_site = (frame, frame.f_lasti)
         site = self.modules.get(id(module))
         if site is None:
@@ -321,7 +322,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         leaf = self._leaf(module)
         if leaf:
             self.activation_bytes += _nbytes(output)
-        line: int | None = -1  # not looked up yet
+        line: Loc | None = (None, -1)  # not looked up yet
         for tally in self._module_tallies:
             rule = tally.convention.module_rule(module)
             if rule is None:
@@ -347,7 +348,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 tally.uncounted[f"module:{type(module).__name__}"] += 1
                 continue
             tally.charge_module(id(module), rule.family, macs, flops)
-            if line == -1:
+            if line == (None, -1):
                 line = self._line(self._source_frame(sys._getframe(1)))
             if line is not None:
                 tally.charge_line(line, rule.family, macs, flops)
@@ -417,12 +418,11 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 charged.append((tally, family, macs))
         if frame is not None:
             line = self._line(frame, count_visit=True)
-            if line is not None:
-                for tally, family, macs in charged or ():
-                    tally.charge_line(line, family, macs)
-                shape = _first_tensor_shape(out)
-                if shape is not None:
-                    self.lines[line].output_shape = shape
+            for tally, family, macs in charged or ():
+                tally.charge_line(line, family, macs)
+            shape = _first_tensor_shape(out)
+            if shape is not None:
+                self.lines[line].output_shape = shape
         return out
 
     @staticmethod
@@ -444,7 +444,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if node is None:
                 if self.grad_off_line is None and not torch.is_grad_enabled():
                     line = self._line(self._source_frame(sys._getframe(1)))
-                    self.grad_off_line = line or 0
+                    self.grad_off_line = line[1] if line is not None and line[0] is None else 0
                 continue
             pending = [node]
             while pending:
@@ -456,7 +456,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                     frame = self._source_frame(sys._getframe(1))
                     if module is None and self.stack:
                         module = self.stack[-1]
-                    line = frame.f_lineno if frame is not None else None
+                    line = self._loc(frame) if frame is not None else None
                     site = (id(module) if module is not None else None, line, attention)
                 metadata[_NODE_KEY] = site
                 pending.extend(n for n, _ in node.next_functions if n is not None)
@@ -528,7 +528,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         except Exception:
             return
         tally.left_out_macs += macs
-        if macs and frame is not None:
+        if macs and frame is not None and self.source_files.key(frame.f_code.co_filename) is None:
             tally.left_out_lines.add(frame.f_lineno)
 
     def charge_call(
@@ -557,24 +557,41 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
     # --- lines -----------------------------------------------------------------------------
 
     def _source_frame(self, frame: FrameType | None) -> FrameType | None:
+        """The innermost frame in the analysed file or another workspace file, if any."""
         files = self.source_files
         if not files:
             return None
-        while frame is not None and frame.f_code.co_filename not in files:
+        charged = files.charged
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            known = charged.get(filename)
+            if known is None:
+                known = files.is_charged(filename)
+            if known:
+                return frame
             frame = frame.f_back
-        return frame
+        return None
 
-    def _line(self, frame: FrameType | None, count_visit: bool = False) -> int | None:
-        """The analysed file's line ``frame`` is on (its site made if new); None if none."""
+    def _loc(self, frame: FrameType) -> Loc:
+        return (self.source_files.key(frame.f_code.co_filename), frame.f_lineno)
+
+    @overload
+    def _line(self, frame: FrameType, count_visit: bool = False) -> Loc: ...
+    @overload
+    def _line(self, frame: FrameType | None, count_visit: bool = False) -> Loc | None: ...
+
+    def _line(self, frame: FrameType | None, count_visit: bool = False) -> Loc | None:
+        """The (file, line) ``frame`` is on (its site made if new); None if no frame."""
         if frame is None:
             return None
         lineno = frame.f_lineno
-        site = self.lines.get(lineno)
+        loc = (self.source_files.key(frame.f_code.co_filename), lineno)
+        site = self.lines.get(loc)
         if site is None:
-            site = self.lines[lineno] = _Site()
+            site = self.lines[loc] = _Site()
         if count_visit and self._new_visit(frame, lineno, frame.f_lasti):
             site.calls += 1
-        return lineno
+        return loc
 
     def _new_visit(self, frame: FrameType, lineno: int, lasti: int) -> bool:
         """Whether this op starts a new run of its line rather than continuing the last one.
@@ -664,7 +681,7 @@ def _main_phases(session: _Session) -> list[ConventionTally]:
 
 
 def _layers(
-    model: nn.Module, session: _Session, constructed_at: Mapping[int, int] | None
+    model: nn.Module, session: _Session, constructed_at: Mapping[int, Loc] | None
 ) -> tuple[list[LayerCost], list[dict[str, Charge]]]:
     """Every module in ``named_modules()`` order; containers carry their subtree's totals.
 
@@ -685,10 +702,12 @@ def _layers(
     def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost | None], int]:
         seen.add(id(module))
         site = session.modules.get(id(module)) or _Site()
+        built = constructed_at.get(id(module)) if constructed_at else None
         layer = LayerCost(
             path=path,
             type=type(module).__name__,
-            line=constructed_at.get(id(module)) if constructed_at else None,
+            line=built[1] if built else None,
+            file=built[0] if built else None,
             calls=site.calls,
             macs=0,
             flops=0,
@@ -760,7 +779,7 @@ def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCos
     numbers = set(session.lines)
     for tally in phases[1:]:
         numbers.update(tally.lines)
-    for line in sorted(numbers):
+    for line in sorted(numbers, key=_loc_order):
         site = session.lines.get(line) or _Site()
         costs = [tally.lines.get(line, empty) for tally in phases]
         ops: Counter[str] = Counter()
@@ -768,7 +787,8 @@ def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCos
             ops.update(cost.ops)
         macs = sum(cost.macs for cost in costs)
         entry = LineCost(
-            line=line,
+            line=line[1],
+            file=line[0],
             macs=macs,
             flops=sum(cost.flops for cost in costs),
             output_shape=site.output_shape,
@@ -783,6 +803,11 @@ def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCos
     return lines
 
 
+def _loc_order(loc: Loc) -> tuple[str, int]:
+    """The analysed file's lines first, then each other file's, by line."""
+    return (loc[0] or "", loc[1])
+
+
 def _uncounted(phases: Sequence[ConventionTally]) -> list[UncountedOp]:
     counts: Counter[str] = Counter()
     for tally in phases:
@@ -795,7 +820,7 @@ def _convention_count(
 ) -> ConventionCount:
     root = layers[""]
     lines = {}
-    for line in sorted(set(session.lines) | set(tally.lines)):
+    for line in sorted(set(session.lines) | set(tally.lines), key=_loc_order):
         charge = lines[line] = Charge()
         _fill_charge(charge, tally.lines.get(line) or Cost())
     return ConventionCount(
@@ -984,7 +1009,8 @@ def count_model(
     convention: str | None = None,
     conventions: Sequence[str] = (),
     source_file: str | None = None,
-    constructed_at: Mapping[int, int] | None = None,
+    root: str | None = None,
+    constructed_at: Mapping[int, Loc] | None = None,
     name: str | None = None,
     kind: str = "class",
     line: int = 1,
@@ -1002,8 +1028,9 @@ def count_model(
     ``convention`` (default ``macs``, else the first of ``conventions``) fills the report's
     figures; with ``conventions`` the same pass also charges each of them, and
     ``report.counts`` holds every one's figures (``report.count_in("ptflops")``).
-    ``source_file`` turns on per-line attribution for that file; ``constructed_at`` maps
-    ``id(module)`` to the line that built it (see ``record_construction``).
+    ``source_file`` turns on per-line attribution for that file, and ``root`` for the other
+    files under that workspace root; ``constructed_at`` maps ``id(module)`` to the
+    ``(file, line)`` that built it (see ``record_construction``).
     """
     main = convention or (conventions[0] if conventions else "macs")
     names = list(dict.fromkeys([main, *conventions]))
@@ -1015,7 +1042,7 @@ def count_model(
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
-    session = _Session(model, chosen, source_file, training)
+    session = _Session(model, chosen, source_file, training, root)
     moe.begin()
     modes = _set_mode(model, training)
     pre = nn.modules.module.register_module_forward_pre_hook(session.pre_hook)
@@ -1062,7 +1089,7 @@ def count_model(
 
     params, trainable, param_bytes = _param_totals(model)
     layers, charges = _layers(model, session, constructed_at)
-    root = layers[0]
+    whole = layers[0]
     tally = session.tallies[0]
     phases = _main_phases(session)
     report = ModelReport(
@@ -1073,8 +1100,8 @@ def count_model(
         status="ok",
         device=cast(Device, device),
         total=Totals(
-            macs=root.macs,
-            flops=root.flops,
+            macs=whole.macs,
+            flops=whole.flops,
             params=params,
             trainable_params=trainable,
             param_bytes=param_bytes,
@@ -1089,7 +1116,7 @@ def count_model(
         layers=layers,
         lines=_lines(session, phases),
         uncounted_ops=_uncounted(phases),
-        ops=dict(root.ops),
+        ops=dict(whole.ops),
         notes=tally.convention.notes(tally) + moe.routing_notes(),
         mode="training" if training else "inference",
     )

@@ -33,6 +33,7 @@ from flopsight.counting.build import build_model, make_inputs, needs_real_tensor
 from flopsight.counting.calls import PragmaValueError, call_arguments, evaluate_init, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
+from flopsight.counting.overlays import buffer_imports
 from flopsight.counting.shape_errors import batch_hint, cpu_wording, with_batch
 from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest
@@ -397,7 +398,7 @@ def analyse_model(
         except (Exception, SystemExit) as e:
             return _error(report, e, "build", files)
         try:
-            with record_construction(request.path) as constructed_at:
+            with record_construction(request.path, request.root) as constructed_at:
                 model, device = build_model(factory, start=start)
         except (Exception, SystemExit) as e:
             return _error(report, e, "build", files)
@@ -415,6 +416,7 @@ def analyse_model(
                 convention=request.convention,
                 conventions=request.extra_conventions,
                 source_file=request.path,
+                root=request.root,
                 constructed_at=constructed_at,
                 name=spec.name,
                 kind=spec.kind,
@@ -525,7 +527,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
     report.environment = environment()
     output = CapturedOutput()
     had_torchvision = "torchvision" in sys.modules  # a warm worker imports it up front
-    with captured(output), file_module(request) as module:
+    with captured(output), file_module(request) as module, buffer_imports(request.overlays):
         tvfix.ensure_torchvision_importable()
         namespace = module.__dict__
         report.warnings, flags = run_definitions(tree, analysis, namespace, request.path)

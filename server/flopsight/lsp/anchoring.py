@@ -257,9 +257,16 @@ def anchor_model(report: ModelReport, mapping: LineMap) -> ModelReport | None:
     line = mapping.get(report.line)
     if line is None:
         return None
-    layers = [replace(layer, line=_moved(layer.line, mapping)) for layer in report.layers]
+    # Lines of other files (``file`` set) are not this text's: they stay as they are.
+    layers = [
+        layer if layer.file is not None else replace(layer, line=_moved(layer.line, mapping))
+        for layer in report.layers
+    ]
     lines: list[LineCost] = []
     for cost in report.lines:
+        if cost.file is not None:
+            lines.append(cost)
+            continue
         moved = mapping.get(cost.line)
         if moved is not None:
             lines.append(replace(cost, line=moved))
@@ -281,4 +288,4 @@ def anchor_warnings(warnings: Iterable[SourceWarning], mapping: LineMap) -> list
 
 
 def layer_lines(layers: Iterable[LayerCost]) -> set[int]:
-    return {layer.line for layer in layers if layer.line is not None}
+    return {layer.line for layer in layers if layer.line is not None and layer.file is None}

@@ -23,6 +23,8 @@ class ModelResult:
     warnings: list[SourceWarning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     output: str = ""
+    # The workspace's other files the job ran (relative path -> sha256 of the text it ran).
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +72,13 @@ class DocumentResults:
     def clear(self) -> None:
         self.models.clear()
         self.generation += 1
+
+    def sources(self) -> dict[str, str]:
+        """The other files the latest results ran, with the digest each ran (the newest wins)."""
+        out: dict[str, str] = {}
+        for result in self.models.values():
+            out.update(result.sources)
+        return out
 
     def texts(self) -> list[str]:
         """The distinct texts the results were computed from."""

@@ -69,8 +69,8 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from flopsight import __version__
-from flopsight.lsp import actions, hover, lens
-from flopsight.lsp.hints import document_hints, to_inlay_hints
+from flopsight.lsp import actions, elsewhere, hover, lens
+from flopsight.lsp.hints import LineHint, document_hints, to_inlay_hints
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.positions import index
 from flopsight.lsp.protocol import TextSyncProtocol
@@ -359,6 +359,7 @@ def inlay_hint(ls: FlopsightServer, params: types.InlayHintParams) -> list[types
     hints = document_hints(view.models, session.hint_options())
     rng = params.range
     if cell is None or doc.notebook is None:
+        hints = _with_elsewhere(session, doc, hints)
         lines = split_lines(doc.text)
         return to_inlay_hints(hints, lines, rng.start.line, rng.end.line, session.utf16)
     in_cell = []
@@ -368,6 +369,20 @@ def inlay_hint(ls: FlopsightServer, params: types.InlayHintParams) -> list[types
             in_cell.append(replace(hint, line=where[1] + 1))
     lines = split_lines(doc.notebook.cell_text(cell))
     return to_inlay_hints(in_cell, lines, rng.start.line, rng.end.line, session.utf16)
+
+
+def _with_elsewhere(session: Session, doc: OpenDocument, own: list[LineHint]) -> list[LineHint]:
+    """The document's own hints, then on other lines those of the model (of another document)
+    that runs this file and that the user last looked at or edited."""
+    rel = session.relative(doc)
+    uses = session.uses(doc) if rel is not None else []
+    if not uses or rel is None:
+        return own
+    taken = {hint.line for hint in own}
+    extra = [
+        h for h in elsewhere.hints(uses[0], rel, session.hint_options()) if h.line not in taken
+    ]
+    return sorted([*own, *extra], key=lambda h: h.line)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -389,9 +404,19 @@ def on_hover(ls: FlopsightServer, params: types.HoverParams) -> types.Hover | No
         return None
     col = index(lines[row], params.position.character, session.utf16)
     names = session.line_names(doc)
-    found_card = hover.hover_markdown(view, session.source(doc), row + 1, col, lines[row], names)
+    source = session.source(doc)
+    found_card = hover.hover_markdown(view, source, row + 1, col, lines[row], names)
     if found_card is None:
-        return None
+        rel = session.relative(doc) if cell is None else None
+        card = elsewhere.hover(session.uses(doc), rel, row + 1) if rel is not None else None
+        if card is None:
+            return None
+        found_card = (card, row + 1)
+    elif source is not None:
+        # Hovering a model's name makes it the one other files' hints follow.
+        for spec in source.models:
+            if spec.line == row + 1 and view.model(spec.name) is not None:
+                session.focus = (doc.uri, spec.name)
     markdown, _line = found_card
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown))
 
@@ -406,7 +431,18 @@ def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.C
     if view is None:
         return []
     out = []
-    for item in lens.lenses(view, ls.session.baselines.of(doc.uri)):
+    items = lens.lenses(view, ls.session.baselines.of(doc.uri))
+    rel = ls.session.relative(doc) if cell is None else None
+    uses = ls.session.uses(doc) if rel is not None else []
+    source = ls.session.source(doc) if uses else None
+    if uses and rel is not None and source is not None:
+        own = {item.line for item in items}
+        items += [
+            lens.Lens(c.line, c.title, uses[0].report.name, uses[0].uri)
+            for c in elsewhere.class_lenses(uses[0], rel, source)
+            if c.line not in own
+        ]
+    for item in items:
         row = item.line - 1
         if cell is not None and doc.notebook is not None:
             where = doc.notebook.to_cell_row(item.line)
@@ -418,7 +454,9 @@ def code_lens(ls: FlopsightServer, params: types.CodeLensParams) -> list[types.C
             types.CodeLens(
                 range=types.Range(start=pos, end=pos),
                 command=types.Command(
-                    title=item.title, command=lens.SHOW_REPORT, arguments=[doc.uri, item.model]
+                    title=item.title,
+                    command=lens.SHOW_REPORT,
+                    arguments=[item.uri or doc.uri, item.model],
                 ),
             )
         )

@@ -59,8 +59,9 @@ class LineHint:
     kind: str  # "layer", "forward" or "model"
 
 
-def lines_by_line(model: ModelReport) -> dict[int, LineCost]:
-    return {cost.line: cost for cost in model.lines}
+def lines_by_line(model: ModelReport, file: str | None = None) -> dict[int, LineCost]:
+    """The per-line costs of the analysed file (``file`` None) or of another workspace file."""
+    return {cost.line: cost for cost in model.lines if cost.file == file}
 
 
 def op_breakdown(ops: dict[str, int]) -> str:
@@ -97,7 +98,7 @@ def _forward_tooltip(cost: LineCost, total_macs: int) -> str:
     return text
 
 
-def _tooltip(model: ModelReport, label: LineLabel) -> str:
+def label_tooltip(model: ModelReport, label: LineLabel) -> str:
     assert model.total is not None
     if label.kind == "layer":
         return _layer_tooltip(label.layers, model.total.macs)
@@ -113,7 +114,7 @@ def _tooltip(model: ModelReport, label: LineLabel) -> str:
 def model_hints(model: ModelReport, options: HintOptions) -> list[LineHint]:
     """The hints of one analysed model (its lines already moved to the current text)."""
     return [
-        LineHint(label.line, label.label, _tooltip(model, label), label.kind)
+        LineHint(label.line, label.label, label_tooltip(model, label), label.kind)
         for label in model_line_labels(model, options.show, options.min_share)
     ]
 

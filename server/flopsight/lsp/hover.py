@@ -152,7 +152,10 @@ def model_card(anchored: AnchoredModel, names: LineNames = PLAIN) -> str:
     if heaviest:
         lines += ["| heaviest layers | type | MACs | share | params |", "|---|---|--:|--:|--:|"]
         for layer in heaviest:
-            where = f" ({names.line(layer.line)})" if layer.line is not None else ""
+            where = ""
+            if layer.line is not None:
+                at = names.line(layer.line) if layer.file is None else f"{layer.file}:{layer.line}"
+                where = f" ({at})"
             lines.append(
                 f"| `{layer.path}`{where} | {layer.type} | {format_macs(layer.macs)} | "
                 f"{format_share(layer.macs, t.macs)} | {format_params(layer.params)} |"

@@ -38,6 +38,8 @@ class Lens:
     line: int  # 1-based, current text
     title: str
     model: str
+    # The document the model is in, when not the lens's own (a class another file's model runs).
+    uri: str | None = None
 
 
 def model_title(model: ModelReport) -> str | None:

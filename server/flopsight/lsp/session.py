@@ -35,6 +35,7 @@ from flopsight.lsp import anchoring
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.baseline import Baselines
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
+from flopsight.lsp.elsewhere import Use, text_digest
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.offload import Offload, read_source
@@ -109,6 +110,15 @@ class OpenDocument:
     reanchor: asyncio.Task[None] | None = None
     # When the user last opened, edited or saved it: the latest one's jobs start first.
     touched: float = 0.0
+    # (text, its sha256): whether models of other documents ran this very text.
+    digest: tuple[str, str] | None = None
+    # The other open documents' texts the last round sent (path -> digest of the overlay).
+    overlaid: dict[str, str] = field(default_factory=dict)
+
+    def text_digest(self) -> str:
+        if self.digest is None or self.digest[0] is not self.text:
+            self.digest = (self.text, text_digest(self.text))
+        return self.digest[1]
 
     @property
     def path(self) -> str:
@@ -151,6 +161,9 @@ class Session:
         # The committed version of each document (the lens's Δ vs flopsight.compareWith).
         self.baselines = Baselines()
         self._baseline_tasks: dict[str, asyncio.Task[None]] = {}
+        # The model the user last looked at or edited, (document, model or None): another
+        # file's hints follow it when several models run through that file.
+        self.focus: tuple[str, str | None] | None = None
 
     # -- the pool -------------------------------------------------------------------------
     def analyser(self) -> Analyser:
@@ -272,6 +285,7 @@ class Session:
         doc.touched = time.monotonic()
         self.documents[uri] = doc
         self.schedule(doc, delay_s=0.0)
+        self._dependents_of(doc, delay_s=0.0)
 
     def changed(self, uri: str, text: str, version: int | None) -> None:
         doc = self.documents.get(uri)
@@ -280,7 +294,90 @@ class Session:
             self.documents[uri] = doc
         doc.text, doc.version = text, version
         doc.touched = time.monotonic()
-        self.schedule(doc, delay_s=self.settings.debounce_ms / 1000.0)
+        if doc.results.models:
+            self.focus = (uri, None)
+        delay_s = self.settings.debounce_ms / 1000.0
+        self.schedule(doc, delay_s=delay_s)
+        self._dependents_of(doc, delay_s=delay_s)
+
+    # -- the workspace's other files ----------------------------------------------------------
+    def relative(self, doc: OpenDocument) -> str | None:
+        """The document's path relative to the workspace root (None: outside it, or no root)."""
+        if self.root is None or doc.notebook is not None:
+            return None
+        root = os.path.abspath(self.root)
+        path = os.path.abspath(doc.path)
+        if not path.startswith(root + os.sep):
+            return None
+        return os.path.relpath(path, root).replace(os.sep, "/")
+
+    def _dependents_of(self, doc: OpenDocument, delay_s: float) -> None:
+        """Re-analyse the other documents whose models ran another text of ``doc``'s file."""
+        rel = self.relative(doc)
+        if rel is None:
+            return
+        digest = doc.text_digest()
+        for other in self.documents.values():
+            ran = other.results.sources().get(rel) if other is not doc else None
+            if ran is not None and ran != digest:
+                self.schedule(other, delay_s=delay_s)
+
+    def _overlays(self, doc: OpenDocument) -> dict[str, str]:
+        """The open documents the document's models ran last time, as the editor holds them."""
+        known = doc.results.sources()
+        out: dict[str, str] = {}
+        for other in self.documents.values():
+            rel = self.relative(other) if other is not doc else None
+            if rel is not None and rel in known:
+                out[os.path.abspath(other.path)] = other.text
+        return out
+
+    def _stale_overlays(self, doc: OpenDocument) -> bool:
+        """Whether an open document the models ran differs from the text they ran, and was not
+        sent as it is now (a file they import for the first time, or edited meanwhile)."""
+        known = doc.results.sources()
+        for other in self.documents.values():
+            rel = self.relative(other) if other is not doc else None
+            if rel is None or rel not in known:
+                continue
+            digest = other.text_digest()
+            if known[rel] != digest and doc.overlaid.get(os.path.abspath(other.path)) != digest:
+                return True
+        return False
+
+    def uses(self, doc: OpenDocument) -> list[Use]:
+        """The analysed models (of other documents) that ran this document's current text; the
+        one the user last looked at or edited first, then by their documents' last edit."""
+        rel = self.relative(doc)
+        if rel is None:
+            return []
+        digest = doc.text_digest()
+        found: list[tuple[tuple[bool, bool, float], Use]] = []
+        for other in self.documents.values():
+            if other is doc or not any(
+                r.sources.get(rel) == digest for r in other.results.models.values()
+            ):
+                continue
+            view = self._view(other)
+            if view is None:
+                continue
+            where = self.relative(other) or os.path.basename(other.path)
+            for name, result in other.results.models.items():
+                anchored = view.model(name)
+                if result.sources.get(rel) != digest or anchored is None:
+                    continue
+                if anchored.report.status != "ok":
+                    continue
+                report = anchored.report
+                focus = self.focus or ("", None)
+                rank = (
+                    focus[0] != other.uri,
+                    focus[1] is not None and focus[1] != name,
+                    -other.touched,
+                )
+                found.append((rank, Use(report, other.uri, f"{where}:{report.line}")))
+        found.sort(key=lambda item: item[0])
+        return [use for _, use in found]
 
     def saved(self, uri: str, text: str | None) -> None:
         doc = self.documents.get(uri)
@@ -414,6 +511,8 @@ class Session:
             raise
         self.publish(doc)
         self.client.refresh()
+        if self._stale_overlays(doc):  # it ran an open file's disk copy: again, with the buffer
+            self.schedule(doc, delay_s=0.0)
         self._compare_later(doc)
         self._scale_later(doc)
         saved, doc.summary_pending = doc.summary_pending, False
@@ -510,7 +609,9 @@ class Session:
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
             memory=_memory_options(settings),
+            overlays=self._overlays(doc),
         )
+        doc.overlaid = {p: text_digest(t) for p, t in request.overlays.items()}
         try:
             pending = asyncio.ensure_future(
                 self.analyser().analyse(
@@ -558,6 +659,7 @@ class Session:
                     warnings=list(report.warnings),
                     notes=list(report.notes),
                     output=report.output,
+                    sources=dict(report.sources),
                 )
             )
 

@@ -205,7 +205,9 @@ def model_view(anchored: AnchoredModel, max_bars: int = MAX_BARS) -> dict[str, A
             "name": root if layer.path == "" else layer.path.rsplit(".", 1)[-1],
             "type": layer.type,
             "depth": _depth(layer),
-            "line": layer.line,
+            # The line in this document; a layer built in another file names it in ``file``.
+            "line": layer.line if layer.file is None else None,
+            "file": None if layer.file is None else f"{layer.file}:{layer.line}",
             "calls": layer.calls,
             "macs": format_macs(layer.macs),
             "share": format_share(layer.macs, whole),
@@ -224,7 +226,7 @@ def model_view(anchored: AnchoredModel, max_bars: int = MAX_BARS) -> dict[str, A
         {
             "label": layer.path,
             "type": layer.type,
-            "line": layer.line,
+            "line": layer.line if layer.file is None else None,
             "macs": format_macs(layer.macs),
             "share": format_share(layer.macs, whole),
             "width": round(1000 * layer.macs / top) / 10 if top else 0,

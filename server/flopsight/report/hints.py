@@ -84,11 +84,14 @@ def _outermost(layers: list[LayerCost]) -> list[LayerCost]:
     return out
 
 
-def layers_by_line(model: ModelReport) -> dict[int, list[LayerCost]]:
-    """Layers grouped by the line that constructs them, outermost only; the root excluded."""
+def layers_by_line(model: ModelReport, file: str | None = None) -> dict[int, list[LayerCost]]:
+    """Layers grouped by the line that constructs them, outermost only; the root excluded.
+
+    Lines of the analysed file (``file`` None), or of ``file``, another file of the workspace.
+    """
     grouped: dict[int, list[LayerCost]] = {}
     for layer in model.layers:
-        if layer.line is None or layer.path == "":
+        if layer.line is None or layer.path == "" or layer.file != file:
             continue
         grouped.setdefault(layer.line, []).append(layer)
     return {line: _outermost(layers) for line, layers in grouped.items()}
@@ -148,17 +151,22 @@ def model_line_labels(
     min_share: float = 0.0,
     *,
     class_total: bool = False,
+    file: str | None = None,
 ) -> list[LineLabel]:
-    """Every label of one model, by line; ``class_total`` also labels a class's own line."""
+    """Every label of one model, by line; ``class_total`` also labels a class's own line.
+
+    The lines are the analysed file's, or with ``file`` those of another workspace file that
+    the model runs through (its constructions and forward lines there).
+    """
     if model.status != "ok" or model.total is None:
         return []
     total = model.total.macs
     labels: dict[int, LineLabel] = {}
-    if model.kind == "instance" or class_total:
+    if file is None and (model.kind == "instance" or class_total):
         label = model_label(model, parts)
         if label:
             labels[model.line] = LineLabel(model.line, label, "model")
-    for line, layers in sorted(layers_by_line(model).items()):
+    for line, layers in sorted(layers_by_line(model, file).items()):
         macs = sum(layer.macs for layer in layers)
         params = sum(layer.params for layer in layers)
         if line in labels or (macs == 0 and params == 0):
@@ -169,7 +177,7 @@ def model_line_labels(
         if label:
             labels[line] = LineLabel(line, label, "layer", layers=tuple(layers))
     for cost in sorted(model.lines, key=lambda c: c.line):
-        if cost.line in labels or cost.macs == 0:
+        if cost.file != file or cost.line in labels or cost.macs == 0:
             continue
         if share_percent(cost.macs, total) < min_share:
             continue

@@ -15,9 +15,9 @@ from typing import Any, Literal, cast
 from flopsight.codes import ERROR_KINDS, KIND_CODES, Code, ErrorKind
 from flopsight.report.scaling import DimScaling
 
-SCHEMA_ID = "flopsight.report/2"
+SCHEMA_ID = "flopsight.report/3"
 # Older reports still read: /2 only adds fields.
-READABLE_SCHEMAS = ("flopsight.report/1", SCHEMA_ID)
+READABLE_SCHEMAS = ("flopsight.report/1", "flopsight.report/2", SCHEMA_ID)
 
 # Names of ``flopsight.counting.conventions``' registry (a test keeps the two equal).
 Convention = Literal["macs", "ptflops", "fvcore", "deepspeed"]
@@ -141,7 +141,11 @@ class Totals:
 
 @dataclass
 class LayerCost:
-    """A module of the hierarchy, in ``named_modules()`` order; containers carry subtree totals."""
+    """A module of the hierarchy, in ``named_modules()`` order; containers carry subtree totals.
+
+    ``line`` is the line that built it: in the analysed file when ``file`` is None, else in
+    ``file`` (another file of the workspace, relative to its root).
+    """
 
     path: str
     type: str
@@ -152,6 +156,7 @@ class LayerCost:
     params: int
     output_shape: OutputShape = None
     depth: int = 0
+    file: str | None = None
     # MACs per op family ("conv", "matmul", "attention", "norm", ...), for the hover's breakdown.
     ops: dict[str, int] = field(default_factory=dict)
     # Measured (``flopsight measure``); None when not measured. Median over the timed runs.
@@ -169,6 +174,7 @@ class LayerCost:
             "path": self.path,
             "type": self.type,
             "line": self.line,
+            **_file(self.file),
             "calls": self.calls,
             "macs": self.macs,
             "flops": self.flops,
@@ -192,6 +198,7 @@ class LayerCost:
             params=d["params"],
             output_shape=d.get("output_shape"),
             depth=d.get("depth", d["path"].count(".") + 1 if d["path"] else 0),
+            file=d.get("file"),
             ops=dict(d.get("ops", {})),
             latency_ms=d.get("latency_ms"),
             gflops_per_s=d.get("gflops_per_s"),
@@ -202,7 +209,8 @@ class LayerCost:
 
 @dataclass
 class LineCost:
-    """Work charged to one source line of the analysed file (the innermost on the stack)."""
+    """Work charged to one source line, the innermost of the workspace's code on the stack: of
+    the analysed file when ``file`` is None, else of ``file`` (relative to the workspace root)."""
 
     line: int
     macs: int
@@ -210,6 +218,7 @@ class LineCost:
     output_shape: OutputShape = None
     calls: int = 1
     ops: dict[str, int] = field(default_factory=dict)
+    file: str | None = None
     # Training mode: ``macs`` = forward + backward + recompute (None in inference mode).
     forward_macs: int | None = None
     backward_macs: int | None = None
@@ -218,6 +227,7 @@ class LineCost:
     def to_json(self) -> dict[str, Any]:
         return {
             "line": self.line,
+            **_file(self.file),
             "macs": self.macs,
             "flops": self.flops,
             "output_shape": _schema_shape(self.output_shape),
@@ -235,8 +245,14 @@ class LineCost:
             output_shape=d.get("output_shape"),
             calls=d.get("calls", 1),
             ops=dict(d.get("ops", {})),
+            file=d.get("file"),
             **_phases_of(d),
         )
+
+
+def _file(file: str | None) -> dict[str, str]:
+    """``{"file": ...}`` for a line in another file; nothing for the analysed file's."""
+    return {} if file is None else {"file": file}
 
 
 # What to do about an error, by the setting that governs it; ``{name}`` is the setting as the
@@ -366,7 +382,8 @@ class ConventionCount:
     ops: dict[str, int] = field(default_factory=dict)
     # By layer path (every layer of ``ModelReport.layers``) and by line (those of ``lines``).
     layers: dict[str, Charge] = field(default_factory=dict)
-    lines: dict[int, Charge] = field(default_factory=dict)
+    # Lines are keyed (file, line) as ``LineCost``: file None for the analysed file.
+    lines: dict[tuple[str | None, int], Charge] = field(default_factory=dict)
     uncounted_ops: list[UncountedOp] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # FLOPs and their families: 2 x MACs except where the convention counts otherwise.
@@ -388,7 +405,7 @@ class ConventionCount:
             "flops": self.flops,
             "ops": dict(self.ops),
             "layers": [c.to_json("path", k) for k, c in self.layers.items()],
-            "lines": [c.to_json("line", k) for k, c in self.lines.items()],
+            "lines": [{**c.to_json("line", k[1]), **_file(k[0])} for k, c in self.lines.items()],
             "uncounted_ops": [u.to_json() for u in self.uncounted_ops],
             "notes": list(self.notes),
         }
@@ -411,7 +428,7 @@ class ConventionCount:
             else {k: 2 * v for k, v in d.get("ops", {}).items()},
             activations=d.get("activations"),
             layers={x["path"]: Charge.from_json(x) for x in d.get("layers", [])},
-            lines={x["line"]: Charge.from_json(x) for x in d.get("lines", [])},
+            lines={(x.get("file"), x["line"]): Charge.from_json(x) for x in d.get("lines", [])},
             uncounted_ops=[UncountedOp(u["op"], u["count"]) for u in d.get("uncounted_ops", [])],
             notes=list(d.get("notes", [])),
         )
@@ -576,6 +593,8 @@ class FileReport:
     sandbox: dict[str, Any] | None = None
     # The mode asked for (``flopsight.mode``, ``--mode``); a pragma may set one model's.
     mode: Mode = "inference"
+    # The workspace's other files the run read: relative path -> sha256 of the text it ran.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -591,6 +610,8 @@ class FileReport:
         }
         if self.sandbox is not None:
             out["sandbox"] = dict(self.sandbox)
+        if self.sources:
+            out["sources"] = dict(self.sources)
         return out
 
     @classmethod
@@ -607,6 +628,7 @@ class FileReport:
             environment=dict(d.get("environment", {})),
             sandbox=dict(d["sandbox"]) if isinstance(d.get("sandbox"), dict) else None,
             mode=d.get("mode", "inference"),
+            sources=dict(d.get("sources", {})),
         )
 
     def model(self, name: str) -> ModelReport:

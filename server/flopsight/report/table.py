@@ -236,6 +236,8 @@ def tree_rows(model: ModelReport, depth: int | None = None, *, fold: bool = True
 
 
 def line_cell(layer: LayerCost, model: ModelReport, names: LineNames = PLAIN) -> str:
+    if layer.file is not None and layer.line is not None:  # built in another workspace file
+        return f"{layer.file}:{layer.line}"
     if layer.line is not None:
         return names.column(layer.line)
     return names.column(model.line) if layer.path == "" else ""

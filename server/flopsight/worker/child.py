@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ except ImportError:  # Windows: no address-space limit
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from flopsight.job import AnalysisRequest
+from flopsight.job import OVERLAY_AUDIT_EVENT, AnalysisRequest
 from flopsight.worker import sandbox
 
 JobFunction = Callable[[AnalysisRequest], Any]
@@ -189,6 +190,7 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
             job = measure_file
         report = job(parsed)
         report.sandbox = sandbox.status()
+        report.sources = reads.sources(parsed.overlays)
         return {"ok": True, "report": report.to_json(), "deps": reads.stamps()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
         traceback.print_exc()
@@ -202,19 +204,27 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
 
 class _LocalReads:
     """The files the job opened (imports included) under the file's folder or the workspace
-    root, outside installed packages: a cached report is stale once one of them changes."""
+    root, outside installed packages: a cached report is stale once one of them changes.
+    Files imported from the editor's buffers (``overlays``) are recorded apart: their text
+    came with the request, so the disk's copy does not matter."""
 
     LIMIT = 256
 
     def __init__(self, request: AnalysisRequest) -> None:
-        roots = [os.path.dirname(os.path.abspath(request.path))]
+        folder = os.path.dirname(os.path.abspath(request.path))
+        roots = [folder]
         if request.root:
             roots.append(os.path.abspath(request.root))
+        self.base = os.path.abspath(request.root) if request.root else folder
         self.roots = tuple(r.rstrip(os.sep) + os.sep for r in roots)
         self.own = os.path.abspath(request.path)
         self.files: set[str] = set()
+        self.buffers: set[str] = set()
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == OVERLAY_AUDIT_EVENT:
+            self.buffers.add(str(args[0]))
+            return
         if event != "open" or len(self.files) >= self.LIMIT or not isinstance(args[0], str):
             return
         mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
@@ -227,7 +237,7 @@ class _LocalReads:
 
     def stamps(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
-        for path in sorted(self.files):
+        for path in sorted(self.files - self.buffers):
             if path.endswith(".pyc"):
                 continue
             try:
@@ -236,6 +246,28 @@ class _LocalReads:
                 continue
             out[path] = [st.st_mtime_ns, st.st_size]
         return out
+
+    def sources(self, texts: dict[str, str]) -> dict[str, str]:
+        """The Python files read, by path relative to the root: the sha256 of the text run."""
+        by_path = {os.path.abspath(p): t for p, t in texts.items()}
+        out: dict[str, str] = {}
+        for path in sorted(self.files | self.buffers):
+            if not path.endswith(".py") or not path.startswith(self.base + os.sep):
+                continue
+            text = by_path.get(path) if path in self.buffers else None
+            try:
+                data = text.encode("utf-8") if text is not None else _read_bytes(path)
+            except OSError:
+                continue
+            out[os.path.relpath(path, self.base).replace(os.sep, "/")] = hashlib.sha256(
+                data
+            ).hexdigest()
+        return out
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _describe(e: BaseException) -> str:

@@ -222,7 +222,8 @@ class ConventionTally:
     phase: Phase = "forward"
     # id(module) -> the module's own cost; line number -> the line's cost.
     modules: dict[int, Cost] = field(default_factory=dict)
-    lines: dict[int, Cost] = field(default_factory=dict)
+    # By (file, line): file None for the analysed file (``spellings.Loc``).
+    lines: dict[tuple[str | None, int], Cost] = field(default_factory=dict)
     uncounted: Counter[str] = field(default_factory=Counter)
     # How many modules with a rule are running: inside one, nothing else is charged.
     charged_depth: int = 0
@@ -238,7 +239,9 @@ class ConventionTally:
             cost = self.modules[module_id] = Cost()
         cost.add(family, macs, flops)
 
-    def charge_line(self, line: int, family: str, macs: int, flops: int | None = None) -> None:
+    def charge_line(
+        self, line: tuple[str | None, int], family: str, macs: int, flops: int | None = None
+    ) -> None:
         cost = self.lines.get(line)
         if cost is None:
             cost = self.lines[line] = Cost()

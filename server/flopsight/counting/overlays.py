@@ -1,0 +1,82 @@
+"""Imports of the workspace's files read the editor's buffers (``AnalysisRequest.overlays``).
+
+While a job runs, a finder first on ``sys.meta_path`` finds each module as the normal path
+finder does; when the module's file has an overlay, it is loaded from that text instead of
+the disk (no bytecode is read or written for it), and ``linecache`` holds the same text, so
+tracebacks quote the buffer's lines. Each overlay served raises the audit event
+``flopsight.overlay`` with its path (the worker records the files a job read).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import linecache
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+from flopsight.job import OVERLAY_AUDIT_EVENT as AUDIT_EVENT
+
+
+class _BufferLoader(importlib.machinery.SourceFileLoader):
+    """A source file loader whose source is the buffer's text."""
+
+    def __init__(self, fullname: str, path: str, text: str) -> None:
+        super().__init__(fullname, path)
+        self._text = text
+
+    def get_data(self, path: str) -> bytes:
+        if path == self.path:
+            return self._text.encode("utf-8")
+        return super().get_data(path)
+
+    def path_stats(self, path: str) -> Mapping[str, float]:
+        # No stats: SourceLoader then neither trusts nor writes a .pyc for the buffer.
+        raise OSError(f"{path} is read from the editor's buffer")
+
+
+class _BufferFinder:
+    def __init__(self, overlays: Mapping[str, str]) -> None:
+        self.by_path = {os.path.abspath(p): text for p, text in overlays.items()}
+        self.served: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or not spec.has_location or spec.origin is None:
+            return None
+        origin = os.path.abspath(spec.origin)
+        text = self.by_path.get(origin)
+        if text is None:
+            return None
+        sys.audit(AUDIT_EVENT, origin)
+        self.served.append(spec.origin)
+        linecache.cache[spec.origin] = (len(text), None, text.splitlines(True), spec.origin)
+        return importlib.util.spec_from_file_location(
+            fullname,
+            spec.origin,
+            loader=_BufferLoader(fullname, spec.origin, text),
+            submodule_search_locations=spec.submodule_search_locations,
+        )
+
+
+@contextmanager
+def buffer_imports(overlays: Mapping[str, str]) -> Iterator[None]:
+    """Serve imports of the files in ``overlays`` from their text while the context is open."""
+    if not overlays:
+        yield
+        return
+    finder = _BufferFinder(overlays)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+        for path in finder.served:
+            linecache.cache.pop(path, None)
