@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from flopsight.counting.runner import analyse_file
 from flopsight.job import AnalysisRequest
 from flopsight.report.model import FileReport, LayerCost, LineCost, ModelReport

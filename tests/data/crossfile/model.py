@@ -1,6 +1,5 @@
-from torch import nn
-
 from layers import Block
+from torch import nn
 
 
 class GPT(nn.Module):  # flopsight: input=(1, 16, 32)
