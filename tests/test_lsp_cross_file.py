@@ -1,0 +1,165 @@
+"""Hints, hovers and lenses in every open workspace file a model runs through (issue 17),
+driven through the real server as an editor would.
+
+tests/data/crossfile (hand counts, see tests/test_cross_file.py): ``model.py``'s GPT runs three
+Blocks of ``layers.py`` at T=16, d=32; ``wide.py``'s Wide runs one Block at T=8, d=64. The
+workspace root is the repository, so the hover names ``tests/data/crossfile/model.py:5``.
+"""
+
+from __future__ import annotations
+
+import pytest_lsp
+from flopsight.report.units import format_macs
+from lsp_harness import ROOT, SERVER, inlay_hints, line_of, open_text, replace_all, start
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+FOLDER = ROOT / "tests" / "data" / "crossfile"
+LAYERS, MODEL, WIDE = FOLDER / "layers.py", FOLDER / "model.py", FOLDER / "wide.py"
+LAYERS_TEXT = LAYERS.read_text()
+REL = "tests/data/crossfile"
+# Where the hover says the models are: their class lines (1-based).
+GPT_AT = f"{REL}/model.py:{line_of(MODEL.read_text(), 'class GPT') + 1}"
+WIDE_AT = f"{REL}/wide.py:{line_of(WIDE.read_text(), 'class Wide') + 1}"
+
+
+def gpt_counts(t: int = 16, d: int = 32, n: int = 3, mlp_width: int = 4) -> dict[str, int]:
+    return {
+        "qkv": t * d * 3 * d,
+        "scores": t * t * d,
+        "out": t * d * d,
+        "mlp": 2 * t * d * mlp_width * d,
+        "head": t * d * 100,
+        "n": n,
+    }
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def hover(client: LanguageClient, uri: str, line: int) -> str | None:
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=8),
+        )
+    )
+    if result is None:
+        return None
+    assert isinstance(result.contents, types.MarkupContent)
+    return result.contents.value
+
+
+async def lens_titles(client: LanguageClient, uri: str) -> dict[int, str]:
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    return {lens.range.start.line: lens.command.title for lens in lenses or [] if lens.command}
+
+
+async def test_another_files_lines_show_the_model_that_runs_them(client: LanguageClient) -> None:
+    recorder = await start(client, {"compare": False})
+    layers = open_text(client, LAYERS)
+    model = open_text(client, MODEL)
+    await recorder.analysed(model)
+    c = gpt_counts()
+    n = c["n"]
+
+    hints = await inlay_hints(client, layers)
+    # A construction line: the three qkv Linears' MACs, ×3.
+    qkv = hints[line_of(LAYERS_TEXT, "self.qkv = nn.Linear")]
+    assert qkv.startswith(format_macs(n * c["qkv"])) and qkv.endswith("×3"), qkv
+    # A forward line: the three runs of the scores' matmul and its output shape.
+    scores = hints[line_of(LAYERS_TEXT, "scores = q @")]
+    assert scores.startswith(f"{format_macs(n * c['scores'])} → [1, 16, 16]"), scores
+    assert hints[line_of(LAYERS_TEXT, "return self.proj(")].startswith(format_macs(n * c["mlp"]))
+    # Nothing on lines that do no work, and nothing from layers.py's own (absent) models.
+    assert line_of(LAYERS_TEXT, "import torch") not in hints
+
+    card = await hover(client, layers, line_of(LAYERS_TEXT, "scores = q @"))
+    assert card is not None
+    assert f"in GPT, {GPT_AT} · ×3" in card
+    assert format_macs(n * c["scores"]) in card
+
+    lenses = await lens_titles(client, layers)
+    attention = lenses[line_of(LAYERS_TEXT, "class Attention")]
+    per_block = c["qkv"] + 2 * c["scores"] + c["out"]
+    assert attention.startswith(f"in GPT: {format_macs(n * per_block)} ×3"), attention
+    assert GPT_AT in attention
+
+    # The model's own file still shows its own lines only: the head, on model.py's line.
+    model_text = MODEL.read_text()
+    own = await inlay_hints(client, model)
+    assert own[line_of(model_text, "return self.head(x)")].startswith(format_macs(c["head"]))
+
+
+async def test_two_models_one_file(client: LanguageClient) -> None:
+    recorder = await start(client, {"compare": False})
+    layers = open_text(client, LAYERS)
+    model = open_text(client, MODEL)
+    await recorder.analysed(model)
+    wide = open_text(client, WIDE)
+    await recorder.analysed(wide)
+    gpt, wider = gpt_counts(), gpt_counts(t=8, d=64, n=1)
+
+    row = line_of(LAYERS_TEXT, "scores = q @")
+    card = await hover(client, layers, row)
+    assert card is not None
+    # The hover lists each model that runs the line.
+    assert f"in GPT, {GPT_AT} · ×3" in card
+    assert f"in Wide, {WIDE_AT}" in card
+    assert format_macs(3 * gpt["scores"]) in card and format_macs(wider["scores"]) in card
+
+    # The hints follow the model last edited: Wide after an edit of wide.py...
+    wide_text = WIDE.read_text()
+    done = recorder.finished(wide)
+    replace_all(client, wide, wide_text + "\n# edited\n", version=2)
+    await recorder.analysed(wide, done)
+    hints = await inlay_hints(client, layers)
+    assert hints[row].startswith(format_macs(wider["scores"])), hints[row]
+    # ... and GPT again after an edit of model.py.
+    done = recorder.finished(model)
+    replace_all(client, model, MODEL.read_text() + "\n# edited\n", version=2)
+    await recorder.analysed(model, done)
+    hints = await inlay_hints(client, layers)
+    assert hints[row].startswith(format_macs(3 * gpt["scores"])), hints[row]
+
+
+async def test_an_edit_of_the_imported_file_reanalyses_the_model(client: LanguageClient) -> None:
+    recorder = await start(client, {"compare": False})
+    layers = open_text(client, LAYERS)
+    model = open_text(client, MODEL)
+    await recorder.analysed(model)
+    before = gpt_counts()
+    lenses = await lens_titles(client, model)
+    total = 3 * (before["qkv"] + 2 * before["scores"] + before["out"] + before["mlp"])
+    total += before["head"]
+    assert lenses[line_of(MODEL.read_text(), "class GPT")].startswith(format_macs(total))
+
+    # Widen the MLP in the buffer only (never saved): model.py is analysed again with it.
+    wider = LAYERS_TEXT.replace("4 * d", "8 * d")
+    done = recorder.finished(model)
+    replace_all(client, layers, wider, version=2)
+    await recorder.analysed(model, done)
+    after = gpt_counts(mlp_width=8)
+    total_after = total + 3 * (after["mlp"] - before["mlp"])
+    lenses = await lens_titles(client, model)
+    assert lenses[line_of(MODEL.read_text(), "class GPT")].startswith(format_macs(total_after))
+    hints = await inlay_hints(client, layers)
+    assert hints[line_of(wider, "return self.proj(")].startswith(format_macs(3 * after["mlp"]))
+    assert LAYERS.read_text() == LAYERS_TEXT  # nothing was written to disk
+
+    # While an edit of layers.py is not yet counted, its lines show nothing rather than
+    # numbers of another text: insert a line at the top, and ask before the round is in.
+    shifted = "# a new first line\n" + wider
+    done = recorder.finished(model)
+    replace_all(client, layers, shifted, version=3)
+    early = await inlay_hints(client, layers)
+    if recorder.finished(model) == done:  # the new round has not finished yet
+        assert early == {}
+    await recorder.analysed(model, done)
+    hints = await inlay_hints(client, layers)
+    assert hints[line_of(shifted, "return self.proj(")].startswith(format_macs(3 * after["mlp"]))
