@@ -122,6 +122,7 @@ async def start(
     *,
     init_options: bool = False,
     capabilities: types.ClientCapabilities = CAPABILITIES,
+    root: Path = ROOT,
 ) -> Recorder:
     """Initializes the session; settings go to workspace/configuration or initializationOptions."""
     section = {**TEST_SETTINGS, **(settings or {})}
@@ -131,7 +132,7 @@ async def start(
     await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities,
-            root_uri=ROOT.as_uri(),
+            root_uri=root.as_uri(),
             initialization_options={"flopsight": section} if init_options else None,
         )
     )

@@ -204,3 +204,88 @@ async def test_compare_with_a_revision_none_and_outside_a_repo(
     await recorder.until(lambda: recorder.count("flopsight/compared", uri) > 1)
     await asyncio.sleep(0)
     assert await lens_titles(client, uri) == [EDITED_TITLE]
+
+
+# A model whose body lives in another file: an edit of that file alone is the model's change,
+# counted against the committed versions of both files (same Δ as above: one more
+# Linear(128, 128) in the body).
+LAYERS = """from torch import nn
+
+
+class Body(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 128)
+
+    def forward(self, x):
+        return self.a(x)
+"""
+LAYERS_EDITED = LAYERS.replace(
+    "self.a = nn.Linear(64, 128)",
+    "self.a = nn.Sequential(nn.Linear(64, 128), nn.Linear(128, 128))",
+)
+SPLIT = """from layers import Body
+from torch import nn
+
+
+class Net(nn.Module):  # flopsight: input=(1, 64)
+    def __init__(self):
+        super().__init__()
+        self.body = Body()
+        self.b = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.b(self.body(x))
+"""
+
+
+@pytest.fixture
+def split_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "split"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "layers.py").write_text(LAYERS)
+    (root / "net.py").write_text(SPLIT)
+    git(root, "add", "layers.py", "net.py")
+    git(root, "commit", "-qm", "a Net over two files")
+    return root
+
+
+def test_diff_of_an_edit_in_an_imported_file(
+    split_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only layers.py changed: net.py's Net runs it, so Net is in the table, its old cost
+    counted with the committed layers.py."""
+    monkeypatch.chdir(split_repo)
+    (split_repo / "layers.py").write_text(LAYERS_EDITED)
+    assert main(["diff", "--max-increase", "5%"]) == 1
+    out, err = capsys.readouterr()
+    assert "### Net · `net.py` vs HEAD" in out
+    assert "| MACs | 9.47 KMac | 25.86 KMac | +16.38 KMac | +173.0 % |" in out
+    assert "net.py: Net: MACs grew +173.0 %, past --max-increase 5 %" in err
+    # Back as committed: no change anywhere.
+    (split_repo / "layers.py").write_text(LAYERS)
+    assert main(["diff"]) == 0
+    assert "no model's cost differs from HEAD" in capsys.readouterr().out
+
+
+async def test_lens_delta_of_an_edit_in_an_imported_file(
+    client: LanguageClient, split_repo: Path
+) -> None:
+    root = split_repo
+    recorder = await start(client, {"compareWith": "HEAD", "compare": False}, root=root)
+    layers = open_text(client, root / "layers.py")
+    net = open_text(client, root / "net.py")
+    await compared(recorder, net, 0)
+    assert await lens_titles(client, net) == ["9.47 KMac · 18.94 KFLOPs · 9.61 k params · (1, 64)"]
+
+    # Only layers.py changes, in the buffer: net.py is counted again, and so is its Δ.
+    replace_all(client, layers, LAYERS_EDITED, 2)
+    titles: list[str] = []
+    for _ in range(1200):  # up to 2 minutes: the round, then the committed count
+        titles = await lens_titles(client, net)
+        if titles and DELTA in titles[0]:
+            break
+        await asyncio.sleep(0.1)
+    assert titles == [f"{EDITED_TITLE} · {DELTA}"]
+    assert (root / "layers.py").read_text() == LAYERS  # never saved

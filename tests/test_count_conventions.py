@@ -100,12 +100,13 @@ def test_one_pass_charges_both_conventions_each_in_its_own_tally() -> None:
     assert list(pt.layers) == [layer.path for layer in report.layers]
 
     conv_line, fc_line, matmul_line = (_line_of(m) for m in ("conv-line", "fc-line", "matmul-line"))
-    assert {n: c.macs for n, c in macs.lines.items()} == {
+    # Lines are keyed (file, line): file None for the analysed file.
+    assert {n: c.macs for (_, n), c in macs.lines.items()} == {
         conv_line: MACS_CONV,
         fc_line: MACS_FC,
         matmul_line: MACS_MATMUL,
     }
-    assert {n: c.macs for n, c in pt.lines.items()} == {
+    assert {n: c.macs for (_, n), c in pt.lines.items()} == {
         conv_line: PT_CONV + PT_RELU,
         fc_line: PT_FC,
         matmul_line: 0,
@@ -324,7 +325,7 @@ def test_a_request_with_extra_conventions_reports_each_and_validates(tmp_path: P
     assert net.total is not None and net.total.macs == 2 * 8 * 4
     pt = net.count_in("ptflops")
     assert pt.macs == 2 * (8 * 4 + 4) + 2 * 4  # Linear with bias per row, ReLU per output
-    assert pt.lines[11].macs == pt.macs  # `return self.act(self.fc(x))`
+    assert pt.lines[(None, 11)].macs == pt.macs  # `return self.act(self.fc(x))`
     assert analyse_file(plain).model("Net").counts == []
 
 

@@ -2,8 +2,10 @@
 (``git show REV:path``), as a markdown table per model for pull requests; exit status 1 with
 ``--max-increase 5%`` when a model's MACs or params grow past it.
 
-Without FILES, the Python files that differ from REV. The committed text runs at the file's own
-path, so the modules it imports are the work tree's.
+Without FILES, the Python files that differ from REV, and the files whose models run one of
+them (``from layers import Block`` when only layers.py changed). The committed text runs at the
+file's own path with the committed versions of the workspace files its models run (those the
+current count read, ``FileReport.sources``): an edit of layers.py shows as model.py's change.
 """
 
 from __future__ import annotations
@@ -45,11 +47,17 @@ def _split_targets(targets: list[str]) -> tuple[str, list[str]]:
     return "HEAD", targets
 
 
-def _count(text: str, path: str, settings: Settings) -> FileReport | None:
+def _has_models(text: str, path: str) -> bool:
     from flopsight.source import analyse_source
 
     analysis = analyse_source(text, path)
-    if analysis.syntax_error is not None or not any(m.inputs for m in analysis.models):
+    return analysis.syntax_error is None and any(m.inputs for m in analysis.models)
+
+
+def _count(
+    text: str, path: str, settings: Settings, overlays: dict[str, str] | None = None
+) -> FileReport | None:
+    if not _has_models(text, path):
         return None
     request = AnalysisRequest(
         text=text,
@@ -57,8 +65,32 @@ def _count(text: str, path: str, settings: Settings) -> FileReport | None:
         root=os.getcwd(),
         convention=settings.convention,
         dims=dict(settings.dims),
+        overlays=dict(overlays or {}),
     )
     return run_analysis(request, settings)
+
+
+def _committed_sources(root: str, commit: str, report: FileReport | None) -> dict[str, str]:
+    """The committed text of each workspace file the current count ran (absolute path ->
+    text), where it differs from the work tree's: the old version runs with those."""
+    out: dict[str, str] = {}
+    for rel in report.sources if report else {}:
+        path = os.path.abspath(rel)
+        then = gitrev.text_at(root, commit, path)
+        if then is None:
+            continue
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                now = f.read()
+        except OSError:
+            continue
+        if then != now:
+            out[path] = then
+    return out
+
+
+def _runs_a_changed_file(report: FileReport | None, changed: set[str]) -> bool:
+    return report is not None and any(os.path.abspath(rel) in changed for rel in report.sources)
 
 
 def file_deltas(before: FileReport | None, after: FileReport | None) -> list[ModelDelta]:
@@ -101,15 +133,28 @@ def cmd_diff(args: argparse.Namespace) -> int:
     settings = _settings(args)
     status = EXIT_OK
     shown = 0
-    for path in paths:
+    changed = {os.path.abspath(p) for p in paths}
+    # Files without changes of their own whose models may run a changed one (checked below).
+    others = [] if files else [p for p in gitrev.tracked_files(root) if p not in changed]
+    for path in [*paths, *others]:
         with open(path, encoding="utf-8") as stream:
             now = _module_text(path, stream.read())
+        if path in others and not _has_models(now, path):
+            continue
         raw_then = gitrev.text_at(root, commit, path)
         then = _module_text(path, raw_then) if raw_then is not None else None
         name = gitrev.relative(root, path)
         after = _count(now, path, settings)
+        if path in others and not _runs_a_changed_file(after, changed):
+            continue
+        old_sources = _committed_sources(root, commit, after)
         # A file new since REV has no old version; an unchanged one is not counted twice.
-        before = None if then is None else after if then == now else _count(then, path, settings)
+        if then is None:
+            before = None
+        elif then == now and not old_sources:
+            before = after
+        else:
+            before = _count(then, path, settings, old_sources)
         for m in after.models if after else []:
             if m.status == "error" and m.error is not None:
                 print(f"flopsight: error: {name}: {m.name}: {m.error.message}", file=sys.stderr)

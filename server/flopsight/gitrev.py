@@ -67,6 +67,15 @@ def committed(path: str, rev: str) -> tuple[str, str] | None:
     return None if text is None else (commit, text)
 
 
+def tracked_files(root: str, suffixes: tuple[str, ...] = (".py",)) -> list[str]:
+    """Files of the work tree, tracked or new (not ignored), as absolute paths."""
+    tracked = _git(root, "ls-files")
+    new = _git(root, "ls-files", "--others", "--exclude-standard")
+    names = sorted({*(tracked or "").splitlines(), *(new or "").splitlines()})
+    paths = [os.path.join(root, n) for n in names if n.endswith(suffixes)]
+    return [p for p in paths if os.path.isfile(p)]
+
+
 def changed_files(root: str, commit: str, suffixes: tuple[str, ...] = (".py",)) -> list[str]:
     """Files of the work tree that differ from ``commit`` (tracked or new), as absolute paths."""
     out = _git(root, "diff", "--name-only", commit, "--")

@@ -5,10 +5,14 @@ finder does; when the module's file has an overlay, it is loaded from that text 
 the disk (no bytecode is read or written for it), and ``linecache`` holds the same text, so
 tracebacks quote the buffer's lines. Each overlay served raises the audit event
 ``flopsight.overlay`` with its path (the worker records the files a job read).
+
+``imported_sources`` says which workspace files a run imported, with the digest of the text
+that ran (``FileReport.sources``): the editor compares it with its buffers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
 import linecache
@@ -20,6 +24,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 from flopsight.job import OVERLAY_AUDIT_EVENT as AUDIT_EVENT
+from flopsight.job import AnalysisRequest
 
 
 class _BufferLoader(importlib.machinery.SourceFileLoader):
@@ -80,3 +85,36 @@ def buffer_imports(overlays: Mapping[str, str]) -> Iterator[None]:
             sys.meta_path.remove(finder)
         for path in finder.served:
             linecache.cache.pop(path, None)
+
+
+def _installed(path: str) -> bool:
+    return "site-packages" in path or "dist-packages" in path
+
+
+def imported_sources(before: set[str], request: AnalysisRequest) -> dict[str, str]:
+    """The Python files under the workspace root (or the file's folder) that the run imported
+    (modules not in ``before``), by path relative to it: the sha256 of the text that ran."""
+    base = os.path.abspath(request.root or os.path.dirname(os.path.abspath(request.path)))
+    own = os.path.abspath(request.path)
+    texts = {os.path.abspath(p): t for p, t in request.overlays.items()}
+    out: dict[str, str] = {}
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        path = os.path.abspath(file)
+        if path == own or not path.startswith(base + os.sep) or _installed(path):
+            continue
+        text = texts.get(path)
+        try:
+            data = text.encode("utf-8") if text is not None else _read_bytes(path)
+        except OSError:
+            continue
+        rel = os.path.relpath(path, base).replace(os.sep, "/")
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return dict(sorted(out.items()))
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()

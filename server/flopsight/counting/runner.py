@@ -33,7 +33,7 @@ from flopsight.counting.build import build_model, make_inputs, needs_real_tensor
 from flopsight.counting.calls import PragmaValueError, call_arguments, evaluate_init, name_inputs
 from flopsight.counting.construction import record_construction
 from flopsight.counting.counter import count_model
-from flopsight.counting.overlays import buffer_imports
+from flopsight.counting.overlays import buffer_imports, imported_sources
 from flopsight.counting.shape_errors import batch_hint, cpu_wording, with_batch
 from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest
@@ -527,6 +527,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
     report.environment = environment()
     output = CapturedOutput()
     had_torchvision = "torchvision" in sys.modules  # a warm worker imports it up front
+    modules_before = set(sys.modules)
     with captured(output), file_module(request) as module, buffer_imports(request.overlays):
         tvfix.ensure_torchvision_importable()
         namespace = module.__dict__
@@ -556,6 +557,7 @@ def run_file(request: AnalysisRequest, model_job: ModelJob) -> FileReport:
             report.models.append(model_report)
         if tvfix.fix_applied() and _uses_torchvision(request.text, had_torchvision):
             report.notes.append(TORCHVISION_NOTE)
+        report.sources = imported_sources(modules_before, request)
     report.output = output.text()
     return report
 

@@ -748,7 +748,14 @@ class Session:
 
         try:
             changed = await self.baselines.update(
-                doc.uri, doc.path, text, self.root, settings, count
+                doc.uri,
+                doc.path,
+                text,
+                self.root,
+                settings,
+                count,
+                sources=doc.results.sources(),
+                buffers={os.path.abspath(d.path): d.text for d in self.documents.values()},
             )
         except asyncio.CancelledError:
             raise

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import json
 import os
 import signal
@@ -190,7 +189,6 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
             job = measure_file
         report = job(parsed)
         report.sandbox = sandbox.status()
-        report.sources = reads.sources(parsed.overlays)
         return {"ok": True, "report": report.to_json(), "deps": reads.stamps()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt from the file's code too
         traceback.print_exc()
@@ -246,28 +244,6 @@ class _LocalReads:
                 continue
             out[path] = [st.st_mtime_ns, st.st_size]
         return out
-
-    def sources(self, texts: dict[str, str]) -> dict[str, str]:
-        """The Python files read, by path relative to the root: the sha256 of the text run."""
-        by_path = {os.path.abspath(p): t for p, t in texts.items()}
-        out: dict[str, str] = {}
-        for path in sorted(self.files | self.buffers):
-            if not path.endswith(".py") or not path.startswith(self.base + os.sep):
-                continue
-            text = by_path.get(path) if path in self.buffers else None
-            try:
-                data = text.encode("utf-8") if text is not None else _read_bytes(path)
-            except OSError:
-                continue
-            out[os.path.relpath(path, self.base).replace(os.sep, "/")] = hashlib.sha256(
-                data
-            ).hexdigest()
-        return out
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _describe(e: BaseException) -> str:
