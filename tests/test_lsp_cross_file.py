@@ -9,7 +9,7 @@ workspace root is the repository, so the hover names ``tests/data/crossfile/mode
 from __future__ import annotations
 
 import pytest_lsp
-from flopsight.report.units import format_macs
+from flopsight.report.units import format_macs, format_params
 from lsp_harness import ROOT, SERVER, inlay_hints, line_of, open_text, replace_all, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -163,3 +163,28 @@ async def test_an_edit_of_the_imported_file_reanalyses_the_model(client: Languag
     await recorder.analysed(model, done)
     hints = await inlay_hints(client, layers)
     assert hints[line_of(shifted, "return self.proj(")].startswith(format_macs(3 * after["mlp"]))
+
+
+async def test_the_readme_lens_of_examples_gpt(client: LanguageClient) -> None:
+    """README's example: examples/gpt/layers.py's lens above CausalSelfAttention. By hand, per
+    block (T = 64 tokens, d = 64): qkv 64·64·192 = 786,432, attention 2·64·64·64 = 524,288
+    (scores and mixing, 4 heads of 16), proj 64·64·64 = 262,144 MACs; params 12,480 + 4,160."""
+    recorder = await start(client, {"compare": False})
+    gpt = ROOT / "examples" / "gpt"
+    layers_text = (gpt / "layers.py").read_text()
+    layers = open_text(client, gpt / "layers.py")
+    model = open_text(client, gpt / "model.py")
+    await recorder.analysed(model)
+    per_block = 786_432 + 524_288 + 262_144
+    total = 8_388_608  # 2 blocks of 1,572,864 + 2,097,152 (MLP), the head 64·64·256
+    assert 2 * (per_block + 2_097_152) + 64 * 64 * 256 == total
+    share = f"{100 * 2 * per_block / total:.1f} %"
+    line = line_of((gpt / "model.py").read_text(), "class GPT") + 1
+    expected = (
+        f"in GPT: {format_macs(2 * per_block)} ×2 · {share} · "
+        f"{format_params(2 * (12_480 + 4_160))} params · examples/gpt/model.py:{line}"
+    )
+    lenses = await lens_titles(client, layers)
+    assert lenses[line_of(layers_text, "class CausalSelfAttention")] == expected
+    readme = (ROOT / "README.md").read_text()
+    assert expected.replace("examples/gpt/", "gpt/") in readme

@@ -1,7 +1,8 @@
 // End-to-end: the packaged extension in a real VS Code (code-server 4.100.3 = VS Code 1.100.3),
 // driven through headless Chromium. Opens a copy of examples/ with the ptflops convention and checks
 // the seed MLP's inlay hints (on the right lines), code lens, status bar, hover, Measure and report view;
-// densenet161's status bar and lens, Restart Server, Show Report from the palette; the seed notebook;
+// a model over two files (examples/gpt: hints, lens and hover in layers.py, and the lens's change
+// against HEAD after an unsaved edit of layers.py); densenet161's status bar and lens, Restart Server, Show Report from the palette; the seed notebook;
 // and the message for an interpreter without flopsight. Saves screenshots to docs/.
 //
 //   node e2e/run.mjs [--keep] [--no-notebook]      (make -C client e2e builds the .vsix first)
@@ -198,7 +199,109 @@ function writeWorkspace() {
   mkdirSync(dirname(user), { recursive: true });
   const ui = Object.fromEntries(Object.entries(settings).filter(([key]) => !key.startsWith('flopsight.')));
   writeFileSync(user, JSON.stringify({ ...readJson(user), ...ui }, null, 2));
+  // A repository, as projects are: the code lens adds the change against HEAD (flopsight.compareWith).
+  const git = (...args) => sh('git', '-C', folder, '-c', 'user.email=e2e@flopsight.dev', '-c', 'user.name=e2e', ...args);
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-qm', 'the examples');
   return { ws, folder };
+}
+
+/** The middle of the first `needle` on the editor line that contains `line`, in page coordinates. */
+async function pointAt(page, line, needle) {
+  return page.evaluate(
+    ([lineText, word]) => {
+      const el = [...document.querySelectorAll('.view-lines .view-line')].find((e) => e.textContent?.replace(/\u00a0/g, ' ').includes(lineText));
+      if (!el) {
+        return null;
+      }
+      const walker = document.createTreeWalker(el, 4 /* NodeFilter.SHOW_TEXT */);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const at = node.textContent.indexOf(word);
+        if (at >= 0) {
+          const range = document.createRange();
+          range.setStart(node, at);
+          range.setEnd(node, at + word.length);
+          const r = range.getBoundingClientRect();
+          return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+        }
+      }
+      return null;
+    },
+    [line, needle],
+  );
+}
+
+async function lensTexts(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.codelens-decoration')].map((e) => e.textContent ?? ''));
+}
+
+async function crossFile(page, folder) {
+  // examples/gpt: model.py's GPT (ptflops convention, tokens T = 64, width d = 64, 2 blocks) runs
+  // the blocks of layers.py. ptflops counts a Linear(i, o) on T tokens as T·i·o + T·o (the bias).
+  const layersText = readFileSync(join(folder, 'gpt', 'layers.py'), 'utf8').split('\n');
+  const modelText = readFileSync(join(folder, 'gpt', 'model.py'), 'utf8').split('\n');
+  const gptLine = modelText.findIndex((l) => l.startsWith('class GPT')) + 1;
+  await quickOpen(page, 'model.py');
+  await waitFor('the GPT code lens', async () => (await lensTexts(page)).find((t) => t.includes('MMac')), 240_000);
+  await quickOpen(page, 'layers.py');
+  // qkv = Linear(64, 192): 64·64·192 + 64·192 = 798,720 MACs per block, two blocks.
+  const shown = await waitFor(
+    'the hint on the qkv line of layers.py',
+    async () => {
+      const current = await editorLines(page);
+      return current.some((l) => l.text.includes('self.qkv = nn.Linear') && l.text.includes('Mac')) ? current : undefined;
+    },
+    120_000,
+  ).catch(() => []);
+  const qkv = shown.find((l) => l.text.includes('self.qkv = nn.Linear'))?.text ?? '';
+  check(qkv.includes('1.60 MMac') && qkv.includes('×2'), `layers.py's qkv line shows GPT's two qkv Linears, 1.60 MMac ×2: "${qkv.trim()}"`);
+  const lens = (await lensTexts(page)).find((t) => t.includes('in GPT')) ?? '';
+  check(lens.includes('in GPT:') && lens.includes('×2') && lens.includes(`gpt/model.py:${gptLine}`), `a lens above CausalSelfAttention says what GPT spends in it: "${lens}"`);
+  const point = await pointAt(page, 'self.qkv = nn.Linear', 'qkv');
+  if (point) {
+    await page.mouse.move(point.x, point.y);
+    const hover = await waitFor(
+      'the hover on layers.py',
+      async () => page.evaluate(() => [...document.querySelectorAll('.monaco-hover')].map((e) => e.textContent ?? '').find((t) => t.includes('in GPT'))),
+      20_000,
+    ).catch(() => '');
+    check(hover.includes(`in GPT, gpt/model.py:${gptLine} · ×2`) && hover.includes('1.60 MMac'), `the hover names the model, its line and how often: "${hover.slice(0, 120)}"`);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(docs, 'vscode-cross-file.png') });
+    log('saved docs/vscode-cross-file.png');
+    await page.keyboard.press('Escape');
+    await page.mouse.move(5, 400);
+  } else {
+    check(false, 'found the qkv token to hover');
+  }
+
+  // An unsaved edit of layers.py: the MLP twice as wide. model.py is counted again with the
+  // buffer, and its lens gives the change against HEAD. Per block, ptflops' MLP at hidden h:
+  // (64·64·h + 64·h) + (64·h·64 + 64·64); h 256 → 512 adds 2,113,536 MACs a block, 4,227,072 in
+  // all = +4.23 MMac; params (64·h + h) + (h·64 + 64) add 33,024 a block, +66.05 k in all.
+  const hidden = layersText.findIndex((l) => l.includes('hidden = 4 * d')) + 1;
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type(String(hidden));
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('End');
+  for (let i = 0; i < 'x4 * d'.length - 1; i++) {
+    await page.keyboard.press('Backspace');
+  }
+  await page.keyboard.type('8 * d');
+  await quickOpen(page, 'model.py');
+  const delta = await waitFor(
+    'the GPT lens with the change against HEAD',
+    async () => (await lensTexts(page)).find((t) => t.includes('vs HEAD')),
+    180_000,
+  ).catch(async () => (await lensTexts(page)).join(' | '));
+  check(delta.includes('Δ +4.23 MMac') && delta.includes('+66.05 k params vs HEAD'), `after widening the MLP in layers.py (unsaved), model.py's lens shows Δ +4.23 MMac · +66.05 k params vs HEAD: "${delta}"`);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(docs, 'vscode-lens-delta.png') });
+  log('saved docs/vscode-lens-delta.png');
+  // Leave layers.py as it was (unsaved), so the next sections see the committed code.
+  await quickOpen(page, 'layers.py');
+  await runCommand(page, 'File: Revert File');
 }
 
 async function main() {
@@ -383,6 +486,10 @@ async function main() {
       ).catch(() => '');
       check(cursor.includes('Ln 14'), `clicking line 14 in the report reveals it in the editor: "${cursor}"`);
     }
+
+    // --- a model over two files (issue 17): layers.py shows what GPT in model.py spends there ------
+    await runCommand(page, 'View: Close All Editors');
+    await crossFile(page, folder);
 
     // --- densenet161, the seed article's script; the report through the command palette ------------
     await runCommand(page, 'View: Close All Editors');
