@@ -10,6 +10,9 @@ delay the first hints.
   first hints) for the same block written with a concrete shape (nothing extra runs) and with
   a symbolic T in a git repository whose HEAD differs (scaling and the HEAD count run after);
   then the time until the extra results are in, and an edit made while they run.
+- Cross-file (issue 17): the engine's time for examples/gpt/model.py with its lines charged
+  across the workspace (root set) and to model.py alone (no root); in the editor, an unsaved
+  edit of layers.py -> the refresh that brings model.py's new count and layers.py's hints.
 Writes bench/results/extra_counts.json.
 """
 
@@ -70,12 +73,41 @@ def engine(runs: int) -> dict[str, Any]:
     return out
 
 
+GPT_SPLIT = ROOT / "examples" / "gpt"
+
+
+def engine_cross_file(runs: int) -> dict[str, Any]:
+    from flopsight.counting.runner import analyse_file
+    from flopsight.job import AnalysisRequest
+
+    path = GPT_SPLIT / "model.py"
+    text = path.read_text()
+    out: dict[str, Any] = {}
+    for root in (None, str(ROOT), None, str(ROOT)):  # warm both once, then time
+        samples = []
+        for _ in range(runs):
+            request = AnalysisRequest(text=text, path=str(path), root=root)
+            t0 = time.perf_counter()
+            analyse_file(request)
+            samples.append(time.perf_counter() - t0)
+        out["workspace_lines_ms" if root else "own_file_lines_ms"] = median_ms(samples)
+    return out
+
+
 class Client(LanguageClient):
     def __init__(self) -> None:
         super().__init__("flopsight-bench", "1")
         self.events: list[tuple[str, float]] = []
         for method in ("flopsight/scaled", "flopsight/compared"):
             self.feature(method)(self._record(method))
+        self.finished: list[tuple[str, float]] = []  # (uri, when) of each round run through
+
+        @self.feature("flopsight/analysisFinished")
+        def finished(_client: LanguageClient, params: Any) -> None:
+            get = params.get if isinstance(params, dict) else lambda k: getattr(params, k, None)
+            if not get("cancelled"):
+                self.finished.append((str(get("uri")), time.perf_counter()))
+
         self.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(self._record("refresh"))
 
         @self.feature(types.WINDOW_SHOW_MESSAGE)
@@ -172,6 +204,74 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
     return out
 
 
+def _open(client: LanguageClient, path: Path, text: str) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=text
+            )
+        )
+    )
+    return uri
+
+
+async def editor_cross_file(runs: int) -> dict[str, Any]:
+    """An unsaved edit of layers.py -> the end of model.py's round with the buffer (its
+    refresh request, which brings layers.py's new hints, goes out just before)."""
+    client = Client()
+    await client.start_io(*SERVER)
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(
+                workspace=types.WorkspaceClientCapabilities(
+                    inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True),
+                ),
+            ),
+            root_uri=GPT_SPLIT.as_uri(),
+            initialization_options={
+                "flopsight": {"debounceMs": 0, "compareWith": "none", "compare": False}
+            },
+        )
+    )
+    client.initialized(types.InitializedParams())
+    layers_text = (GPT_SPLIT / "layers.py").read_text()
+    layers = _open(client, GPT_SPLIT / "layers.py", layers_text)
+    model = _open(client, GPT_SPLIT / "model.py", (GPT_SPLIT / "model.py").read_text())
+
+    async def round_of_model(seen: int) -> float:
+        deadline = time.perf_counter() + 300
+        while True:
+            done = [t for u, t in client.finished if u == model]
+            if len(done) > seen:
+                return done[seen]
+            if time.perf_counter() > deadline:
+                raise TimeoutError("model.py was not counted again")
+            await asyncio.sleep(0.0005)
+
+    await round_of_model(0)
+    await asyncio.sleep(1.0)
+    samples = []
+    for version in range(2, 2 + runs):
+        width = "8 * d" if version % 2 == 0 else "4 * d"
+        text = layers_text.replace("hidden = 4 * d", f"hidden = {width}")
+        seen = sum(1 for u, _ in client.finished if u == model)
+        t0 = time.perf_counter()
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=layers, version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+        # The round ends after its refresh request: layers.py's hints are then the new ones.
+        samples.append(await round_of_model(seen) - t0)
+        await asyncio.sleep(1.0)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return {"edit_of_layers_py_to_hints_ms": median_ms(samples)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -185,6 +285,10 @@ def main() -> None:
         "engine": engine(args.runs),
     }
     print("engine:", results["engine"])
+    results["engine_cross_file"] = engine_cross_file(args.runs)
+    print("engine, cross-file:", results["engine_cross_file"])
+    results["editor_cross_file"] = asyncio.run(editor_cross_file(args.runs))
+    print("editor, cross-file:", results["editor_cross_file"])
     repo = Path(tempfile.mkdtemp(prefix="flopsight-bench-"))
     try:
         git = ["git", "-c", "user.email=b@example.com", "-c", "user.name=b"]

@@ -406,6 +406,12 @@ class Session:
 
     def closed(self, uri: str) -> None:
         doc = self.documents.pop(uri, None)
+        if doc is not None:
+            # Models that ran this buffer run the file on disk from now on: count them again.
+            path = os.path.abspath(doc.path)
+            for other in self.documents.values():
+                if path in other.overlaid:
+                    self.schedule(other, delay_s=0.0)
         self.reported_cells.pop(uri, None)
         self.baselines.forget(uri)
         compare = self._baseline_tasks.pop(uri, None)
