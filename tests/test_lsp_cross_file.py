@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import pytest_lsp
 from flopsight.report.units import format_macs, format_params
-from lsp_harness import ROOT, SERVER, inlay_hints, line_of, open_text, replace_all, start
+from lsp_harness import (
+    CAPABILITIES,
+    ROOT,
+    SERVER,
+    inlay_hints,
+    line_of,
+    open_text,
+    replace_all,
+    start,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -188,3 +197,52 @@ async def test_the_readme_lens_of_examples_gpt(client: LanguageClient) -> None:
     assert lenses[line_of(layers_text, "class CausalSelfAttention")] == expected
     readme = (ROOT / "README.md").read_text()
     assert expected.replace("examples/gpt/", "gpt/") in readme
+
+
+async def test_a_notebooks_model_shows_in_the_file_it_imports(client: LanguageClient) -> None:
+    """A notebook's model that imports layers.py: layers.py's hover names the notebook's cell."""
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        window=CAPABILITIES.window,
+        text_document=CAPABILITIES.text_document,
+        notebook_document=types.NotebookDocumentClientCapabilities(
+            synchronization=types.NotebookDocumentSyncClientCapabilities()
+        ),
+    )
+    recorder = await start(client, {"compare": False}, capabilities=capabilities)
+    layers = open_text(client, LAYERS)
+    notebook = (FOLDER / "small.ipynb").resolve()  # never on disk: the editor's cells are it
+    uri = notebook.as_uri()
+    cells = [f"vscode-notebook-cell:{notebook}#cell{i}" for i in range(2)]
+    texts = [
+        "from layers import Block\nfrom torch import nn\n",
+        "class Small(nn.Module):  # flopsight: input=(1, 16, 32)\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block(32)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.block(x)\n",
+    ]
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(kind=types.NotebookCellKind.Code, document=c) for c in cells
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(uri=c, language_id="python", version=1, text=t)
+                for c, t in zip(cells, texts, strict=True)
+            ],
+        )
+    )
+    await recorder.analysed(uri)
+    card = await hover(client, layers, line_of(LAYERS_TEXT, "scores = q @"))
+    assert card is not None
+    # One block at T = 16, d = 32: the scores are 16·16·32 MACs; the class is cell 2's line 1.
+    assert "in Small, small.ipynb (cell 2, line 1)" in card, card
+    assert format_macs(16 * 16 * 32) in card

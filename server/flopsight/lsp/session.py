@@ -361,7 +361,9 @@ class Session:
             view = self._view(other)
             if view is None:
                 continue
-            where = self.relative(other) or os.path.basename(other.path)
+            # model.py:8, or in a notebook "nb.ipynb (cell 2, line 5)".
+            names, file = self.line_names(other), self.relative(other)
+            file = file or os.path.basename(other.path)
             for name, result in other.results.models.items():
                 anchored = view.model(name)
                 if result.sources.get(rel) != digest or anchored is None:
@@ -375,7 +377,7 @@ class Session:
                     focus[1] is not None and focus[1] != name,
                     -other.touched,
                 )
-                found.append((rank, Use(report, other.uri, f"{where}:{report.line}")))
+                found.append((rank, Use(report, other.uri, names.at(file, report.line))))
         found.sort(key=lambda item: item[0])
         return [use for _, use in found]
 
