@@ -102,7 +102,7 @@ def test_without_a_workspace_root_only_the_analysed_file_is_charged() -> None:
     assert lines_in(gpt, None)[line_no("x = block(x)", model_text)].macs == N * BLOCK
 
 
-def test_the_json_report_names_the_file_and_validates() -> None:
+def test_the_json_report_names_the_file_and_round_trips() -> None:
     gpt = analyse("model.py")
     data = gpt.to_json()
     files = {line.get("file") for line in data["lines"]}

@@ -16,8 +16,11 @@ from flopsight.report.model import SCHEMA_ID, ErrorSetting
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "server" / "flopsight" / "schema" / "report.schema.json").read_text())
+# The examples with a model (examples/gpt/layers.py only holds model.py's blocks).
 EXAMPLES = sorted(
-    p for p in (ROOT / "examples").iterdir() if p.suffix in (".py", ".ipynb") and p.is_file()
+    p
+    for p in (ROOT / "examples").rglob("*")
+    if p.suffix in (".py", ".ipynb") and p.is_file() and p.name != "layers.py"
 )
 
 
@@ -45,7 +48,9 @@ def test_the_schema_lists_the_error_kinds_and_settings_of_the_code() -> None:
     assert all(jsonschema.Draft202012Validator(error["code"]).is_valid(c.value) for c in Code)
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+@pytest.mark.parametrize(
+    "example", EXAMPLES, ids=[str(p.relative_to(ROOT / "examples")) for p in EXAMPLES]
+)
 def test_every_example_report_validates(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = emitted(capsys, ["report", str(example), "--format", "json"])
     models = report["models"]
@@ -109,3 +114,18 @@ def test_scalar_output_validates(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "        return self.fc(x).sum()\n"
     )
     emitted(capsys, ["report", str(path), "--format", "json"])
+
+
+def test_a_report_over_two_files_validates(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/gpt: layers and lines in layers.py carry ``file``; every convention's lines too
+    (``--compare``); ``sources`` names layers.py with a sha256."""
+    monkeypatch.chdir(ROOT)
+    report = emitted(capsys, ["report", "examples/gpt/model.py", "--format", "json", "--compare"])
+    [model] = report["models"]  # type: ignore[misc]
+    assert {x.get("file") for x in model["lines"]} == {None, "examples/gpt/layers.py"}
+    assert any(x.get("file") == "examples/gpt/layers.py" for x in model["layers"])
+    for count in model["counts"]:
+        assert any(x.get("file") == "examples/gpt/layers.py" for x in count["lines"])
+    assert list(report["sources"]) == ["examples/gpt/layers.py"]  # type: ignore[call-overload]
