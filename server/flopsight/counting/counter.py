@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any, cast, overload
 
@@ -33,28 +31,41 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopsight.counting import conventions as registry
 from flopsight.counting import moe
+from flopsight.counting.assemble import (
+    Site,
+    all_tallies,
+    convention_count,
+    device_of,
+    inputs_of,
+    layer_costs,
+    line_costs,
+    main_phases,
+    param_totals,
+    uncounted_ops,
+)
 from flopsight.counting.conventions.base import (
     FREE,
     UNCOUNTED,
     Convention,
     ConventionTally,
-    Cost,
     FunctionRule,
 )
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.counting.spellings import Loc, SourceFiles
+from flopsight.counting.tensors import first_tensor_shape, nbytes, output_shape, tensors
+from flopsight.counting.training import (
+    loss_of,
+    no_backward_reason,
+    parse_mode,
+    run_backward,
+    set_mode,
+    training_notes,
+)
 from flopsight.report.model import (
-    Charge,
-    ConventionCount,
     Device,
     InputSpec,
-    LayerCost,
-    LineCost,
-    Mode,
     ModelReport,
-    OutputShape,
     Totals,
-    UncountedOp,
 )
 
 CONVENTIONS = registry.CONVENTIONS
@@ -68,14 +79,6 @@ _NodeSite = tuple[int | None, Loc | None, bool]
 _MODULE_PY = nn.modules.module.__file__
 
 
-@dataclass
-class _Site:
-    """What one pass saw of a module or a line, whatever the convention: runs and output shape."""
-
-    calls: int = 0
-    output_shape: OutputShape = None
-
-
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
@@ -87,7 +90,7 @@ class _AttentionScope(TorchFunctionMode):
     off, so ``torch.nn.functional.scaled_dot_product_attention`` is wrapped too while counting.
     """
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: CountingSession) -> None:
         super().__init__()
         self._session = session
 
@@ -142,7 +145,7 @@ class _FunctionScope:
     convention has function rules.
     """
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: CountingSession) -> None:
         self._session = session
         self._saved: list[tuple[object, str, object, bool]] = []
 
@@ -218,7 +221,7 @@ class _FunctionScope:
 _RAISED: Any = object()
 
 
-class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
+class CountingSession(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """The counting session: the dispatch mode plus the module and line bookkeeping.
 
     It charges every convention in ``tallies`` in the same pass; what a convention charges
@@ -254,10 +257,10 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if t.convention.charges_ops or t.convention.prices_left_out_ops is not None
         ]
         self._module_tallies = [t for t in self.tallies if t.convention.charges_modules]
-        self.modules: dict[int, _Site] = {}
+        self.modules: dict[int, Site] = {}
         self.known: dict[int, nn.Module] = {id(m): m for m in model.modules()}
         self.stack: list[nn.Module] = []
-        self.lines: dict[Loc, _Site] = {}
+        self.lines: dict[Loc, Site] = {}
         self.source_files = SourceFiles(source_file, root)
         self.activation_bytes = 0
         self.attention_depth = 0
@@ -294,7 +297,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 self._call_site = (frame, frame.f_lasti)
         site = self.modules.get(id(module))
         if site is None:
-            site = self.modules[id(module)] = _Site()
+            site = self.modules[id(module)] = Site()
         site.calls += 1
         for tally in self._module_tallies:
             if tally.convention.module_rule(module) is not None:
@@ -318,10 +321,10 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 if tally.convention.module_rule(module) is not None:
                     tally.charged_depth -= 1
             return
-        self.modules[id(module)].output_shape = _output_shape(output)
+        self.modules[id(module)].output_shape = output_shape(output)
         leaf = self._leaf(module)
         if leaf:
-            self.activation_bytes += _nbytes(output)
+            self.activation_bytes += nbytes(output)
         line: Loc | None = (None, -1)  # not looked up yet
         for tally in self._module_tallies:
             rule = tally.convention.module_rule(module)
@@ -420,7 +423,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
             line = self._line(frame, count_visit=True)
             for tally, family, macs in charged or ():
                 tally.charge_line(line, family, macs)
-            shape = _first_tensor_shape(out)
+            shape = first_tensor_shape(out)
             if shape is not None:
                 self.lines[line].output_shape = shape
         return out
@@ -439,7 +442,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if self.in_backward and not torch.is_grad_enabled():
             return  # the backward's own nodes (create_graph) differentiate nothing of ours
         site: _NodeSite | None = None
-        for tensor in _tensors(out):
+        for tensor in tensors(out):
             node = tensor.grad_fn
             if node is None:
                 if self.grad_off_line is None and not torch.is_grad_enabled():
@@ -588,7 +591,7 @@ class _Session(TorchDispatchMode):  # type: ignore[no-untyped-call]
         loc = (self.source_files.key(frame.f_code.co_filename), lineno)
         site = self.lines.get(loc)
         if site is None:
-            site = self.lines[loc] = _Site()
+            site = self.lines[loc] = Site()
         if count_visit and self._new_visit(frame, lineno, frame.f_lasti):
             site.calls += 1
         return loc
@@ -627,270 +630,6 @@ def _positional(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> tuple[A
     return tuple(bound.arguments.values())
 
 
-def _shape_of(t: torch.Tensor) -> list[int]:
-    return [int(d) for d in t.shape]
-
-
-def _first_tensor_shape(out: Any) -> list[int] | None:
-    if isinstance(out, torch.Tensor):
-        return _shape_of(out)
-    if isinstance(out, (tuple, list)):
-        for item in out:
-            if isinstance(item, torch.Tensor):
-                return _shape_of(item)
-    return None
-
-
-def _tensors(output: Any) -> Iterator[torch.Tensor]:
-    if isinstance(output, torch.Tensor):
-        yield output
-    elif isinstance(output, (tuple, list)):
-        for item in output:
-            yield from _tensors(item)
-    elif isinstance(output, Mapping):
-        for item in output.values():
-            yield from _tensors(item)
-
-
-def _output_shape(output: Any) -> OutputShape:
-    if isinstance(output, torch.Tensor):
-        return _shape_of(output)
-    shapes = [_shape_of(t) for t in _tensors(output)]
-    if not shapes:
-        return None
-    return shapes[0] if len(shapes) == 1 else shapes
-
-
-def _nbytes(output: Any) -> int:
-    return sum(int(t.numel()) * t.element_size() for t in _tensors(output))
-
-
-# --- the report --------------------------------------------------------------------------
-
-
-def _all_tallies(session: _Session) -> list[ConventionTally]:
-    """Every tally of the pass: the forward ones (main convention first), then the backward
-    and the recompute ones of the conventions that have a backward."""
-    return [*session.tallies, *session.backward_tallies, *session.recompute_tallies]
-
-
-def _main_phases(session: _Session) -> list[ConventionTally]:
-    """The main convention's tallies: its forward, and its backward and recompute if any."""
-    main = session.tallies[0].convention
-    return [t for t in _all_tallies(session) if t.convention is main]
-
-
-def _layers(
-    model: nn.Module, session: _Session, constructed_at: Mapping[int, Loc] | None
-) -> tuple[list[LayerCost], list[dict[str, Charge]]]:
-    """Every module in ``named_modules()`` order; containers carry their subtree's totals.
-
-    The layers carry the main convention's figures (in training mode the sum of its phases,
-    each phase also on its own); the second list, per tally of ``_all_tallies``, each
-    layer's subtree ``Charge`` by path.
-    """
-    layers: list[LayerCost] = []
-    tallies = _all_tallies(session)
-    main = [i for i, t in enumerate(tallies) if t.convention is tallies[0].convention]
-    training = len(main) > 1
-    by_tally: list[dict[str, Charge]] = [{} for _ in tallies]
-    seen: set[int] = set()
-    # A parameter shared by two subtrees counts in the first one only, so parents add up.
-    seen_params: set[int] = set()
-    empty = Cost()
-
-    def visit(module: nn.Module, path: str, depth: int) -> tuple[list[Cost | None], int]:
-        seen.add(id(module))
-        site = session.modules.get(id(module)) or _Site()
-        built = constructed_at.get(id(module)) if constructed_at else None
-        layer = LayerCost(
-            path=path,
-            type=type(module).__name__,
-            line=built[1] if built else None,
-            file=built[0] if built else None,
-            calls=site.calls,
-            macs=0,
-            flops=0,
-            params=0,
-            output_shape=site.output_shape,
-            depth=depth,
-        )
-        layers.append(layer)
-        # Made now, filled below: the charges keep the layers' (pre-)order.
-        charges = [Charge() for _ in tallies]
-        for by_path, charge in zip(by_tally, charges, strict=True):
-            by_path[path] = charge
-        # A subtree's cost is shared with the module or child it came from until a second
-        # part is added: then it is copied (``owned``), so no tally's own cost is changed.
-        subtree = [tally.modules.get(id(module)) for tally in tallies]
-        owned = [False] * len(tallies)
-        params = 0
-        for p in module._parameters.values():
-            if p is not None and id(p) not in seen_params:
-                seen_params.add(id(p))
-                params += int(p.numel())
-        for name, child in module._modules.items():
-            if child is None or id(child) in seen:
-                continue
-            child_costs, child_params = visit(child, f"{path}.{name}" if path else name, depth + 1)
-            for i, part in enumerate(child_costs):
-                if part is None:
-                    continue
-                total = subtree[i]
-                if total is None:
-                    subtree[i] = part
-                    continue
-                if not owned[i]:
-                    total = subtree[i] = total.copy()
-                    owned[i] = True
-                total.merge(part)
-            params += child_params
-        phases = [subtree[i] or empty for i in main]
-        ops: Counter[str] = Counter()
-        for cost in phases:
-            ops.update(cost.ops)
-        layer.macs = sum(cost.macs for cost in phases)
-        layer.flops = sum(cost.flops for cost in phases)
-        layer.params = params
-        layer.ops = dict(ops)
-        if training:
-            layer.forward_macs, layer.backward_macs, layer.recompute_macs = (
-                cost.macs for cost in phases
-            )
-        for charge, part in zip(charges, subtree, strict=True):
-            _fill_charge(charge, part or empty)
-        return subtree, params
-
-    visit(model, "", 0)
-    return layers, by_tally
-
-
-def _fill_charge(charge: Charge, cost: Cost) -> None:
-    charge.macs, charge.ops = cost.macs, dict(cost.ops)
-    charge.flops, charge.flop_ops = cost.flops, dict(cost.flop_ops)
-    charge.activations = cost.activations
-
-
-def _lines(session: _Session, phases: Sequence[ConventionTally]) -> list[LineCost]:
-    """The lines with the figures of ``phases`` (one convention's tallies) summed; with more
-    than one phase, each phase's MACs too."""
-    empty = Cost()
-    lines = []
-    numbers = set(session.lines)
-    for tally in phases[1:]:
-        numbers.update(tally.lines)
-    for line in sorted(numbers, key=_loc_order):
-        site = session.lines.get(line) or _Site()
-        costs = [tally.lines.get(line, empty) for tally in phases]
-        ops: Counter[str] = Counter()
-        for cost in costs:
-            ops.update(cost.ops)
-        macs = sum(cost.macs for cost in costs)
-        entry = LineCost(
-            line=line[1],
-            file=line[0],
-            macs=macs,
-            flops=sum(cost.flops for cost in costs),
-            output_shape=site.output_shape,
-            calls=max(site.calls, 1),
-            ops=dict(ops),
-        )
-        if len(costs) > 1:
-            entry.forward_macs, entry.backward_macs, entry.recompute_macs = (
-                cost.macs for cost in costs
-            )
-        lines.append(entry)
-    return lines
-
-
-def _loc_order(loc: Loc) -> tuple[str, int]:
-    """The analysed file's lines first, then each other file's, by line."""
-    return (loc[0] or "", loc[1])
-
-
-def _uncounted(phases: Sequence[ConventionTally]) -> list[UncountedOp]:
-    counts: Counter[str] = Counter()
-    for tally in phases:
-        counts.update(tally.uncounted)
-    return [UncountedOp(op, n) for op, n in sorted(counts.items())]
-
-
-def _convention_count(
-    session: _Session, tally: ConventionTally, layers: dict[str, Charge]
-) -> ConventionCount:
-    root = layers[""]
-    lines = {}
-    for line in sorted(set(session.lines) | set(tally.lines), key=_loc_order):
-        charge = lines[line] = Charge()
-        _fill_charge(charge, tally.lines.get(line) or Cost())
-    return ConventionCount(
-        convention=tally.convention.name,
-        phase=tally.phase,
-        macs=root.macs,
-        ops=dict(root.ops),
-        flops=root.total_flops,
-        flop_ops=dict(root.flop_ops or {}),
-        activations=root.activations if tally.convention.counts_activations else None,
-        layers=layers,
-        lines=lines,
-        uncounted_ops=_uncounted([tally]),
-        notes=tally.convention.notes(tally) if tally.phase == "forward" else [],
-    )
-
-
-def _param_totals(model: nn.Module) -> tuple[int, int, int]:
-    params = trainable = nbytes = 0
-    for p in model.parameters():  # shared parameters are yielded once
-        n = int(p.numel())
-        params += n
-        nbytes += n * p.element_size()
-        if p.requires_grad:
-            trainable += n
-    return params, trainable, nbytes
-
-
-def _inputs_of(
-    model: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> list[InputSpec]:
-    try:
-        names = [
-            p.name
-            for p in inspect.signature(model.forward).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        names = []
-    specs: list[InputSpec] = []
-    for i, value in enumerate(args):
-        if isinstance(value, torch.Tensor):
-            name = names[i] if i < len(names) else f"input{i}"
-            specs.append(InputSpec(name, _shape_of(value), _dtype_name(value.dtype)))
-    for name, value in kwargs.items():
-        if isinstance(value, torch.Tensor):
-            specs.append(InputSpec(name, _shape_of(value), _dtype_name(value.dtype)))
-    return specs
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def _device_of(model: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Device:
-    tensors = [
-        *model.parameters(),
-        *model.buffers(),
-        *_tensors(list(args)),
-        *_tensors(dict(kwargs)),
-    ]
-    types = {t.device.type for t in tensors}
-    if "meta" in types:
-        return "meta"
-    for kind in ("cuda", "mps"):
-        if kind in types:
-            return cast(Device, kind)
-    return "cpu"
-
-
 @contextmanager
 def _slow_attention(conventions: Sequence[Convention]) -> Iterator[None]:
     """Turn off nn.MultiheadAttention's fused path when a convention wraps functions.
@@ -908,97 +647,6 @@ def _slow_attention(conventions: Sequence[Convention]) -> Iterator[None]:
         yield
     finally:
         torch.backends.mha.set_fastpath_enabled(enabled)
-
-
-def _set_mode(model: nn.Module, training: bool) -> list[tuple[nn.Module, bool]]:
-    modes = [(m, m.training) for m in model.modules()]
-    model.train(training)
-    return modes
-
-
-MODES: dict[str, Mode] = {
-    "inference": "inference",
-    "eval": "inference",
-    "training": "training",
-    "train": "training",
-}
-
-
-def _mode(name: str) -> Mode:
-    mode = MODES.get(name)
-    if mode is None:
-        raise ValueError(f"unknown mode {name!r}: use 'inference' or 'train'")
-    return mode
-
-
-def _is_loss(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.dim() == 0 and value.is_floating_point()
-
-
-def _loss_of(output: Any) -> tuple[torch.Tensor | None, str]:
-    """The loss a training step differentiates, and which output it is (for the report).
-
-    A 0-d floating tensor: ``.loss`` (Hugging Face with ``labels``), a ``loss`` key, an
-    element of a returned tuple (nanoGPT's ``(logits, loss)``) or the output itself; else the
-    sum of every floating output. None (and what the output is) when there is none.
-    """
-    if not isinstance(output, torch.Tensor):
-        attribute = getattr(output, "loss", None)
-        if _is_loss(attribute):
-            return attribute, "output.loss"
-    if isinstance(output, Mapping) and _is_loss(output.get("loss")):
-        return output["loss"], 'output["loss"]'
-    if isinstance(output, (tuple, list)):
-        for i, item in enumerate(output):
-            if _is_loss(item):
-                return item, f"output[{i}] (a 0-d tensor)"
-    if _is_loss(output):
-        return output, "the output (a 0-d tensor)"
-    floats = [t for t in _tensors(output) if t.is_floating_point() or t.is_complex()]
-    if not floats:
-        kinds = sorted({_dtype_name(t.dtype) for t in _tensors(output)})
-        got = f"only {', '.join(kinds)} tensors" if kinds else f"a {type(output).__name__}"
-        return None, got
-    loss = floats[0].sum()
-    for tensor in floats[1:]:
-        loss = loss + tensor.sum()
-    n = len(floats)
-    return loss, f"the sum of the floating output{'s' if n > 1 else ''} ({n} tensor{'s' * (n > 1)})"
-
-
-def _no_backward_reason(
-    loss: torch.Tensor | None, described: str, grad_off_line: int | None
-) -> str | None:
-    """Why the training step has no backward (None when it has one)."""
-    if loss is None:
-        return (
-            f"no backward: the output has no floating tensor to take as the loss ({described}); "
-            "return logits or a 0-d loss for training mode to count the backward"
-        )
-    if loss.requires_grad:
-        return None
-    if grad_off_line is not None:
-        where = f"; line {grad_off_line} ran under it" if grad_off_line else ""
-        return (
-            f"no backward: forward ran with gradients off (under torch.no_grad() or "
-            f"torch.inference_mode(){where}), so autograd recorded nothing to differentiate; "
-            "remove it to count the training step"
-        )
-    return (
-        f"no backward: the loss ({described}) does not require grad: no trainable parameter "
-        "or input feeds it (all frozen, or only integer or detached ops on the way)"
-    )
-
-
-def _backward(model: nn.Module, loss: torch.Tensor, args: tuple[Any, ...], kwargs: Any) -> None:
-    """``loss.backward()``, leaving the parameters' and inputs' ``.grad`` as they were."""
-    leaves = [*model.parameters(), *_tensors(list(args)), *_tensors(dict(kwargs))]
-    grads = [(t, t.grad) for t in leaves if t.requires_grad]
-    try:
-        torch.autograd.backward(loss)
-    finally:
-        for tensor, grad in grads:
-            tensor.grad = grad
 
 
 def count_model(
@@ -1021,7 +669,7 @@ def count_model(
     """Run ``model(*args, **kwargs)`` once in eval mode without gradients and count it.
 
     ``mode="train"`` (or ``"training"``) counts a training step instead: the forward in
-    ``train()`` with gradients, then the loss's backward (``_loss_of``), each backward op
+    ``train()`` with gradients, then the loss's backward (``loss_of``), each backward op
     charged to the forward's module and line. The layers', lines' and total's ``macs`` are
     then the sum of ``forward_macs``, ``backward_macs`` and ``recompute_macs``.
 
@@ -1038,13 +686,13 @@ def count_model(
     if kind not in ("class", "instance"):
         raise ValueError(f"unknown model kind {kind!r}: use 'class' or 'instance'")
     kwargs = kwargs or {}
-    training = _mode(mode) == "training"
-    device = device or _device_of(model, args, kwargs)
+    training = parse_mode(mode) == "training"
+    device = device or device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
-    session = _Session(model, chosen, source_file, training, root)
+    session = CountingSession(model, chosen, source_file, training, root)
     moe.begin()
-    modes = _set_mode(model, training)
+    modes = set_mode(model, training)
     pre = nn.modules.module.register_module_forward_pre_hook(session.pre_hook)
     post = nn.modules.module.register_module_forward_hook(
         session.post_hook, with_kwargs=True, always_call=True
@@ -1053,7 +701,7 @@ def count_model(
     # train() updates real buffers (batch-norm statistics): the count leaves them as they were.
     buffers = [(b, b.clone()) for b in model.buffers() if training and not b.is_meta]
     no_backward: str | None = None
-    loss_of = ""
+    loss_from = ""
     try:
         with (
             grad,
@@ -1065,13 +713,13 @@ def count_model(
         ):
             output = model(*args, **kwargs)
             if training:
-                loss, loss_of = _loss_of(output)
-                no_backward = _no_backward_reason(loss, loss_of, session.grad_off_line)
+                loss, loss_from = loss_of(output)
+                no_backward = no_backward_reason(loss, loss_from, session.grad_off_line)
                 del output
                 if loss is not None and no_backward is None:
                     session.in_backward = True
                     try:
-                        _backward(model, loss, args, kwargs)
+                        run_backward(model, loss, args, kwargs)
                     except Exception as e:  # the forward's counts stand; say why no backward
                         session.discard_backward()
                         no_backward = f"no backward: it raised {type(e).__name__}: {e}"
@@ -1087,16 +735,16 @@ def count_model(
             for buffer, value in buffers:
                 buffer.copy_(value)
 
-    params, trainable, param_bytes = _param_totals(model)
-    layers, charges = _layers(model, session, constructed_at)
+    params, trainable, param_bytes = param_totals(model)
+    layers, charges = layer_costs(model, session, constructed_at)
     whole = layers[0]
     tally = session.tallies[0]
-    phases = _main_phases(session)
+    phases = main_phases(session)
     report = ModelReport(
         name=name or type(model).__name__,
         kind="instance" if kind == "instance" else "class",
         line=line,
-        inputs=inputs if inputs is not None else _inputs_of(model, args, kwargs),
+        inputs=inputs if inputs is not None else inputs_of(model, args, kwargs),
         status="ok",
         device=cast(Device, device),
         total=Totals(
@@ -1114,45 +762,18 @@ def count_model(
             ),
         ),
         layers=layers,
-        lines=_lines(session, phases),
-        uncounted_ops=_uncounted(phases),
+        lines=line_costs(session, phases),
+        uncounted_ops=uncounted_ops(phases),
         ops=dict(whole.ops),
         notes=tally.convention.notes(tally) + moe.routing_notes(),
         mode="training" if training else "inference",
     )
     if training:
-        _training_notes(report, phases, loss_of, no_backward)
-    tallies = _all_tallies(session)
+        training_notes(report, phases, loss_from, no_backward)
+    tallies = all_tallies(session)
     if len(tallies) > 1:
         report.counts = [
-            _convention_count(session, t, by_path)
+            convention_count(session, t, by_path)
             for t, by_path in zip(tallies, charges, strict=True)
         ]
     return report
-
-
-def _training_notes(
-    report: ModelReport, phases: list[ConventionTally], loss_of: str, no_backward: str | None
-) -> None:
-    """A training step's totals per phase, which output was the loss, and what is missing."""
-    assert report.total is not None
-    root = report.layers[0]
-    convention = phases[0].convention
-    if len(phases) > 1:
-        report.total.forward_macs = root.forward_macs
-        report.total.backward_macs = root.backward_macs
-        report.total.recompute_macs = root.recompute_macs
-    report.loss = loss_of or None
-    if no_backward is not None:
-        report.no_backward = no_backward
-        return
-    if not convention.has_backward:
-        report.notes.append(
-            f"training mode: the {convention.name} convention has no backward of its own, so "
-            "only the forward (in train()) is shown; the macs convention counts the backward"
-        )
-        return
-    report.notes.append(
-        f"training step: forward in train(), then the backward of {loss_of}; each backward op "
-        "is charged to the forward module and line it differentiates"
-    )
