@@ -2,9 +2,11 @@
 
 One ``TorchDispatchMode`` sees every aten op. Global module hooks keep the stack of running
 modules, so each op is charged to the innermost one; a walk up the Python stack charges it to
-the innermost line of the analysed file. What each op or module costs is up to the
+the innermost line of the workspace's code: the analysed file, or another file under the
+workspace root (``spellings.SourceFiles``). What each op or module costs is up to the
 conventions being counted (``conventions/``): the same pass charges each of them in its own
-``ConventionTally``.
+``ConventionTally``; ``assemble`` turns the pass into the report, ``training`` holds a
+training step's loss and backward.
 
 Training mode (``mode="training"``) then runs the loss's backward under the same dispatch
 mode. Autograd runs it with no frame of the model on the stack, so while the forward runs
