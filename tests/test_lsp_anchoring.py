@@ -138,3 +138,32 @@ def test_anchor_model_withholds_what_has_no_sure_match() -> None:
     assert anchor_model(report, line_map(TEXT, reshaped)) is None
     # Windows line endings change no line number.
     assert line_map(TEXT, TEXT.replace("\n", "\r\n"))[call] == call
+
+
+def test_lines_of_other_files_do_not_move_with_this_text() -> None:
+    """A layer built in layers.py and a line of layers.py keep their lines when the analysed
+    file changes: the mapping is this text's, not theirs."""
+    from flopsight.lsp.anchoring import anchor_model
+    from flopsight.report.model import LayerCost, LineCost, ModelReport, Totals
+
+    cls = line_of(TEXT, "class NeuralNetwork") + 1
+    call = line_of(TEXT, "logits = self.linear_relu_stack(x)") + 1
+    report = ModelReport(
+        name="NeuralNetwork",
+        kind="class",
+        line=cls,
+        total=Totals(macs=10),
+        layers=[LayerCost("body.fc", "Linear", 3, 1, 4, 8, 5, file="layers.py")],
+        lines=[LineCost(call, 6, 12), LineCost(call, 4, 8, file="layers.py")],
+    )
+    # Two lines added at the top (moves this file's lines), and the line `call` of this file
+    # edited away in a second text: layers.py's entries stay as they are either way.
+    moved = anchor_model(report, line_map(TEXT, "import os\nimport sys\n" + TEXT))
+    assert moved is not None
+    assert moved.layers[0].line == 3 and moved.layers[0].file == "layers.py"
+    assert [(c.file, c.line) for c in moved.lines] == [(None, call + 2), ("layers.py", call)]
+    edited = TEXT.replace(
+        "logits = self.linear_relu_stack(x)", "logits = self.linear_relu_stack(x * 2)"
+    )
+    moved = anchor_model(report, line_map(TEXT, edited))
+    assert moved is not None and [(c.file, c.line) for c in moved.lines] == [("layers.py", call)]
