@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("TOOL", "MODEL"))
     parser.add_argument("--meta", action="store_true", help="peers too get a meta-device model")
-    parser.add_argument("--repeats", type=int, default=3, help="warm calls after the cold one")
+    parser.add_argument("--repeats", type=int, default=5, help="warm calls after the cold one")
     parser.add_argument("--models", default=",".join(m.name for m in MODELS))
     parser.add_argument("--tools", default=",".join(t.key for t in TOOLS))
     parser.add_argument("--cli-repeats", type=int, default=2)
