@@ -117,14 +117,16 @@ class Peers:
         return out
 
 
+def failure_text(error: dict[str, str]) -> str:
+    """``TypeError: cond must be a bool, but got a Tensor`` (the message's first sentence)."""
+    first = error.get("message", "").split(". ", 1)[0].rstrip(".")
+    return f"{error['type']}: {_short(first, 70)}" if first else error["type"]
+
+
 def failure_line(error: dict[str, str]) -> str:
-    """``TypeError: cond must be a bool, but got a Tensor.`` (its first sentence) and where."""
-    message = error.get("message", "")
-    first = message.split(". ", 1)[0].rstrip(".")
-    line = f"{error['type']}: {_short(first, 70)}" if first else error["type"]
-    if error.get("at"):
-        line += f" (in `{error['at']}`)"
-    return line
+    """The failure as code, and the frame it was raised in."""
+    line = f"`{failure_text(error)}`"
+    return line + (f" (in `{error['at']}`)" if error.get("at") else "")
 
 
 def _cell(p: Peers, model: str, tool: str, key: str, fmt: Any, variant: str = "") -> str:
@@ -162,7 +164,7 @@ def _both_ways_cell(p: Peers, model: str, tool: str) -> str:
     if meta is None:
         second = "–"
     elif "error" in meta:
-        second = f"fails on meta: {failure_line(meta['error']).split(' (in ')[0]}"
+        second = f"fails on meta: {failure_text(meta['error'])}"
     else:
         second = fmt_ratio(p.ratio(model, tool, "warm_count_s", "meta")) + _moved(meta)
     return f"{first} · {second}"
@@ -247,9 +249,9 @@ def render_benchmarks(
     out.extend(_summary(p, peers))
     out.append("### As users run it: the peers on real weights on the CPU\n")
     out.append(
-        "What a user waits for when calling each tool as its documentation shows. Most of "
-        "this ratio is what building on meta saves: no weights to allocate or initialise, "
-        "no real arithmetic in the forward pass.\n"
+        "What a user waits for when calling each tool as its documentation shows. This ratio "
+        "is the engine's speed (next table) times what building on meta saves: no weights to "
+        "allocate or initialise, no real arithmetic in the forward pass.\n"
     )
     rows = []
     for tool in [*peers, "flopsight_ptflops"]:
@@ -288,7 +290,11 @@ def render_benchmarks(
     out.append(
         "Every tool gets a meta model with no weights anywhere, so the count call alone "
         "compares the counting engines themselves (module hooks, dispatch modes or a JIT "
-        "trace walking the same graph); build + count adds the by-hand meta build.\n"
+        "trace walking the same graph); build + count adds the by-hand meta build. On meta "
+        "every tool also pays torch's meta kernels for the ops the model runs; flopsight "
+        "answers batch and layer norm, activations, softmax, `addmm`, `cat` and elementwise "
+        "ops from their shapes directly (`server/flopsight/counting/meta_fast.py`), which is "
+        "part of its engine's speed here.\n"
     )
     rows = []
     for tool in peers:
@@ -324,6 +330,7 @@ def render_benchmarks(
         )
         + "\n"
     )
+    out.extend(_meta_failure_notes(p, peers))
     out.extend(_headline_notes(p))
     out.extend(_huge_section(p))
     out.append("## Both ratios per model\n")
@@ -383,13 +390,46 @@ def _summary(p: Peers, peers: list[str]) -> list[str]:
     failing = [p.label(t) for t in peers if p.meta_failures(t)]
     text = (
         f"As users run them (real weights on the CPU), the peers take {users} flopsight's "
-        "time to build and count a model (geometric means per peer): that is mostly what "
-        "building on meta saves. Handed the same model built on meta by hand, their count "
-        f"calls take {engine} flopsight's: that is the counting engine's speed alone."
+        "time to build and count a model (geometric means per peer). Handed the same model "
+        f"built on meta by hand, their count calls take {engine} flopsight's: that is the "
+        "counting engine's speed alone; the rest of the first ratio is what building on meta "
+        "saves."
     )
+    partial = [
+        f"{p.label(t)}'s over the {len(p.counted(t, 'meta'))} models it counts on meta"
+        for t in peers
+        if len(p.counted(t, "meta")) < len(p.counted(t))
+    ]
+    if partial:
+        text = text.replace("speed alone;", f"speed alone ({_join(partial)});")
     if failing:
         text += f" {_join(failing)} cannot count some meta models (see below)."
     return [text + "\n"]
+
+
+# Failures on meta whose cause was traced by hand: the frame they are raised in -> why.
+_META_CAUSES = {
+    "calc_conv_nd_return_shape": (
+        "it records the model with `torch.jit.trace`, and under tracing the shapes that "
+        "torch's meta kernel for convolution checks are traced tensors, which `torch._check` "
+        "rejects; a bare `torch.jit.trace(nn.Conv2d(...))` on meta fails the same way, while "
+        "the same convolution runs eagerly on meta and linear layers trace fine"
+    ),
+}
+
+
+def _meta_failure_notes(p: Peers, peers: list[str]) -> list[str]:
+    lines = []
+    for tool in peers:
+        for line, models in p.meta_failures(tool).items():
+            cause = next((why for at, why in _META_CAUSES.items() if at in line), None)
+            counted = p.counted(tool, "meta")
+            text = f"- {p.label(tool)} fails on meta on {_join(models)}: {line}"
+            text += f". Why: {cause}." if cause else "."
+            if counted:
+                text += f" It counts {_join(counted)} on meta."
+            lines.append(text)
+    return [*lines, ""] if lines else []
 
 
 def _headline_notes(p: Peers) -> list[str]:
@@ -449,11 +489,26 @@ def _engine_notes(p: Peers, models: list[str], peers: list[str]) -> list[str]:
         if beaten:
             slower.append(f"{m} (flopsight {fmt_s(ref['warm_count_s'])}; {', '.join(beaten)})")
     lines = [
-        f"- The engine alone (count call on a meta-built model), flopsight was the fastest on "
+        f"- The engine alone (count call on a meta-built model): flopsight was the fastest on "
         f"{compared - len(slower)} of the {compared} models some peer counted on meta."
     ]
     if slower:
         lines.append("  Where it was not: " + "; ".join(slower) + ".")
+    worse = [
+        m
+        for m in models
+        if (pairs := [(p.get(m, t), p.get(m, t, "meta")) for t in peers])
+        and all(r and q and q["warm_count_s"] > r["warm_count_s"] for r, q in pairs if r and q)
+        and any(r and q for r, q in pairs)
+    ]
+    if worse:
+        lines.append(
+            f"- A meta model does not make every peer's count call faster: on {_join(worse)} "
+            "each peer's count call took longer on meta than on real tensors. torch's meta "
+            "kernels for batch and layer norm, activations and softmax are Python "
+            "decompositions of about 1–3 ms a call, dearer than the real CPU kernels on "
+            "small tensors; what meta saves there is the weights' memory and allocation."
+        )
     return lines
 
 
