@@ -3,8 +3,11 @@
 Every (tool, model) pair runs in a fresh child process (``--child``) under an address-space limit,
 so its peak RSS is that tool's alone: the child reports ``ru_maxrss`` after its imports (the
 baseline) and after counting. Inside the child the model is built and counted ``1 + repeats``
-times: the first call is the cold one, the median of the others the warm one. Children run one at
-a time. Writes ``bench/results/peers.json``.
+times: the first call is the cold one, the median of the others the warm one. Each peer runs twice
+per model: as its documentation shows (real weights on the CPU), and ``--meta``: on the model a
+user builds on meta by hand (``with torch.device("meta"): model = ...``, meta inputs; variant
+``meta``), which leaves only the counting engine to compare. Children run one at a time. Writes
+``bench/results/peers.json``.
 
     python -m bench.compare_peers                      # everything
     python -m bench.compare_peers --models resnet50 --tools fvcore,thop --repeats 1
@@ -43,7 +46,12 @@ def _maxrss_mb() -> float:
 
 def _error(exc: BaseException) -> dict[str, str]:
     message = str(exc).strip().splitlines()
-    return {"type": type(exc).__name__, "message": (message[0] if message else "")[:300]}
+    out = {"type": type(exc).__name__, "message": (message[0] if message else "")[:300]}
+    # Where it was raised, past torch's generic _check helpers: the kernel or tracer at fault.
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "_check" not in f.name]
+    if frames:
+        out["at"] = f"{Path(frames[-1].filename).name}:{frames[-1].name}"
+    return out
 
 
 def _import_tool(tool: Tool) -> None:
@@ -71,24 +79,30 @@ def child(tool_key: str, model_name: str, repeats: int, meta: bool) -> dict[str,
     tool = BY_KEY[tool_key]
     spec = BY_NAME[model_name]
     on_meta = tool.builds_on_meta or meta
+    # A peer on meta gets the model a user builds by hand; flopsight builds its own.
+    by_hand = meta and not tool.builds_on_meta
     out: dict[str, Any] = {"tool": tool_key, "model": model_name, "on_meta": on_meta}
+    out["built_by_hand"] = by_hand
     started = time.perf_counter()
     _import_tool(tool)
     out["import_s"] = time.perf_counter() - started
     out["baseline_rss_mb"] = _maxrss_mb()
     runs: list[dict[str, float]] = []
     result = None
+    stage = "build"
     try:
         for _ in range(1 + repeats):
+            stage = "build"
             t0 = time.perf_counter()
-            model, inputs, device = build(tool, spec, on_meta)
+            model, inputs, device = build(tool, spec, on_meta, by_hand, out)
             t1 = time.perf_counter()
+            stage = "count"
             result = tool.count(model, inputs)
             t2 = time.perf_counter()
             runs.append({"build_s": t1 - t0, "count_s": t2 - t1})
             out["device"] = device
     except BaseException as exc:  # MemoryError, allocator RuntimeErrors, tracer errors, ...
-        out["error"] = _error(exc)
+        out["error"] = _error(exc) | {"stage": stage}
         out["traceback"] = traceback.format_exc()[-2000:]
         out["failed_after_s"] = time.perf_counter() - started - out["import_s"]
     out["peak_rss_mb"] = _maxrss_mb()
@@ -99,17 +113,17 @@ def child(tool_key: str, model_name: str, repeats: int, meta: bool) -> dict[str,
             out["breakdown"] = result.breakdown()
         except Exception as exc:
             out["breakdown_error"] = _error(exc)
-        if model_name in FAST_PATH_MODELS:
-            out["no_grad"] = _count_no_grad(tool, spec, on_meta)
+        if model_name in FAST_PATH_MODELS and not by_hand:
+            out["no_grad"] = _count_no_grad(tool, spec, on_meta, by_hand)
     return out
 
 
-def _count_no_grad(tool: Tool, spec: BenchModel, on_meta: bool) -> dict[str, Any]:
+def _count_no_grad(tool: Tool, spec: BenchModel, on_meta: bool, by_hand: bool) -> dict[str, Any]:
     """The same count under torch.no_grad(), as many scripts call it."""
     import torch
 
     try:
-        model, inputs, _device = build(tool, spec, on_meta)
+        model, inputs, _device = build(tool, spec, on_meta, by_hand)
         with torch.no_grad():
             result = tool.count(model, inputs)
         return {"macs": result.macs, "breakdown": result.breakdown()}
@@ -243,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("TOOL", "MODEL"))
     parser.add_argument("--meta", action="store_true", help="peers too get a meta-device model")
-    parser.add_argument("--repeats", type=int, default=2, help="warm calls after the cold one")
+    parser.add_argument("--repeats", type=int, default=5, help="warm calls after the cold one")
     parser.add_argument("--models", default=",".join(m.name for m in MODELS))
     parser.add_argument("--tools", default=",".join(t.key for t in TOOLS))
     parser.add_argument("--cli-repeats", type=int, default=2)
@@ -264,9 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             record = run_child(key, name, repeats)
             records.append(record)
             _print(record)
-            if spec.huge and key in {t.key for t in PEERS}:
+            if key in {t.key for t in PEERS}:
                 # What a user could do by hand: build on meta and hand that to the peer.
-                meta = run_child(key, name, 0, meta=True)
+                meta = run_child(key, name, repeats, meta=True)
                 meta["variant"] = "meta"
                 records.append(meta)
                 _print(meta)

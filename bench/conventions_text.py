@@ -210,6 +210,8 @@ def differences(
 # Training mode's section (issue 14): static text, its figures by hand in
 # tests/test_count_training.py.
 TRAINING_SECTION = (Path(__file__).parent / "conventions_training.md").read_text().rstrip()
+# Memory's section (issue 15), written by hand: kept here so that a re-render keeps it.
+MEMORY_SECTION = (Path(__file__).parent / "conventions_memory.md").read_text().rstrip()
 
 
 def render_conventions(p: Peers) -> str:
@@ -294,6 +296,8 @@ def render_conventions(p: Peers) -> str:
     out.extend(_reproduce_section(p))
     out.append(MOE_AND_DETECTION)
     out.append(TRAINING_SECTION)
+    out.append("")
+    out.append(MEMORY_SECTION)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -30,6 +30,8 @@ def load(name: str) -> dict[str, Any] | None:
 def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "–"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
@@ -89,31 +91,113 @@ class Peers:
     def normal_models(self) -> list[str]:
         return [m["name"] for m in self.models if not m["huge"]]
 
-    def ratio(self, model: str, tool: str, key: str) -> float | None:
-        mine, ref = self.get(model, tool), self.get(model, REFERENCE)
-        if mine is None or ref is None or not ref.get(key):
+    def ratio(self, model: str, tool: str, key: str, variant: str = "") -> float | None:
+        """tool ÷ flopsight for ``key``; flopsight's own record always (it counts on meta)."""
+        mine, ref = self.get(model, tool, variant), self.get(model, REFERENCE)
+        if mine is None or ref is None or not ref.get(key) or mine.get(key) is None:
             return None
         return float(mine[key]) / float(ref[key])
 
-    def headline(self, tool: str, key: str) -> float | None:
-        return geomean([self.ratio(m, tool, key) or 0.0 for m in self.normal_models()])
+    def headline(self, tool: str, key: str, variant: str = "") -> float | None:
+        return geomean([self.ratio(m, tool, key, variant) or 0.0 for m in self.normal_models()])
+
+    def counted(self, tool: str, variant: str = "") -> list[str]:
+        """The normal models both this tool (in this variant) and flopsight counted."""
+        return [
+            m for m in self.normal_models() if self.get(m, tool, variant) and self.get(m, REFERENCE)
+        ]
+
+    def meta_failures(self, tool: str) -> dict[str, list[str]]:
+        """One line per distinct reason the tool failed on a meta-built model -> its models."""
+        out: dict[str, list[str]] = {}
+        for m in self.normal_models():
+            r = self.raw(m, tool, "meta")
+            if r is not None and "error" in r:
+                out.setdefault(failure_line(r["error"]), []).append(m)
+        return out
 
 
-def _cell(p: Peers, model: str, tool: str, key: str, fmt: Any) -> str:
-    r = p.raw(model, tool)
+def failure_text(error: dict[str, str]) -> str:
+    """``TypeError: cond must be a bool, but got a Tensor`` (the message's first sentence)."""
+    first = error.get("message", "").split(". ", 1)[0].rstrip(".")
+    return f"{error['type']}: {_short(first, 70)}" if first else error["type"]
+
+
+def failure_line(error: dict[str, str]) -> str:
+    """The failure as code, and the frame it was raised in."""
+    line = f"`{failure_text(error)}`"
+    return line + (f" (in `{error['at']}`)" if error.get("at") else "")
+
+
+def _cell(p: Peers, model: str, tool: str, key: str, fmt: Any, variant: str = "") -> str:
+    if tool.startswith("flopsight"):
+        variant = ""  # flopsight builds on meta itself: one record serves both ways
+    r = p.raw(model, tool, variant)
     if r is None:
         return "–"
     if "error" in r:
+        if variant == "meta":
+            return f"fails on meta: `{r['error']['type']}`"
         return f"fails ({r['error']['type']})"
-    ratio = "" if tool == REFERENCE else f" · {fmt_ratio(p.ratio(model, tool, key))}"
-    return f"{fmt(r.get(key))}{ratio}"
+    ratio = "" if tool == REFERENCE else f" · {fmt_ratio(p.ratio(model, tool, key, variant))}"
+    return f"{fmt(r.get(key))}{ratio}{_moved(r)}"
 
 
-def _per_model_table(p: Peers, key: str, fmt: Any) -> str:
+def _moved(r: dict[str, Any]) -> str:
+    return " ‡" if r.get("device") == "cpu-then-meta" else ""
+
+
+def _per_model_table(p: Peers, key: str, fmt: Any, variant: str = "") -> str:
     tools = [t["key"] for t in p.tools]
     header = ["model", *[p.label(t) for t in tools]]
-    rows = [[m, *[_cell(p, m, t, key, fmt) for t in tools]] for m in p.normal_models()]
+    rows = [[m, *[_cell(p, m, t, key, fmt, variant) for t in tools]] for m in p.normal_models()]
     return table(header, rows)
+
+
+def _both_ways_cell(p: Peers, model: str, tool: str) -> str:
+    """As users run it (build + count) · on a meta-built model (the count call alone)."""
+    real, meta = p.raw(model, tool), p.raw(model, tool, "meta")
+    if real is None or "error" in real:
+        first = f"fails ({real['error']['type']})" if real else "–"
+    else:
+        first = fmt_ratio(p.ratio(model, tool, "warm_s"))
+    if meta is None:
+        second = "–"
+    elif "error" in meta:
+        second = f"fails on meta: {failure_text(meta['error'])}"
+    else:
+        second = fmt_ratio(p.ratio(model, tool, "warm_count_s", "meta")) + _moved(meta)
+    return f"{first} · {second}"
+
+
+def _rss_both_ways_cell(p: Peers, model: str, tool: str) -> str:
+    if tool.startswith("flopsight"):
+        return fmt_mb(r["peak_rss_mb"]) if (r := p.get(model, tool)) else "–"
+    cells = []
+    for variant in ("", "meta"):
+        r = p.raw(model, tool, variant)
+        if r is None:
+            cells.append("–")
+        elif "error" in r:
+            cells.append("fails on meta" if variant else "fails")
+        else:
+            cells.append(fmt_mb(r.get("peak_rss_mb")) + _moved(r))
+    return " · ".join(cells)
+
+
+def _moved_note(p: Peers) -> list[str]:
+    moved = sorted(
+        {
+            (r["model"], failure_line(r["meta_build_error"]))
+            for r in p.data["results"]
+            if r.get("device") == "cpu-then-meta" and "meta_build_error" in r
+        }
+    )
+    return [
+        f"‡ {model}: `with torch.device('meta')` fails in its constructor ({why}), so the user's "
+        "next option is measured: built on the CPU, then `.to('meta')`, with meta inputs.\n"
+        for model, why in moved
+    ]
 
 
 # -- benchmarks.md -----------------------------------------------------------------------------
@@ -148,40 +232,43 @@ def render_benchmarks(
         "(ptflops `get_model_complexity_info` with the pytorch backend and "
         "`count_functional=False`, and with the aten backend; fvcore `FlopCountAnalysis(...)"
         ".total()`; thop `profile`; `torch.utils.flop_counter.FlopCounterMode`).\n"
-        "- Time is build + count (what a user waits for); the count alone is in "
-        "`bench/results/peers.json` (`warm_count_s`). Peak RSS is the process's `ru_maxrss` "
-        "after counting; the same process's `ru_maxrss` after its imports is the baseline "
-        "(about the same for every tool: torch + torchvision).\n"
+        "- Each peer runs a second time per model on the same model built on meta by hand, "
+        "as a user can do it (`with torch.device('meta'): model = ...`, meta input tensors; "
+        "variant `meta` in `bench/results/peers.json`). flopsight's own record is its normal "
+        "path, which already builds on meta.\n"
+        "- Time is build + count (what a user waits for); *count call alone* leaves the build "
+        "out (`warm_count_s`). Peak RSS is the process's `ru_maxrss` after counting; the same "
+        "process's `ru_maxrss` after its imports is the baseline (about the same for every "
+        "tool: torch + torchvision).\n"
         "- Ratios are peer ÷ flopsight (`macs` convention): above 1× flopsight is faster or "
-        "smaller. Headline ratios are geometric means over the models both counted.\n"
+        "smaller. Each ratio is of medians over the warm repeats; headline ratios are "
+        "geometric means over the models both counted (their number is given).\n"
     )
 
     out.append("## Headline\n")
+    out.extend(_summary(p, peers))
+    out.append("### As users run it: the peers on real weights on the CPU\n")
+    out.append(
+        "What a user waits for when calling each tool as its documentation shows. This ratio "
+        "is the engine's speed (next table) times what building on meta saves: no weights to "
+        "allocate or initialise, no real arithmetic in the forward pass.\n"
+    )
     rows = []
-    for tool in peers:
+    for tool in [*peers, "flopsight_ptflops"]:
         failed = [m for m in p.normal_models() if p.get(m, tool) is None]
+        label = p.label(tool) if tool in peers else "flopsight (ptflops convention)"
         rows.append(
             [
-                p.label(tool),
+                label,
                 fmt_ratio(p.headline(tool, "warm_s")),
                 fmt_ratio(p.headline(tool, "cold_s")),
                 fmt_ratio(p.headline(tool, "warm_count_s")),
                 fmt_ratio(p.headline(tool, "peak_rss_mb")),
                 fmt_ratio(p.headline(tool, "delta_rss_mb")),
-                ", ".join(failed) or "none",
+                str(len(p.counted(tool))),
+                (", ".join(failed) or "none") if tool in peers else "",
             ]
         )
-    rows.append(
-        [
-            "flopsight (ptflops convention)",
-            fmt_ratio(p.headline("flopsight_ptflops", "warm_s")),
-            fmt_ratio(p.headline("flopsight_ptflops", "cold_s")),
-            fmt_ratio(p.headline("flopsight_ptflops", "warm_count_s")),
-            fmt_ratio(p.headline("flopsight_ptflops", "peak_rss_mb")),
-            fmt_ratio(p.headline("flopsight_ptflops", "delta_rss_mb")),
-            "",
-        ]
-    )
     out.append(
         table(
             [
@@ -191,16 +278,71 @@ def render_benchmarks(
                 "count call alone (warm)",
                 "peak RSS",
                 "RSS above imports",
+                "models",
                 "failed on",
+            ],
+            rows,
+            "lrrrrrrl",
+        )
+        + "\n"
+    )
+    out.append("### The engine alone: the peers on a model built on meta by hand\n")
+    out.append(
+        "Every tool gets a meta model with no weights anywhere, so the count call alone "
+        "compares the counting engines themselves (module hooks, dispatch modes or a JIT "
+        "trace walking the same graph); build + count adds the by-hand meta build. On meta "
+        "every tool also pays torch's meta kernels for the ops the model runs; flopsight "
+        "answers batch and layer norm, activations, softmax, `addmm`, `cat` and elementwise "
+        "ops from their shapes directly (`server/flopsight/counting/meta_fast.py`), which is "
+        "part of its engine's speed here.\n"
+    )
+    rows = []
+    for tool in peers:
+        failures = p.meta_failures(tool)
+        fails = "; ".join(
+            f"{len(models)} of {len(p.normal_models())}: {line}"
+            for line, models in failures.items()
+        )
+        rows.append(
+            [
+                p.label(tool),
+                fmt_ratio(p.headline(tool, "warm_count_s", "meta")),
+                fmt_ratio(p.headline(tool, "warm_s", "meta")),
+                fmt_ratio(p.headline(tool, "peak_rss_mb", "meta")),
+                fmt_ratio(p.headline(tool, "delta_rss_mb", "meta")),
+                str(len(p.counted(tool, "meta"))),
+                f"fails on meta: {fails}" if fails else "none",
+            ]
+        )
+    out.append(
+        table(
+            [
+                "tool ÷ flopsight",
+                "count call alone (warm)",
+                "build + count (warm)",
+                "peak RSS",
+                "RSS above imports",
+                "models",
+                "fails on meta",
             ],
             rows,
             "lrrrrrl",
         )
         + "\n"
     )
+    out.extend(_meta_failure_notes(p, peers))
     out.extend(_headline_notes(p))
     out.extend(_huge_section(p))
-    out.append("## Counting time per model (build + count, warm)\n")
+    out.append("## Both ratios per model\n")
+    out.append(
+        "Each cell: peer ÷ flopsight *as users run it* (build + count, real weights on the "
+        "CPU) · *the engine alone* (the count call, on a model built on meta by hand).\n"
+    )
+    out.append(_both_ways_table(p, peers, _both_ways_cell) + "\n")
+    out.append("Peak RSS both ways (real weights · meta built by hand; flopsight: its own run):\n")
+    out.append(_both_ways_table(p, [REFERENCE, *peers], _rss_both_ways_cell) + "\n")
+    out.extend(_moved_note(p))
+    out.append("## Counting time per model (build + count, warm, real weights for the peers)\n")
     out.append(_per_model_table(p, "warm_s", fmt_s) + "\n")
     out.append("![counting time per model](bench_time.png)\n")
     out.append("## Counting time per model (cold: first call in a fresh process)\n")
@@ -214,6 +356,11 @@ def render_benchmarks(
     out.append("![peak RSS per model](bench_rss.png)\n")
     out.append("RSS above the imports (what counting this model added):\n")
     out.append(_per_model_table(p, "delta_rss_mb", fmt_mb) + "\n")
+    out.append("## Count call alone per model, on a model built on meta by hand (warm)\n")
+    out.append(_per_model_table(p, "warm_count_s", fmt_s, "meta") + "\n")
+    out.extend(_moved_note(p))
+    out.append("RSS above the imports on a meta-built model:\n")
+    out.append(_per_model_table(p, "delta_rss_mb", fmt_mb, "meta") + "\n")
     out.extend(_cli_section(p))
     out.extend(_editor_section(worker, lsp))
     if notes:
@@ -221,6 +368,68 @@ def render_benchmarks(
         out.extend(f"- {n}" for n in notes)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _both_ways_table(p: Peers, tools: list[str], cell: Any) -> str:
+    header = ["model", *[p.label(t) for t in tools]]
+    return table(header, [[m, *[cell(p, m, t) for t in tools]] for m in p.normal_models()])
+
+
+def _range(values: list[float | None]) -> str:
+    found = sorted(v for v in values if v)
+    if not found:
+        return "–"
+    low, high = fmt_ratio(found[0]), fmt_ratio(found[-1])
+    return low if low == high else f"{low.rstrip('×')}–{high}"
+
+
+def _summary(p: Peers, peers: list[str]) -> list[str]:
+    """The headline in one sentence per ratio, from the numbers below."""
+    users = _range([p.headline(t, "warm_s") for t in peers])
+    engine = _range([p.headline(t, "warm_count_s", "meta") for t in peers])
+    failing = [p.label(t) for t in peers if p.meta_failures(t)]
+    text = (
+        f"As users run them (real weights on the CPU), the peers take {users} flopsight's "
+        "time to build and count a model (geometric means per peer). Handed the same model "
+        f"built on meta by hand, their count calls take {engine} flopsight's: that is the "
+        "counting engine's speed alone; the rest of the first ratio is what building on meta "
+        "saves."
+    )
+    partial = [
+        f"{p.label(t)}'s over the {len(p.counted(t, 'meta'))} models it counts on meta"
+        for t in peers
+        if len(p.counted(t, "meta")) < len(p.counted(t))
+    ]
+    if partial:
+        text = text.replace("speed alone;", f"speed alone ({_join(partial)});")
+    if failing:
+        text += f" {_join(failing)} cannot count some meta models (see below)."
+    return [text + "\n"]
+
+
+# Failures on meta whose cause was traced by hand: the frame they are raised in -> why.
+_META_CAUSES = {
+    "calc_conv_nd_return_shape": (
+        "it records the model with `torch.jit.trace`, and under tracing the shapes that "
+        "torch's meta kernel for convolution checks are traced tensors, which `torch._check` "
+        "rejects; a bare `torch.jit.trace(nn.Conv2d(...))` on meta fails the same way, while "
+        "the same convolution runs eagerly on meta and linear layers trace fine"
+    ),
+}
+
+
+def _meta_failure_notes(p: Peers, peers: list[str]) -> list[str]:
+    lines = []
+    for tool in peers:
+        for line, models in p.meta_failures(tool).items():
+            cause = next((why for at, why in _META_CAUSES.items() if at in line), None)
+            counted = p.counted(tool, "meta")
+            text = f"- {p.label(tool)} fails on meta on {_join(models)}: {line}"
+            text += f". Why: {cause}." if cause else "."
+            if counted:
+                text += f" It counts {_join(counted)} on meta."
+            lines.append(text)
+    return [*lines, ""] if lines else []
 
 
 def _headline_notes(p: Peers) -> list[str]:
@@ -239,7 +448,10 @@ def _headline_notes(p: Peers) -> list[str]:
         if beaten:
             slower.append(f"{m} (flopsight {fmt_s(ref['warm_s'])}; {', '.join(beaten)})")
     fastest = len(models) - len(slower)
-    lines = [f"- flopsight was the fastest (warm) on {fastest} of {len(models)} models."]
+    lines = [
+        f"- As users run it, flopsight was the fastest (warm build + count) on {fastest} of "
+        f"{len(models)} models."
+    ]
     if slower:
         lines.append(
             "  Where it was not: "
@@ -248,6 +460,7 @@ def _headline_notes(p: Peers) -> list[str]:
             "as flopsight's dispatch-mode walk with per-line attribution, and building on the "
             "meta device saves little when the weights are few."
         )
+    lines.extend(_engine_notes(p, models, peers))
     deltas = [r["delta_rss_mb"] for m in models if (r := p.get(m, REFERENCE)) is not None]
     if deltas:
         lines.append(
@@ -255,6 +468,48 @@ def _headline_notes(p: Peers) -> list[str]:
             "on any model: it allocates no weights and no activations."
         )
     return [*lines, ""]
+
+
+def _engine_notes(p: Peers, models: list[str], peers: list[str]) -> list[str]:
+    """Where a peer's count call on a meta-built model beat flopsight's."""
+    slower, compared = [], 0
+    for m in models:
+        ref = p.get(m, REFERENCE)
+        if ref is None:
+            continue
+        rivals = [(t, r) for t in peers if (r := p.get(m, t, "meta")) is not None]
+        if not rivals:
+            continue
+        compared += 1
+        beaten = [
+            f"{p.label(t)} {fmt_s(r['warm_count_s'])}"
+            for t, r in rivals
+            if r["warm_count_s"] < ref["warm_count_s"]
+        ]
+        if beaten:
+            slower.append(f"{m} (flopsight {fmt_s(ref['warm_count_s'])}; {', '.join(beaten)})")
+    lines = [
+        f"- The engine alone (count call on a meta-built model): flopsight was the fastest on "
+        f"{compared - len(slower)} of the {compared} models some peer counted on meta."
+    ]
+    if slower:
+        lines.append("  Where it was not: " + "; ".join(slower) + ".")
+    worse = [
+        m
+        for m in models
+        if (pairs := [(p.get(m, t), p.get(m, t, "meta")) for t in peers])
+        and all(r and q and q["warm_count_s"] > r["warm_count_s"] for r, q in pairs if r and q)
+        and any(r and q for r, q in pairs)
+    ]
+    if worse:
+        lines.append(
+            f"- A meta model does not make every peer's count call faster: on {_join(worse)} "
+            "each peer's count call took longer on meta than on real tensors. torch's meta "
+            "kernels for batch and layer norm, activations and softmax are Python "
+            "decompositions of about 1–3 ms a call, dearer than the real CPU kernels on "
+            "small tensors; what meta saves there is the weights' memory and allocation."
+        )
+    return lines
 
 
 def _baseline(p: Peers) -> float:

@@ -268,12 +268,37 @@ BY_KEY = {t.key: t for t in TOOLS}
 PEERS = tuple(t for t in TOOLS if not t.key.startswith("flopsight"))
 
 
-def build(tool: Tool, spec: BenchModel, on_meta: bool) -> tuple[Any, tuple[Any, ...], str]:
-    """The model in eval mode, its example inputs, and the device it was built on."""
+def build(
+    tool: Tool,
+    spec: BenchModel,
+    on_meta: bool,
+    by_hand: bool = False,
+    notes: dict[str, Any] | None = None,
+) -> tuple[Any, tuple[Any, ...], str]:
+    """The model in eval mode, its example inputs, and the device it was built on.
+
+    ``by_hand``: what a user can do for a peer, ``with torch.device("meta"): model = ...`` and
+    meta inputs, without flopsight's fallbacks (meta parameters, skipped init kernels). Where
+    that constructor needs data, the user's next option: build on the CPU, then ``.to("meta")``
+    (device ``cpu-then-meta``; why ``meta`` failed goes to ``notes["meta_build_error"]``).
+    """
     import torch
 
     factory = spec.factory()
-    if on_meta:
+    if on_meta and by_hand:
+        try:
+            with torch.device("meta"):
+                model, device = factory(), "meta"
+        except Exception as exc:
+            if notes is not None:
+                lines = str(exc).strip().splitlines()
+                notes["meta_build_error"] = {
+                    "type": type(exc).__name__,
+                    "message": (lines[0] if lines else "")[:300],
+                }
+            torch.manual_seed(0)
+            model, device = factory().to("meta"), "cpu-then-meta"
+    elif on_meta:
         from flopsight.counting.build import build_model
 
         model, device = build_model(factory)
