@@ -72,6 +72,9 @@ async def lens_titles(client: LanguageClient, uri: str) -> dict[int, str]:
 async def test_another_files_lines_show_the_model_that_runs_them(client: LanguageClient) -> None:
     recorder = await start(client, {"compare": False})
     layers = open_text(client, LAYERS)
+    await recorder.analysed(layers)
+    # Alone, layers.py's classes are models without an input shape (FS107).
+    assert [d for d in client.diagnostics.get(layers, []) if d.code == "FS107"]
     model = open_text(client, MODEL)
     await recorder.analysed(model)
     c = gpt_counts()
@@ -98,6 +101,11 @@ async def test_another_files_lines_show_the_model_that_runs_them(client: Languag
     per_block = c["qkv"] + 2 * c["scores"] + c["out"]
     assert attention.startswith(f"in GPT: {format_macs(n * per_block)} ×3"), attention
     assert GPT_AT in attention
+
+    # layers.py's classes are GPT's building blocks now: no FS107 ("no input shape") on them.
+    await recorder.until(
+        lambda: not [d for d in client.diagnostics.get(layers, []) if d.code == "FS107"]
+    )
 
     # The model's own file still shows its own lines only: the head, on model.py's line.
     model_text = MODEL.read_text()

@@ -175,12 +175,15 @@ def document_diagnostics(
     execute: bool,
     extra: Iterable[types.Diagnostic] = (),
     utf16: bool = True,
+    counted_elsewhere: Iterable[str] = (),
 ) -> list[types.Diagnostic]:
     lines = Lines(text, utf16)
     out: list[types.Diagnostic] = []
-    # Classes already counted as layers of an analysed model are building blocks, not models
-    # that lack an input shape: no FS107 for them.
+    # Classes already counted as layers of an analysed model (of this document, or of another
+    # that runs this file: ``counted_elsewhere``) are building blocks, not models that lack an
+    # input shape: no FS107 for them.
     counted = {layer.type for m in (view.models if view else []) for layer in m.report.layers}
+    counted.update(counted_elsewhere)
     if source is not None:
         if source.syntax_error is not None:
             out.append(from_source(source.syntax_error, lines))

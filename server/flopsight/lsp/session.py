@@ -518,6 +518,11 @@ class Session:
             self.client.notify("flopsight/analysisFinished", {"uri": doc.uri, "cancelled": True})
             raise
         self.publish(doc)
+        # The files its models ran: their FS107 hints go for the classes now counted.
+        sources = doc.results.sources()
+        for other in list(self.documents.values()):
+            if other is not doc and self.relative(other) in sources:
+                self.publish(other)
         self.client.refresh()
         if self._stale_overlays(doc):  # it ran an open file's disk copy: again, with the buffer
             self.schedule(doc, delay_s=0.0)
@@ -784,6 +789,7 @@ class Session:
         if source is None:
             return None
         view = self._view(doc) if self.settings.execute else None
+        elsewhere = self.uses(doc) if self.settings.execute else []
         return diag.document_diagnostics(
             doc.text,
             source,
@@ -791,6 +797,7 @@ class Session:
             execute=self.settings.execute,
             extra=doc.extra,
             utf16=self.utf16,
+            counted_elsewhere={layer.type for use in elsewhere for layer in use.report.layers},
         )
 
     def publish(self, doc: OpenDocument) -> None:
