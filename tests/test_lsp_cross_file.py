@@ -143,6 +143,12 @@ async def test_two_models_one_file(client: LanguageClient) -> None:
     await recorder.analysed(model, done)
     hints = await inlay_hints(client, layers)
     assert hints[row].startswith(format_macs(3 * gpt["scores"])), hints[row]
+    # Looking at wide.py (its editor became active: the VS Code extension says so) is enough.
+    refreshes = recorder.count("inlayHintRefresh")
+    client.protocol.notify("flopsight/activeDocument", {"uri": wide})
+    await recorder.until(lambda: recorder.count("inlayHintRefresh") > refreshes)
+    hints = await inlay_hints(client, layers)
+    assert hints[row].startswith(format_macs(wider["scores"])), hints[row]
 
 
 async def test_an_edit_of_the_imported_file_reanalyses_the_model(client: LanguageClient) -> None:

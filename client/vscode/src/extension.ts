@@ -59,8 +59,14 @@ class Flopsight implements vscode.Disposable {
       // works across restarts and says why when the server is down.
       vscode.commands.registerCommand(SHOW_REPORT, (uri?: unknown, model?: unknown) => this.showReport(uri, model)),
       vscode.commands.registerCommand(MEASURE, () => this.measure()),
-      vscode.window.onDidChangeActiveTextEditor(() => this.updateStatus()),
-      vscode.window.onDidChangeActiveNotebookEditor(() => this.updateStatus()),
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        this.updateStatus();
+        this.lookedAt(editor?.document.uri);
+      }),
+      vscode.window.onDidChangeActiveNotebookEditor((editor) => {
+        this.updateStatus();
+        this.lookedAt(editor?.notebook.uri);
+      }),
       vscode.workspace.onDidCloseTextDocument((doc) => this.files.delete(doc.uri.toString())),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.trustGranted()),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -71,6 +77,14 @@ class Flopsight implements vscode.Disposable {
         }
       }),
     );
+  }
+
+  /** Tells the server which document the user looks at: the hints of the files its models run
+   * (layers.py of model.py's GPT) follow it when several models run the same file. */
+  private lookedAt(uri: vscode.Uri | undefined): void {
+    if (uri && this.client?.isRunning()) {
+      void this.client.sendNotification('flopsight/activeDocument', { uri: uri.toString() });
+    }
   }
 
   dispose(): void {

@@ -56,6 +56,10 @@ JupyterLab extension sends it) the server takes ``flopsight/notebookCells``
 ``{"uri": str, "cells": [{"index": int, "start": int, "lineCount": int}]}`` (``index``: the
 cell's place in the notebook, markdown cells counted; ``start``: its first line in the text,
 0-based), so hovers and messages say "cell 3, line 6" instead of a line of the joined text.
+
+``flopsight/activeDocument`` ``{"uri": str}`` (the VS Code extension sends it when the active
+editor changes) says which document the user looks at: when it has models of its own, the
+hints of the other files its models run follow them (several models may run one file).
 """
 
 from __future__ import annotations
@@ -326,6 +330,13 @@ def notebook_did_close(ls: FlopsightServer, params: types.DidCloseNotebookDocume
 def _field(obj: Any, name: str) -> Any:
     """A field of a custom notification's params (pygls gives namedtuples; tests may send dicts)."""
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+@server.feature("flopsight/activeDocument")
+def active_document(ls: FlopsightServer, params: Any) -> None:
+    uri = _field(params, "uri")
+    if isinstance(uri, str) and ls.session.looked_at(uri):
+        ls.session.client.refresh()
 
 
 @server.feature("flopsight/notebookCells")

@@ -300,6 +300,16 @@ class Session:
         self.schedule(doc, delay_s=delay_s)
         self._dependents_of(doc, delay_s=delay_s)
 
+    def looked_at(self, uri: str) -> bool:
+        """The user looks at ``uri`` (its editor became active): its models become the ones
+        other files' hints follow. True when that changed anything."""
+        found = self.locate(uri)
+        if found is None or not found[0].results.models:
+            return False
+        focus = (found[0].uri, None)
+        changed, self.focus = self.focus != focus, focus
+        return changed
+
     # -- the workspace's other files ----------------------------------------------------------
     def relative(self, doc: OpenDocument) -> str | None:
         """The document's path relative to the workspace root (None: outside it, or no root)."""
