@@ -438,7 +438,16 @@ def _meta_failure_notes(p: Peers, peers: list[str]) -> list[str]:
 
 # Peers whose count of a meta-built model differs from their count with real weights -> why
 # (traced by hand).
+_SDPA_ON_META = (
+    "on real CPU tensors `F.scaled_dot_product_attention` (and the attention inside "
+    "`nn.MultiheadAttention`) runs the fused kernel "
+    "`aten._scaled_dot_product_flash_attention_for_cpu`, which it has no formula for, so "
+    "both attention products count zero; on meta the same call decomposes into `bmm`s and is "
+    "counted: there its meta count is the fuller one"
+)
 _META_COUNT_CAUSES = {
+    "ptflops_aten": _SDPA_ON_META,
+    "flop_counter": _SDPA_ON_META,
     "deepspeed": (
         "on meta, torch runs `aten.addmm` (a linear layer with a bias) through its Python "
         "decomposition `torch._decomp.decompositions.addmm`, which calls `torch.mm`; DeepSpeed "
@@ -458,14 +467,15 @@ def _meta_count_notes(p: Peers, peers: list[str]) -> list[str]:
         for m in p.normal_models():
             real, meta = p.get(m, tool), p.get(m, tool, "meta")
             if real and meta and abs(meta["macs"] - real["macs"]) > 1e-9 * max(real["macs"], 1):
-                moved.append(f"{m} {meta['macs'] / real['macs']:.2f}×")
+                pct = (meta["macs"] / real["macs"] - 1) * 100
+                moved.append(f"{m} {pct:+.0f} %" if abs(pct) >= 10 else f"{m} {pct:+.2g} %")
         if moved:
             cause = _META_COUNT_CAUSES.get(tool)
             counted = len(p.counted(tool, "meta"))
             text = (
                 f"- {p.label(tool)} counts {counted} of {len(p.normal_models())} models on meta, "
                 f"but on {len(moved)} of them its MACs differ from its count with real weights "
-                f"(meta ÷ real: {_join(moved)})"
+                f"(meta against real: {_join(moved)})"
             )
             lines.append(text + (f". Why: {cause}." if cause else "."))
     return [*lines, ""] if lines else []
