@@ -1,4 +1,4 @@
-"""flopsight against ptflops, fvcore, thop and torch.utils.flop_counter: time, peak RSS, totals.
+"""flopsight against ptflops, fvcore, thop, torch flop_counter and DeepSpeed: time, RSS, totals.
 
 Every (tool, model) pair runs in a fresh child process (``--child``) under an address-space limit,
 so its peak RSS is that tool's alone: the child reports ``ru_maxrss`` after its imports (the
@@ -70,6 +70,8 @@ def _import_tool(tool: Tool) -> None:
         import fvcore.nn  # noqa: F401
     elif tool.key == "thop":
         import thop  # noqa: F401
+    elif tool.key == "deepspeed":
+        import deepspeed.profiling.flops_profiler  # noqa: F401
     else:
         import torch.utils.flop_counter
 

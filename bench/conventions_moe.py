@@ -36,14 +36,14 @@ multiplied however they are spread); it only lets the code run. Python control f
 value (`if expert_idx == self.num_experts:`) cannot run on meta: such a model is built and run on
 the CPU with random weights instead, and the report says that too.
 
-**Active parameters.** `total.active_params` (schema `flopsight.report/2`) is what one token
-uses: every parameter outside the routed experts, plus the routed experts' parameters × k / E.
-Routed experts are an `experts` ModuleList of E modules, or an experts module holding E-stacked
-weights (Hugging Face's fused `gate_up_proj` of shape (E, 2I, H)); shared experts count whole;
-k comes from the router seen choosing among E, else from the config's `num_experts_per_tok`.
-Embeddings and the output head are included, as Mistral counts them: Mixtral-8x7B is 46.70 B
-params · 12.88 B active (published: 46.7 B, 12.9 B). DeepSeek-V3 is 671.03 B · 37.55 B and
-Qwen3-30B-A3B 30.53 B · 3.35 B: their published "37B" and "3.3B activated" truncate these.
+**Active parameters.** `total.active_params` (schema `flopsight.report/2` and later) is what one
+token uses: every parameter outside the routed experts, plus the routed experts' parameters × k /
+E. Routed experts are an `experts` ModuleList of E modules, or an experts module holding E-stacked
+weights (Hugging Face's fused `gate_up_proj` of shape (E, 2I, H)); shared experts count whole; k
+comes from the router seen choosing among E, else from the config's `num_experts_per_tok`.
+Embeddings and the output head are included, as Mistral counts them: Mixtral-8x7B is 46.70 B params
+· 12.88 B active (published: 46.7 B, 12.9 B). DeepSeek-V3 is 671.03 B · 37.55 B and Qwen3-30B-A3B
+30.53 B · 3.35 B: their published "37B" and "3.3B activated" truncate these.
 
 ## Detection models (torchvision)
 

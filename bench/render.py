@@ -231,7 +231,10 @@ def render_benchmarks(
         "(random) weights and real CPU input tensors; each is called as its README shows "
         "(ptflops `get_model_complexity_info` with the pytorch backend and "
         "`count_functional=False`, and with the aten backend; fvcore `FlopCountAnalysis(...)"
-        ".total()`; thop `profile`; `torch.utils.flop_counter.FlopCounterMode`).\n"
+        ".total()`; thop `profile`; `torch.utils.flop_counter.FlopCounterMode`; DeepSpeed "
+        "`get_model_profile(model, args=[x], print_profile=False, detailed=False, "
+        "as_string=False)`, its MACs, with its default one warm-up forward before the "
+        "profiled one).\n"
         "- Each peer runs a second time per model on the same model built on meta by hand, "
         "as a user can do it (`with torch.device('meta'): model = ...`, meta input tensors; "
         "variant `meta` in `bench/results/peers.json`). flopsight's own record is its normal "
@@ -331,6 +334,7 @@ def render_benchmarks(
         + "\n"
     )
     out.extend(_meta_failure_notes(p, peers))
+    out.extend(_meta_count_notes(p, peers))
     out.extend(_headline_notes(p))
     out.extend(_huge_section(p))
     out.append("## Both ratios per model\n")
@@ -429,6 +433,51 @@ def _meta_failure_notes(p: Peers, peers: list[str]) -> list[str]:
             if counted:
                 text += f" It counts {_join(counted)} on meta."
             lines.append(text)
+    return [*lines, ""] if lines else []
+
+
+# Peers whose count of a meta-built model differs from their count with real weights -> why
+# (traced by hand).
+_SDPA_ON_META = (
+    "on real CPU tensors `F.scaled_dot_product_attention` (and the attention inside "
+    "`nn.MultiheadAttention`) runs the fused kernel "
+    "`aten._scaled_dot_product_flash_attention_for_cpu`, which it has no formula for, so "
+    "both attention products count zero; on meta the same call decomposes into `bmm`s and is "
+    "counted: there its meta count is the fuller one"
+)
+_META_COUNT_CAUSES = {
+    "ptflops_aten": _SDPA_ON_META,
+    "flop_counter": _SDPA_ON_META,
+    "deepspeed": (
+        "on meta, torch runs `aten.addmm` (a linear layer with a bias) through its Python "
+        "decomposition `torch._decomp.decompositions.addmm`, which calls `torch.mm`; DeepSpeed "
+        "has patched `torch.mm` while it profiles, so each such linear is counted a second "
+        "time, inside `F.linear`'s own count. Linear layers without a bias (the Llama) call "
+        "`mm` in C++ and count once. Its timings on meta still measure its engine; its "
+        "numbers there are not its real count"
+    ),
+}
+
+
+def _meta_count_notes(p: Peers, peers: list[str]) -> list[str]:
+    """Where a peer counts a meta-built model, but not as it counts the real one."""
+    lines = []
+    for tool in peers:
+        moved = []
+        for m in p.normal_models():
+            real, meta = p.get(m, tool), p.get(m, tool, "meta")
+            if real and meta and abs(meta["macs"] - real["macs"]) > 1e-9 * max(real["macs"], 1):
+                pct = (meta["macs"] / real["macs"] - 1) * 100
+                moved.append(f"{m} {pct:+.0f} %" if abs(pct) >= 10 else f"{m} {pct:+.2g} %")
+        if moved:
+            cause = _META_COUNT_CAUSES.get(tool)
+            counted = len(p.counted(tool, "meta"))
+            text = (
+                f"- {p.label(tool)} counts {counted} of {len(p.normal_models())} models on meta, "
+                f"but on {len(moved)} of them its MACs differ from its count with real weights "
+                f"(meta against real: {_join(moved)})"
+            )
+            lines.append(text + (f". Why: {cause}." if cause else "."))
     return [*lines, ""] if lines else []
 
 
