@@ -145,7 +145,7 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
             ),
             root_uri=path.parent.as_uri(),
             initialization_options={
-                "flopsight": {"debounceMs": 600_000, "compareWith": "HEAD" if extra else "none"}
+                "flopsight": {"debounceMs": 60_000, "compareWith": "HEAD" if extra else "none"}
             },
         )
     )
@@ -253,8 +253,8 @@ async def editor_cross_file(runs: int) -> dict[str, Any]:
     await asyncio.sleep(1.0)
     samples = []
     for version in range(2, 2 + runs):
-        width = "8 * d" if version % 2 == 0 else "4 * d"
-        text = layers_text.replace("hidden = 4 * d", f"hidden = {width}")
+        # A new width each time: never a cached count.
+        text = layers_text.replace("hidden = 4 * d", f"hidden = {4 + version} * d")
         seen = sum(1 for u, _ in client.finished if u == model)
         t0 = time.perf_counter()
         client.text_document_did_change(

@@ -367,6 +367,7 @@ def render_benchmarks(
     out.append(_per_model_table(p, "delta_rss_mb", fmt_mb, "meta") + "\n")
     out.extend(_cli_section(p))
     out.extend(_editor_section(worker, lsp))
+    out.extend(_extra_counts_section(load("extra_counts.json")))
     if notes:
         out.append("## Notes from this run\n")
         out.extend(f"- {n}" for n in notes)
@@ -679,6 +680,74 @@ def _get(data: dict[str, Any] | None, *keys: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def _extra_counts_section(extra: dict[str, Any] | None) -> list[str]:
+    """Issue 17's extra counts (scaling, the committed version, other files) and whether they
+    delay the first hints (``bench/bench_extra_counts.py``)."""
+    out = ["## The extra counts: scaling, HEAD, other files\n"]
+    if extra is None:
+        out.append("`bench/bench_extra_counts.py` produced no results.\n")
+        return out
+    engine = extra.get("engine", {})
+    cross = extra.get("engine_cross_file", {})
+    concrete = extra.get("editor_concrete_shape", {})
+    symbolic = extra.get("editor_symbolic_T_vs_HEAD", {})
+    editor_cross = extra.get("editor_cross_file", {})
+    out.append(
+        "Medians of a few runs on the shared machine (`bench/bench_extra_counts.py`, "
+        "`bench/results/extra_counts.json`). The engine rows are one in-process analysis; the "
+        "editor rows go through a real server over stdio.\n"
+    )
+    rows = [
+        ["engine: a GPT-2 block at T = 1024", fmt_ms(engine.get("plain_ms"))],
+        [
+            "engine: the same with scaling (T counted at four more values)",
+            fmt_ms(engine.get("with_scaling_ms")),
+        ],
+        ["engine: reading HEAD's text (`git show`)", fmt_ms(engine.get("git_show_head_ms"))],
+        [
+            "engine: examples/gpt/model.py, lines of model.py only (no workspace root)",
+            fmt_ms(cross.get("own_file_lines_ms")),
+        ],
+        [
+            "engine: the same, lines charged across the workspace (layers.py too)",
+            fmt_ms(cross.get("workspace_lines_ms")),
+        ],
+        [
+            "editor: save → first hints, concrete shape (nothing extra runs)",
+            fmt_ms(concrete.get("save_to_first_hints_ms")),
+        ],
+        [
+            "editor: save → first hints, symbolic T in a repository (scaling and HEAD after)",
+            fmt_ms(symbolic.get("save_to_first_hints_ms")),
+        ],
+        [
+            "editor: save → the scaling counts in",
+            fmt_ms(symbolic.get("save_to_scaling_in_ms")),
+        ],
+        [
+            "editor: an edit made while the extra counts run → its hints",
+            fmt_ms(symbolic.get("edit_while_busy_to_hints_ms")),
+        ],
+        [
+            "editor: an unsaved edit of layers.py → model.py counted again with it",
+            fmt_ms(editor_cross.get("edit_of_layers_py_to_hints_ms")),
+        ],
+    ]
+    out.append(table(["what", "time"], rows, "lr") + "\n")
+    plain, extra_first = (
+        concrete.get("save_to_first_hints_ms"),
+        symbolic.get("save_to_first_hints_ms"),
+    )
+    if plain is not None and extra_first is not None:
+        out.append(
+            "The extra counts run after a round's hints are out, as jobs of their own that a "
+            f"new edit supersedes: with them the first hints came {extra_first - plain:+.0f} ms "
+            f"from the run without ({fmt_ms(extra_first)} against {fmt_ms(plain)}; the "
+            "machine's noise is of that order).\n"
+        )
+    return out
 
 
 def _editor_section(worker: dict[str, Any] | None, lsp: dict[str, Any] | None) -> list[str]:

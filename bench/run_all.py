@@ -24,6 +24,7 @@ STEPS: tuple[tuple[str, str, list[str]], ...] = (
     ("bench.bench_lsp", "lsp.json", []),
     ("bench.bench_moe", "moe.json", []),
     ("bench.bench_hang", "hang.json", []),
+    ("bench.bench_extra_counts", "extra_counts.json", []),
 )
 
 
