@@ -9,8 +9,12 @@ model (classification, segmentation, detection, video, optical flow, quantized);
 ``transformers`` causal-LM and base-model (``AutoModel``) architecture built from its default
 config with ``input_ids`` at 512 tokens; nanoGPT-, minGPT- and Lightning-style files.
 
-Each model runs in its own subprocess (``python -m bench.zoo --one SPEC``) under a wall-clock
-timeout and an address-space cap, one at a time (the machine is shared). Results accumulate in
+Each model runs in its own process under a wall-clock timeout and an address-space cap, one at
+a time (the machine is shared). By default (``--isolation fork``, Linux) a warm parent imports
+torch, torchvision, timm, transformers and flopsight once and forks a child per model, which
+sends its result back through a pipe; a child that dies, hangs or runs out of memory is recorded
+as crash, timeout or memory. ``--isolation process`` starts a fresh interpreter per model
+(``python -m bench.zoo --one SPEC``) instead. Results accumulate in
 bench/results/zoo.json, keyed by source and name, so an interrupted run resumes where it stopped
 (``--retry`` runs the failed ones again). docs/zoo.md is rendered from that file after every run.
 
@@ -23,11 +27,14 @@ the others (dense models agree exactly; for a Mixture-of-Experts its zero for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import re
 import resource
+import select as selectors
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +50,7 @@ PAGE = ROOT / "docs" / "zoo.md"
 FILES = ROOT / "bench" / "zoo_files"
 SOURCES = ("timm", "torchvision", "transformers", "files")
 TOKENS = 512
+STARTED = time.perf_counter()  # before torch is imported: what warming the parent costs
 
 
 # --- what to count ----------------------------------------------------------------------------
@@ -336,7 +344,27 @@ def _limit_memory(mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def run_isolated(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[str, Any]:
+def _died(returncode: int, tail: str, started: float) -> dict[str, Any]:
+    """A child that ended without a result: out of memory (a MemoryError or killed by a signal,
+    which is how the address-space cap usually ends a native allocation) or a crash."""
+    kind = "memory" if "MemoryError" in tail or returncode < 0 else "crash"
+    return {
+        "status": kind,
+        "seconds": round(time.perf_counter() - started, 1),
+        "error": {"type": "ProcessDied", "message": f"exit {returncode}: {tail}"},
+    }
+
+
+def _timed_out(timeout: float, started: float) -> dict[str, Any]:
+    return {
+        "status": "timeout",
+        "seconds": round(time.perf_counter() - started, 1),
+        "error": {"type": "Timeout", "message": f"over {timeout:g} s"},
+    }
+
+
+def run_process(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[str, Any]:
+    """One model in a fresh interpreter (``--isolation process``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server"), "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
     try:
@@ -350,21 +378,99 @@ def run_isolated(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[s
             preexec_fn=lambda: _limit_memory(memory_mb),
         )
     except subprocess.TimeoutExpired:
-        return {
-            "status": "timeout",
-            "seconds": round(time.perf_counter() - started, 1),
-            "error": {"type": "Timeout", "message": f"over {timeout:g} s"},
-        }
+        return _timed_out(timeout, started)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        kind = "memory" if "MemoryError" in proc.stderr or proc.returncode < 0 else "crash"
-        return {
-            "status": kind,
-            "seconds": round(time.perf_counter() - started, 1),
-            "error": {"type": "ProcessDied", "message": f"exit {proc.returncode}: {tail}"},
-        }
+        return _died(proc.returncode, tail, started)
     return dict(json.loads(lines[-1]))
+
+
+def warm_parent() -> float:
+    """Import everything a model needs once, before any fork; return the parent's RSS in MB."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    import torch
+
+    # One thread: a fork copies no thread pool, and a child must not inherit a locked one.
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    from flopsight.counting.tvfix import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    import timm  # noqa: F401
+    import torchvision  # noqa: F401
+    import transformers  # noqa: F401
+    from flopsight.counting.warm import warm_up
+    from transformers.models.auto import modeling_auto  # noqa: F401
+
+    warm_up()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(spec: dict[str, Any], memory_mb: int, write: int, log: int) -> None:
+    """The forked child: count, write the JSON result to the pipe, exit without cleanup."""
+    code = 0
+    try:
+        os.setpgid(0, 0)  # its own group, so a timeout kills whatever it started too
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        _limit_memory(memory_mb)
+        payload = json.dumps(run_one(spec)).encode()
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(payload)
+    except BaseException as e:  # the parent records it as today's died child: crash or memory
+        code = 1
+        with contextlib.suppress(BaseException):
+            os.write(log, f"\n{type(e).__name__}: {str(e)[:300]}\n".encode())
+    finally:
+        os._exit(code)
+
+
+def run_forked(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[str, Any]:
+    """One model in a child forked from the warm parent (``--isolation fork``)."""
+    started = time.perf_counter()
+    read, write = os.pipe()
+    with tempfile.TemporaryFile() as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            _child(spec, memory_mb, write, log.fileno())
+        os.close(write)
+        chunks: list[bytes] = []
+        deadline = started + timeout
+        killed = False
+        with os.fdopen(read, "rb", buffering=0) as pipe:
+            while True:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    killed = True
+                    break
+                ready, _, _ = selectors.select([pipe], [], [], min(left, 1.0))
+                if ready:
+                    chunk = pipe.read(1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        if killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        if killed:
+            return _timed_out(timeout, started)
+        returncode = os.waitstatus_to_exitcode(status)
+        data = b"".join(chunks)
+        if returncode != 0 or not data:
+            log.seek(0)
+            text = log.read().decode(errors="replace").strip().splitlines()
+            tail = text[-1] if text else "(no output)"
+            if returncode < 0:
+                tail = f"{signal.Signals(-returncode).name}; {tail}"
+            return _died(returncode, tail, started)
+    return dict(json.loads(data))
 
 
 # --- the run and the page ---------------------------------------------------------------------
@@ -396,35 +502,65 @@ def render(results: dict[str, Any]) -> str:
         source, name = key.split(":", 1)
         by_source[source].append((name, value))
     run = results.get("run", {})
+    totals = results.get("totals", {})
+    isolation = Counter(r.get("isolation", "process") for r in models.values())
+    how = []
+    if isolation.get("fork"):
+        how.append(
+            f"{isolation['fork']} in a child forked from a warm parent that imported torch, "
+            "torchvision, timm, transformers and flopsight once (its RSS, "
+            f"{run.get('parent_rss_mb') or '?'} MB, is shared with each child and included in "
+            "the child's peak RSS below)"
+        )
+    if isolation.get("process"):
+        how.append(f"{isolation['process']} in a fresh interpreter each")
     lines = [
         "# The zoo",
         "",
         "Generated by `make zoo` (`bench/zoo.py`) from `bench/results/zoo.json`. Each model is "
-        "counted from a file written as a user writes it, in its own subprocess (timeout "
-        f"{run.get('timeout', '?')} s, address space {run.get('memory_mb', '?')} MB), one at a "
-        "time.",
+        "counted from a file written as a user writes it, in its own process, one at a time "
+        f"(timeout {run.get('timeout', '?')} s, address space {run.get('memory_mb', '?')} MB): "
+        f"{'; '.join(how) or 'none yet'}. The reference (below) is counted in the same process.",
         "",
     ]
-    totals = results.get("totals", {})
-    if run.get("partial"):
-        how = f"--sample {run['sample']}" if run.get("sample") else f"--limit {run.get('limit')}"
+    coverage = [(s, len(by_source.get(s, [])), totals.get(s, 0)) for s in SOURCES if s in totals]
+    missing = sum(total - n for _, n, total in coverage)
+    if missing:
         lines += [
-            f"**This is a sample, not the full zoo** (`{how}` per source, seed "
-            f"{run.get('seed')}): {sum(len(v) for v in by_source.values())} of "
-            f"{sum(totals.values())} architectures "
-            f"({', '.join(f'{k} {v}' for k, v in totals.items())}).",
+            f"**Not the full zoo yet: {sum(n for _, n, _ in coverage)} of "
+            f"{sum(t for _, _, t in coverage)} architectures run** "
+            f"({', '.join(f'{s}: {n} of {t} run' for s, n, t in coverage)}); the other "
+            f"{missing} were not run yet (`make zoo` resumes where it stopped).",
             "",
         ]
-    if run.get("models_run"):
-        per_model = run["seconds"] / run["models_run"]
-        hours = per_model * sum(totals.values()) / 3600
+    else:
+        lines += [f"The full zoo: all {sum(t for _, _, t in coverage)} architectures run.", ""]
+    compare = results.get("pace_compare")
+    if compare:
         lines += [
-            f"These runs: {run['models_run']} models in {run['seconds'] / 60:.1f} min, "
-            f"{per_model:.1f} s a model wall clock (a fresh interpreter each, the reference "
-            f"counted too); at that pace the full zoo takes about {hours:.1f} h on this "
-            "shared 2-core machine.",
+            f"Pace, measured on the same {len(compare['models'])} models (`--compare-pace`, "
+            "wall clock from start to result, the reference counted too): a fresh interpreter "
+            f"each took {compare['process_s']:.1f} s a model on average (median "
+            f"{compare['process_median_s']:.1f} s), a forked child {compare['fork_s']:.1f} s "
+            f"(median {compare['fork_median_s']:.1f} s), after {compare['warm_s']:.0f} s "
+            "warming the parent once.",
             "",
         ]
+    for mode, pace in sorted(results.get("pace", {}).items()):
+        if pace.get("models"):
+            per_model = pace["seconds"] / pace["models"]
+            lines += [
+                f"These runs, {mode}: {pace['models']} models in {pace['seconds'] / 60:.1f} min, "
+                f"{per_model:.1f} s a model wall clock on this shared 2-core machine (at "
+                "`nice -n 19`)"
+                + (
+                    f"; at that pace the {missing} not run take about "
+                    f"{per_model * missing / 3600:.1f} h."
+                    if missing
+                    else "."
+                ),
+                "",
+            ]
     lines += [
         "| source | tried | counted | share | left out | meta / meta-params / cpu | median s |"
         " agree with reference |",
@@ -500,6 +636,43 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + EXPLANATIONS
 
 
+def compare_pace(
+    results: dict[str, Any], n: int, timeout: float, memory_mb: int, seed: int
+) -> None:
+    """The same models both ways, a fresh interpreter each then forked children: seconds a
+    model from start to result. Results go to ``pace_compare`` only, not the zoo's table."""
+    warm_parent()  # first, before listing the models imports their libraries
+    warm = time.perf_counter() - STARTED
+    rng = random.Random(seed)
+    share = {"timm": 0.3, "torchvision": 0.3, "transformers": 0.3, "files": 0.1}
+    specs: list[dict[str, Any]] = []
+    for source, part in share.items():
+        every = list(SPECS[source]())
+        specs += rng.sample(every, min(len(every), max(1, round(n * part))))
+    keys = [f"{s['source']}:{s['name']}" for s in specs]
+    walls: dict[str, list[float]] = {}
+    statuses: dict[str, list[str]] = {}
+    for mode, runner in (("process", run_process), ("fork", run_forked)):
+        walls[mode], statuses[mode] = [], []
+        for key, spec in zip(keys, specs, strict=True):
+            started = time.perf_counter()
+            result = runner(spec, timeout, memory_mb)
+            walls[mode].append(time.perf_counter() - started)
+            statuses[mode].append(result["status"])
+            print(f"{mode} {key}: {result['status']} {walls[mode][-1]:.1f}s", flush=True)
+    results["pace_compare"] = {
+        "models": keys,
+        "process_s": round(sum(walls["process"]) / len(keys), 2),
+        "fork_s": round(sum(walls["fork"]) / len(keys), 2),
+        "process_median_s": round(sorted(walls["process"])[len(keys) // 2], 2),
+        "fork_median_s": round(sorted(walls["fork"])[len(keys) // 2], 2),
+        "walls": {mode: [round(w, 2) for w in ws] for mode, ws in walls.items()},
+        "warm_s": round(warm, 1),
+        "statuses": statuses,
+    }
+    save(results)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -510,7 +683,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--memory-mb", type=int, default=8192)
     parser.add_argument("--retry", action="store_true", help="run failed models again")
+    parser.add_argument(
+        "--isolation",
+        choices=("fork", "process"),
+        default="fork" if hasattr(os, "fork") and sys.platform == "linux" else "process",
+        help="fork a warm parent per model (default on Linux) or start a fresh interpreter",
+    )
     parser.add_argument("--render-only", action="store_true")
+    parser.add_argument(
+        "--compare-pace", type=int, metavar="N", help="time N models both ways (pace_compare)"
+    )
     args = parser.parse_args(argv)
     from flopsight.counting.tvfix import ensure_torchvision_importable
 
@@ -519,43 +701,44 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(json.loads(args.one))))
         return 0
     results = load()
-    if not args.render_only:
+    if args.compare_pace:
+        compare_pace(results, args.compare_pace, args.timeout, args.memory_mb, args.seed)
+    elif not args.render_only:
         sources = [s for s in args.source.split(",") if s]
-        partial = args.limit is not None or args.sample is not None or set(sources) != set(SOURCES)
-        before = results.get("run", {})
+        parent_rss = warm_parent() if args.isolation == "fork" else None
+        run_isolated = run_forked if args.isolation == "fork" else run_process
         results["run"] = {
+            "isolation": args.isolation,
+            "parent_rss_mb": round(parent_rss, 1) if parent_rss is not None else None,
             "timeout": args.timeout,
             "memory_mb": args.memory_mb,
-            "partial": partial,
             "sources": sources,
             "limit": args.limit,
             "sample": args.sample,
             "seed": args.seed,
         }
-        started = time.perf_counter()
-        done = 0
+        pace = results.setdefault("pace", {}).setdefault(args.isolation, {})
         for source in sources:
-            specs = select(list(SPECS[source]()), args.limit, args.sample, args.seed)
-            results.setdefault("totals", {})[source] = len(list(SPECS[source]()))
-            for spec in specs:
+            every = list(SPECS[source]())
+            results.setdefault("totals", {})[source] = len(every)
+            for spec in select(every, args.limit, args.sample, args.seed):
                 key = f"{source}:{spec['name']}"
                 previous = results["models"].get(key)
                 if previous and (previous["status"] in ("ok", *EXCLUDED) or not args.retry):
                     continue
+                started = time.perf_counter()
                 result = run_isolated(spec, args.timeout, args.memory_mb)
+                result["isolation"] = args.isolation
                 results["models"][key] = result
-                done += 1
+                # Per model, saved with it, so a run stopped early still says its pace.
+                pace["models"] = pace.get("models", 0) + 1
+                pace["seconds"] = round(pace.get("seconds", 0) + time.perf_counter() - started, 2)
                 print(
                     f"{key}: {result['status']} {result.get('seconds', 0):.1f}s "
                     f"{(result.get('macs') or 0) / 1e9:.2f} GMac",
                     flush=True,
                 )
                 save(results)
-        # Over every run that built this file, so a resumed zoo still says its pace.
-        results["run"]["seconds"] = round(
-            before.get("seconds", 0) + time.perf_counter() - started, 1
-        )
-        results["run"]["models_run"] = before.get("models_run", 0) + done
         save(results)
     PAGE.write_text(render(results))
     print(f"wrote {RESULTS.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
