@@ -225,6 +225,7 @@ def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> in
     """torch's FlopCounterMode on the same model, built on meta from the same text."""
     import torch
     from flopsight.counting.build import torch_dtype
+    from flopsight.counting.dataless import data_checks_skipped
     from torch.utils.flop_counter import FlopCounterMode
 
     namespace: dict[str, Any] = {"__name__": "zoo_reference"}
@@ -237,7 +238,8 @@ def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> in
         tensors = [torch.empty(i["shape"], dtype=torch_dtype(i["dtype"])) for i in inputs]
         args = [t for t, i in zip(tensors, inputs, strict=True) if not i.get("keyword")]
         kwargs = {i["name"]: t for t, i in zip(tensors, inputs, strict=True) if i.get("keyword")}
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        # Value checks skipped as in flopsight's count (dataless.py): they count nothing.
+        with torch.no_grad(), data_checks_skipped(), FlopCounterMode(display=False) as counter:
             model(*args, **kwargs)
     return int(counter.get_total_flops()) // 2
 
@@ -249,8 +251,8 @@ EXCLUDED = {
     "(pixel values, audio features)",
     "no-build": "the default config does not build, without flopsight either (on meta)",
     "no-forward": "the default config builds but its own forward fails on `input_ids` alone, "
-    "without flopsight too (plain forward on meta, the same error, one that is no meta "
-    "artefact)",
+    "without flopsight too (plain forward on meta with only value checks skipped, as "
+    "flopsight's dataless.py does: the same error, one that is no meta artefact)",
 }
 
 EXPLANATIONS = """\
@@ -321,6 +323,7 @@ def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> b
     (same type, same first line) for a reason meta itself does not cause (no ``.item()``)."""
     import torch
     from flopsight.counting.build import needs_real_tensors
+    from flopsight.counting.dataless import data_checks_skipped
 
     namespace: dict[str, Any] = {"__name__": "zoo_plain_forward"}
     try:
@@ -328,7 +331,7 @@ def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> b
             exec(compile(spec["text"], "<zoo>", "exec"), namespace)
             model = namespace["model"].eval()
             ids = torch.zeros((1, spec.get("tokens", TOKENS)), dtype=torch.long)
-            with torch.no_grad():
+            with torch.no_grad(), data_checks_skipped():
                 model(input_ids=ids)
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]

@@ -41,6 +41,7 @@ from flopsight.counting.conventions.base import (
     Cost,
     FunctionRule,
 )
+from flopsight.counting.dataless import data_checks_skipped
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.counting.spellings import source_spellings
 from flopsight.report.model import (
@@ -1015,6 +1016,7 @@ def count_model(
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
+    no_data = data_checks_skipped() if device in ("meta", "meta-params") else nullcontext()
     session = _Session(model, chosen, source_file, training)
     moe.begin()
     modes = _set_mode(model, training)
@@ -1031,6 +1033,7 @@ def count_model(
         with (
             grad,
             default_device,
+            no_data,
             _AttentionScope(session),
             _FunctionScope(session),
             _slow_attention(chosen),
