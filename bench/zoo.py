@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.zoo [--source timm,torchvision,transformers,files]
                                   [--limit N | --sample N] [--timeout 120] [--memory-mb 8192]
-                                  [--retry] [--render-only]
+                                  [--retry] [--rerun REGEX] [--render-only]
+                                  [--isolation fork|process] [--compare-pace N]
 
 Sources: every ``timm.list_models()`` architecture at its default input size; every torchvision
 model (classification, segmentation, detection, video, optical flow, quantized); every
@@ -547,7 +548,9 @@ def load() -> dict[str, Any]:
 
 def save(results: dict[str, Any]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    partial = RESULTS.with_suffix(".json.part")  # then renamed: a run stopped mid-write loses none
+    partial.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    os.replace(partial, RESULTS)
 
 
 def select(
@@ -755,6 +758,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=8192)
     parser.add_argument("--retry", action="store_true", help="run failed models again")
     parser.add_argument(
+        "--rerun", metavar="REGEX", help="run again the models whose source:name matches"
+    )
+    parser.add_argument(
         "--isolation",
         choices=("fork", "process"),
         default="fork" if hasattr(os, "fork") and sys.platform == "linux" else "process",
@@ -795,7 +801,9 @@ def main(argv: list[str] | None = None) -> int:
             for spec in select(every, args.limit, args.sample, args.seed):
                 key = f"{source}:{spec['name']}"
                 previous = results["models"].get(key)
-                if previous and (previous["status"] in ("ok", *EXCLUDED) or not args.retry):
+                again = args.rerun is not None and re.search(args.rerun, key)
+                done = previous and (previous["status"] in ("ok", *EXCLUDED) or not args.retry)
+                if done and not again:
                     continue
                 started = time.perf_counter()
                 result = run_isolated(spec, args.timeout, args.memory_mb)
