@@ -160,10 +160,14 @@ def transformers_specs() -> Iterator[dict[str, Any]]:
     for model_type in sorted(set(causal) | set(base)):
         auto = "AutoModelForCausalLM" if model_type in causal else "AutoModel"
         tokens = min(TOKENS, _max_positions(model_type))
+        inputs = f'"input_ids": (1, {tokens})'
+        decoder = _encoder_decoder(model_type)
+        if decoder:  # an encoder-decoder's decoder reads its own ids, as its users pass them
+            inputs += f', "decoder_input_ids": (1, {tokens})'
         text = (
             f"from transformers import AutoConfig, {auto}\n\n"
             f"config = AutoConfig.for_model({model_type!r})\n"
-            f'# flopsight: input={{"input_ids": (1, {tokens})}}, dtype="long"\n'
+            f'# flopsight: input={{{inputs}}}, dtype="long"\n'
             f"model = {auto}.from_config(config)\n"
         )
         yield _spec(
@@ -174,7 +178,17 @@ def transformers_specs() -> Iterator[dict[str, Any]]:
             auto=auto,
             reference="flop_counter",
             tokens=tokens,
+            decoder=decoder,
         )
+
+
+def _encoder_decoder(model_type: str) -> bool:
+    from transformers import AutoConfig
+
+    try:
+        return bool(getattr(AutoConfig.for_model(model_type), "is_encoder_decoder", False))
+    except Exception:
+        return False
 
 
 def _max_positions(model_type: str) -> int:
@@ -266,7 +280,8 @@ EXCLUDED = {
     "needs-other-inputs": "a multimodal model whose forward fails without its other inputs "
     "(pixel values, audio features)",
     "no-build": "the default config does not build, without flopsight either (on meta)",
-    "no-forward": "the default config builds but its own forward fails on `input_ids` alone, "
+    "no-forward": "the default config builds but its own forward fails on `input_ids` (and "
+    "`decoder_input_ids` for an encoder-decoder), "
     "without flopsight too (plain forward on meta with only value checks skipped, as "
     "flopsight's dataless.py does: the same error, one that is no meta artefact)",
 }
@@ -347,8 +362,12 @@ def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> b
             exec(compile(spec["text"], "<zoo>", "exec"), namespace)
             model = namespace["model"].eval()
             ids = torch.zeros((1, spec.get("tokens", TOKENS)), dtype=torch.long)
+            inputs = {
+                "input_ids": ids,
+                **({"decoder_input_ids": ids} if spec.get("decoder") else {}),
+            }
             with torch.no_grad(), data_checks_skipped():
-                model(input_ids=ids)
+                model(**inputs)
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]
         theirs = (error.get("message", "").strip().splitlines() or [""])[0]
