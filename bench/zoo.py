@@ -161,7 +161,7 @@ def transformers_specs() -> Iterator[dict[str, Any]]:
         auto = "AutoModelForCausalLM" if model_type in causal else "AutoModel"
         tokens = min(TOKENS, _max_positions(model_type))
         inputs = f'"input_ids": (1, {tokens})'
-        decoder = _encoder_decoder(model_type)
+        decoder = auto == "AutoModel" and _encoder_decoder(model_type)  # not BartForCausalLM
         if decoder:  # an encoder-decoder's decoder reads its own ids, as its users pass them
             inputs += f', "decoder_input_ids": (1, {tokens})'
         text = (
@@ -315,7 +315,8 @@ def _transformers_failure(spec: dict[str, Any], error: dict[str, Any]) -> str:
     """``not-text`` (forward wants other inputs than input_ids), ``no-build`` (the default config
     does not build even without flopsight, on meta), else ``error``: flopsight's failure."""
     message = error.get("message", "")
-    if error.get("kind") == "pragma" and ("input_ids" in message or "required argument" in message):
+    unknown_ids = "no parameter `input_ids`" in message  # FS104: forward takes no token ids
+    if error.get("kind") == "pragma" and (unknown_ids or "required argument" in message):
         return "not-text"
     if error.get("kind") == "build":
         import torch
