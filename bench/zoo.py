@@ -331,15 +331,8 @@ def _transformers_failure(spec: dict[str, Any], error: dict[str, Any]) -> str:
     if error.get("kind") == "forward" and any(p in message for p in _OTHER_INPUTS):
         return "not-text"
     if error.get("kind") == "forward":
-        import inspect
-
-        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
-
-        auto = AutoModelForCausalLM if spec.get("auto") == "AutoModelForCausalLM" else AutoModel
-        try:
-            cls = auto._model_mapping[type(AutoConfig.for_model(spec["name"]))]
-            params = set(inspect.signature(cls.forward).parameters)
-        except Exception:
+        params = _forward_params(spec)
+        if params is None:
             return "error"
         if "input_ids" not in params:  # taken by **kwargs and ignored: not a text model
             return "not-text"
@@ -348,6 +341,20 @@ def _transformers_failure(spec: dict[str, Any], error: dict[str, Any]) -> str:
         if _plain_forward_fails_alike(spec, error):
             return "no-forward"
     return "error"
+
+
+def _forward_params(spec: dict[str, Any]) -> set[str] | None:
+    """The parameters of the built class's ``forward`` (from the auto mapping), or None."""
+    import inspect
+
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+    auto = AutoModelForCausalLM if spec.get("auto") == "AutoModelForCausalLM" else AutoModel
+    try:
+        cls = auto._model_mapping[type(AutoConfig.for_model(spec["name"]))]
+        return set(inspect.signature(cls.forward).parameters)
+    except Exception:
+        return None
 
 
 def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> bool:
@@ -414,6 +421,14 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if model["status"] == "error" and spec["source"] == "transformers":
         out["status"] = _transformers_failure(spec, model.get("error") or {})
+    elif (
+        model["status"] == "ok"
+        and spec["source"] == "transformers"
+        and "input_ids" not in (_forward_params(spec) or {"input_ids"})
+    ):
+        # A forward without `input_ids` that ran anyway (Whisper's **kwargs took them, its
+        # encoder never ran): what was counted is no text model's forward.
+        out["status"] = "not-text"
     if out["status"] == "error" and _out_of_memory(model.get("error") or {}):
         out["status"] = "memory"  # the address-space cap, met inside the count
     if model["status"] == "ok" and spec.get("published_gmacs") is not None:
