@@ -357,6 +357,20 @@ def _forward_params(spec: dict[str, Any]) -> set[str] | None:
         return None
 
 
+def _dispatch_frames() -> Any:
+    """A pass-through dispatch mode: its frame lets shape_errors replay the failing op on the
+    CPU for the CPU's wording, as flopsight's counter's frame does."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Passthrough(TorchDispatchMode):
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            return func(*args, **(kwargs or {}))
+
+    return Passthrough()
+
+
 def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> bool:
     """Whether the model, built and run without flopsight on meta, fails with flopsight's error
     (same type, same first line) for a reason meta itself does not cause (no ``.item()``)."""
@@ -374,12 +388,16 @@ def _plain_forward_fails_alike(spec: dict[str, Any], error: dict[str, Any]) -> b
                 "input_ids": ids,
                 **({"decoder_input_ids": ids} if spec.get("decoder") else {}),
             }
-            with torch.no_grad(), data_checks_skipped():
+            with torch.no_grad(), data_checks_skipped(), _dispatch_frames():
                 model(**inputs)
     except Exception as e:
-        first = (str(e).strip().splitlines() or [""])[0]
+        from flopsight.counting.shape_errors import cpu_wording
+
+        # flopsight words a meta shape error as the CPU would: compare both wordings.
+        wordings = {str(e), cpu_wording(e) or str(e)}
+        firsts = {(w.strip().splitlines() or [""])[0] for w in wordings}
         theirs = (error.get("message", "").strip().splitlines() or [""])[0]
-        same = type(e).__name__ == error.get("type") and first == theirs
+        same = type(e).__name__ == error.get("type") and theirs in firsts
         return same and not needs_real_tensors(e)
     return False
 
