@@ -269,9 +269,15 @@ def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> in
         args = [t for t, i in zip(tensors, inputs, strict=True) if not i.get("keyword")]
         kwargs = {i["name"]: t for t, i in zip(tensors, inputs, strict=True) if i.get("keyword")}
         # Value checks skipped as in flopsight's count (dataless.py): they count nothing.
-        with torch.no_grad(), data_checks_skipped(), FlopCounterMode(display=False) as counter:
-            model(*args, **kwargs)
-    return int(counter.get_total_flops()) // 2
+        try:
+            with torch.no_grad(), data_checks_skipped(), FlopCounterMode(display=False) as c:
+                model(*args, **kwargs)
+        except AssertionError:
+            # torch's module tracker wants a grad_fn under no_grad (CaiT's class token): on
+            # meta, with gradients on, the same forward costs nothing more and counts the same.
+            with data_checks_skipped(), FlopCounterMode(display=False) as c:
+                model(*args, **kwargs)
+    return int(c.get_total_flops()) // 2
 
 
 # Outcomes that are not flopsight's failures: the model is no text model, or does not build.
@@ -460,7 +466,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         try:
             reference = _flop_counter_macs(spec, model["inputs"])
         except Exception as e:  # the reference's own failure is recorded, not ours
-            out["reference"] = {"kind": "FlopCounterMode on meta", "error": f"{type(e).__name__}"}
+            out["reference"] = {
+                "kind": "FlopCounterMode on meta",
+                "error": _reason({"type": type(e).__name__, "message": str(e)}),
+            }
         else:
             if reference is not None:
                 out["reference"] = {
@@ -800,12 +809,31 @@ def render(results: dict[str, Any]) -> str:
         lines += ["", "## Left out (not flopsight failures)", ""]
         for status, keys in sorted(left_out.items()):
             lines.append(f"- **{len(keys)}** × {EXCLUDED[status]}: {', '.join(keys)}")
+            if status in ("no-build", "no-forward"):  # their own errors, to check by
+                own: dict[str, list[str]] = defaultdict(list)
+                for key in keys:
+                    own[_reason(models[key].get("error"))].append(key.split(":", 1)[1])
+                for reason, names in sorted(own.items(), key=lambda kv: -len(kv[1])):
+                    lines.append(f"  - `{reason}`: {', '.join(names)}")
     lines += ["", "## Not counted, by reason", ""]
     if not failures:
         lines.append("Every model tried was counted.")
     for reason, keys in sorted(failures.items(), key=lambda kv: -len(kv[1])):
         shown = ", ".join(keys[:12]) + (f", … ({len(keys) - 12} more)" if len(keys) > 12 else "")
         lines.append(f"- **{len(keys)}** × `{reason}`: {shown}")
+    no_reference: dict[str, list[str]] = defaultdict(list)
+    for key, r in ok_all:
+        ref = r.get("reference")
+        if ref is None and not key.startswith("files:"):
+            no_reference["none recorded (torchvision publishes no figure)"].append(key)
+        elif ref is not None and ref.get("error"):
+            no_reference[f"{ref['kind']} failed: {ref['error']}"].append(key)
+    lines += ["", "## Counted, but no reference to compare with", ""]
+    if not no_reference:
+        lines.append("None.")
+    for reason, keys in sorted(no_reference.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(keys[:12]) + (f", … ({len(keys) - 12} more)" if len(keys) > 12 else "")
+        lines.append(f"- **{len(keys)}** × {reason}: {shown}")
     disagree = [(k, r) for k, r in ok_all if r.get("reference", {}).get("ratio") and not _agrees(r)]
     lines += ["", "## Disagreements with a reference (more than 1 %)", ""]
     if not disagree:
