@@ -295,22 +295,52 @@ EXCLUDED = {
 EXPLANATIONS = """\
 ## Why
 
+- **Inputs.** timm at each model's default input size; torchvision classification at its first
+  weights' crop (vit_h_14 built at 518, the size of those weights and of their published
+  figure), video at 16 frames of its weights' crop, segmentation at 520, detection at 800,
+  optical flow at two (368, 496) frames; transformers at 512 tokens, or fewer where the default
+  config has fewer positions (CLIP's text tower 77, CTRL 256, BlenderBot 128; RoBERTa-style
+  models whose positions start after the padding id, 510), with `decoder_input_ids` of the
+  same length for an encoder-decoder built by `AutoModel`.
+- **Peak RSS** is the child's: it includes the warm parent's pages it shares (the figure in
+  the header), so a model's own cost is its peak minus that.
+- **Value checks on meta** (flopsight's counting/dataless.py): `torch.distributions`' argument
+  validation and transformers' data-dependent shortcuts (`is_tracing(tensor)`, which it already
+  answers for FakeTensors) read values that meta tensors do not have; flopsight skips them on
+  meta, so BART, Gemma 3n / 4 and the like count on meta instead of being rebuilt on the CPU
+  with real weights (the same counts; tests/test_count_dataless.py). The reference runs with
+  the same checks skipped (they count nothing).
+- **Out of memory (flopsight's failures).** A forward that reads data flopsight cannot shape
+  on meta sends the model to the CPU with real weights, and these default configs do not fit
+  the zoo's address-space cap: glm5_next and glm5_next_text (`nonzero` selecting pooled keys;
+  313 B parameters), higgs_audio_v2 (boolean-mask indexing of its audio tokens), and three
+  Mixture-of-Experts models whose routing the balanced-routing assumption (counting/moe.py,
+  which fakes `nonzero` / `bincount` after a router's `topk`) does not cover: JetMoE (expert
+  sizes by `scatter` + `sum` then `.tolist()`), LongCat-Flash (a loop over the experts hit,
+  `.item()` on each) and NLLB-MoE (top-2 gating by `argmax`, no `topk` for the assumption to
+  read the router from). Not resolved: each needs its routing pattern added to moe.py.
 - **Detection models with per-box heads** (Faster/Mask/Keypoint R-CNN): their box, mask and
   keypoint heads run once per proposal or detection, a number that depends on the data.
   torchvision's figures come from its trained weights on a random image (few boxes pass the
   score thresholds); flopsight runs them on the CPU with random weights, proposals at the
-  model's configured maximum and almost no detections, so the box head costs more and the
+  model's configured maximum and almost no detections, so the box head costs more (the
+  MobileNet Faster R-CNNs and Keypoint R-CNN, 3.6 to 4.2 times torchvision's figure) and the
   mask head less (docs/conventions.md, "Detection models"). Backbone, FPN and RPN agree;
   models without per-box heads (SSD, SSDLite, RetinaNet, FCOS) agree in total.
-- **raft_large**: counted at two (1, 3, 368, 496) frames and RAFT's default 12 flow updates;
-  the input torchvision measured its figure at is not in its metadata, and RAFT's cost scales
-  with both. Not resolved.
-- **transformers MoE models** have no FlopCounterMode reference: torch's meta kernel for
-  `_grouped_mm` takes bf16 only, so the reference fails (and where it runs it counts the
-  experts as zero); tests/test_count_moe.py holds hand counts instead.
-- **Left out**: architectures whose `AutoModel` is a vision or audio model, multimodal models
-  that need their image or audio input, and default configs that do not build even without
-  flopsight. They are listed, not counted as flopsight's failures.
+- **raft_large, raft_small**: counted at two (1, 3, 368, 496) frames and RAFT's default 12
+  flow updates; the input torchvision measured its figure at is not in its metadata, and
+  RAFT's cost scales with both (both come out at 0.69 of the figure). Not resolved.
+- **No reference**: torch's `FlopCounterMode` fails on meta for some models flopsight counts
+  (Mixture-of-Experts: `_grouped_mm`'s meta kernel takes bf16 only, and where it runs it
+  counts the experts as zero, so tests/test_count_moe.py holds hand counts instead; models
+  that read data on meta, which flopsight counted on the CPU). They are listed above with the
+  reference's error.
+- **Left out**: architectures whose `AutoModel` is a vision or audio model (its forward takes
+  no `input_ids`), multimodal models that need their image or audio input, default configs
+  that do not build even without flopsight, and default configs whose own forward fails on
+  token ids without flopsight (same error on meta with only value checks skipped: cache or
+  config bugs, inputs of another shape). They are listed with their errors, not counted as
+  flopsight's failures.
 """
 
 # A forward parameter that means the model reads more than token ids.
