@@ -817,16 +817,24 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## Slowest and largest",
         "",
-        "| model | seconds | peak RSS MB | device |",
-        "|---|--:|--:|---|",
+        "Count s: flopsight's own count; wall s: the child from fork to result (its imports "
+        "and the reference too), where recorded.",
+        "",
+        "| model | count s | wall s | peak RSS MB | device |",
+        "|---|--:|--:|--:|---|",
     ]
     for key, r in sorted(ok_all, key=lambda kr: -kr[1]["seconds"])[:8]:
+        wall = f"{r['wall_s']:.1f}" if "wall_s" in r else "–"
         lines.append(
-            f"| {key} | {r['seconds']:.1f} | {r.get('peak_rss_mb', 0):.0f} | {r.get('device')} |"
+            f"| {key} | {r['seconds']:.1f} | {wall} | {r.get('peak_rss_mb', 0):.0f} | "
+            f"{r.get('device')} |"
         )
-    biggest = max(ok_all, key=lambda kr: kr[1].get("peak_rss_mb", 0), default=None)
-    if biggest:
-        lines += ["", f"Largest peak RSS: {biggest[0]}, {biggest[1].get('peak_rss_mb', 0):.0f} MB."]
+    largest = sorted(ok_all, key=lambda kr: -kr[1].get("peak_rss_mb", 0))[:5]
+    if largest:
+        shown = ", ".join(
+            f"{k} {r.get('peak_rss_mb', 0):.0f} MB ({r.get('device')})" for k, r in largest
+        )
+        lines += ["", f"Largest peak RSS of the models counted: {shown}."]
     failures: dict[str, list[str]] = defaultdict(list)
     for key, r in everything:
         if r["status"] not in ("ok", *EXCLUDED):
@@ -978,6 +986,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 result = run_isolated(spec, args.timeout, args.memory_mb)
                 result["isolation"] = args.isolation
+                result["wall_s"] = round(time.perf_counter() - started, 2)  # start to result
                 results["models"][key] = result
                 # Per model, saved with it, so a run stopped early still says its pace.
                 pace["models"] = pace.get("models", 0) + 1
