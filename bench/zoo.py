@@ -564,7 +564,8 @@ def warm_parent() -> float:
 
     # One thread: a fork copies no thread pool, and a child must not inherit a locked one.
     torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    with contextlib.suppress(RuntimeError):  # refused once parallel work ran: none has here
+        torch.set_num_interop_threads(1)
     from flopsight.counting.tvfix import ensure_torchvision_importable
 
     ensure_torchvision_importable()
