@@ -76,3 +76,10 @@ def test_a_child_over_the_address_space_cap_is_memory() -> None:
     text = TEXT.replace("model = ", "model = bytearray(16 << 30) and ")
     result = zoo.run_forked(_spec(text), 60, 8192)
     assert result["status"] == "memory", result
+
+
+def test_a_fresh_interpreter_gives_the_same_result() -> None:
+    forked = zoo.run_forked(_spec(TEXT), 120, 8192)
+    fresh = zoo.run_process(_spec(TEXT), 120, 8192)
+    keys = ("status", "device", "macs", "params", "reference")
+    assert {k: fresh.get(k) for k in keys} == {k: forked.get(k) for k in keys}
