@@ -1,7 +1,7 @@
 """The zoo: everything a user may point flopsight at, each counted from a file as users write it.
 
     .venv/bin/python -m bench.zoo [--source timm,torchvision,transformers,files]
-                                  [--limit N | --sample N] [--timeout 120] [--memory-mb 8192]
+                                  [--limit N | --sample N] [--timeout 180] [--memory-mb 8192]
                                   [--retry] [--rerun REGEX] [--render-only]
                                   [--isolation fork|process] [--compare-pace N]
 
@@ -933,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="the first N models of each source")
     parser.add_argument("--sample", type=int, help="N models of each source, at random")
     parser.add_argument("--seed", type=int, default=12)
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--memory-mb", type=int, default=8192)
     parser.add_argument("--retry", action="store_true", help="run failed models again")
     parser.add_argument(
@@ -963,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = [s for s in args.source.split(",") if s]
         parent_rss = warm_parent() if args.isolation == "fork" else None
         run_isolated = run_forked if args.isolation == "fork" else run_process
-        results["run"] = {
+        run = {
             "isolation": args.isolation,
             "parent_rss_mb": round(parent_rss, 1) if parent_rss is not None else None,
             "timeout": args.timeout,
@@ -974,9 +974,11 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
         }
         pace = results.setdefault("pace", {}).setdefault(args.isolation, {})
-        for source in sources:
-            every = list(SPECS[source]())
+        # Every source's size first, so a run stopped early says "timm: 0 of 1371 run".
+        listed = {source: list(SPECS[source]()) for source in sources}
+        for source, every in listed.items():
             results.setdefault("totals", {})[source] = len(every)
+        for source, every in listed.items():
             for spec in select(every, args.limit, args.sample, args.seed):
                 key = f"{source}:{spec['name']}"
                 if spec.get("family"):
@@ -986,6 +988,7 @@ def main(argv: list[str] | None = None) -> int:
                 done = previous and (previous["status"] in ("ok", *EXCLUDED) or not args.retry)
                 if done and not again:
                     continue
+                results["run"] = run  # the settings of the run that last counted a model
                 started = time.perf_counter()
                 result = run_isolated(spec, args.timeout, args.memory_mb)
                 result["isolation"] = args.isolation

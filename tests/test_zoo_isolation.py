@@ -83,3 +83,17 @@ def test_a_fresh_interpreter_gives_the_same_result() -> None:
     fresh = zoo.run_process(_spec(TEXT), 120, 8192)
     keys = ("status", "device", "macs", "params", "reference")
     assert {k: fresh.get(k) for k in keys} == {k: forked.get(k) for k in keys}
+
+
+def test_a_run_stopped_early_says_how_much_of_each_source_ran() -> None:
+    ok = {"status": "ok", "device": "meta", "seconds": 0.1, "macs": 10, "isolation": "fork"}
+    results = {
+        "models": {"files:a": dict(ok), "timm:x": dict(ok), "timm:y": dict(ok)},
+        "totals": {"files": 1, "torchvision": 121, "timm": 1371},
+        "run": {"timeout": 180, "memory_mb": 8192, "parent_rss_mb": 360},
+    }
+    page = zoo.render(results)
+    assert "Not the full zoo yet: 3 of 1493 architectures run" in page
+    assert "timm: 2 of 1371 run, torchvision: 0 of 121 run, files: 1 of 1 run" in page
+    assert "the other 1490 were not run yet" in page
+    assert "| timm | 2 of 2 | 100.0 % | ≥ 99 % | yes (so far: not all run) |" in page
