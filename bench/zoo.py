@@ -222,10 +222,24 @@ def _position_offset(model_type: str, config: Any) -> int:
     return pad + 1 if marked and isinstance(pad, int) and pad >= 0 else 0
 
 
+# How the reference builds each file's model, the way its pragma says flopsight builds it.
+FILE_MODELS = {
+    "lightning_module": "LitAutoEncoder()",
+    "mingpt_model": "model",
+    "nanogpt_model": "GPT(GPTConfig(n_layer=2))",
+}
+
+
 def file_specs() -> Iterator[dict[str, Any]]:
     for path in sorted([*FILES.glob("*.py"), ROOT / "tests" / "data" / "zoo" / "nanogpt_model.py"]):
         yield _spec(
-            "files", path.stem, path.read_text(), "", path=str(path), reference="flop_counter"
+            "files",
+            path.stem,
+            path.read_text(),
+            "",
+            path=str(path),
+            reference="flop_counter",
+            reference_model=FILE_MODELS.get(path.stem),
         )
 
 
@@ -253,15 +267,20 @@ def _reason(error: dict[str, Any] | None) -> str:
 
 def _flop_counter_macs(spec: dict[str, Any], inputs: list[dict[str, Any]]) -> int | None:
     """torch's FlopCounterMode on the same model, built on meta from the same text."""
+    import types
+
     import torch
     from flopsight.counting.build import torch_dtype
     from flopsight.counting.dataless import data_checks_skipped
     from torch.utils.flop_counter import FlopCounterMode
 
-    namespace: dict[str, Any] = {"__name__": "zoo_reference"}
+    # A module in sys.modules, as a file's own: its dataclasses (nanoGPT's GPTConfig) need one.
+    module = sys.modules["zoo_reference"] = types.ModuleType("zoo_reference")
+    namespace: dict[str, Any] = module.__dict__
     with torch.device("meta"):
         exec(compile(spec["text"], spec.get("path", "<zoo>"), "exec"), namespace)
-        model = namespace.get(spec["model"] or "")
+        built = spec.get("reference_model") or spec["model"]
+        model = eval(built, namespace) if built else None  # a name or a constructor call
         if model is None:
             return None
         model.eval()
@@ -492,7 +511,11 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
             "value": spec["published_gmacs"],
             "ratio": round(gmacs / spec["published_gmacs"], 4) if spec["published_gmacs"] else None,
         }
-    elif model["status"] == "ok" and spec.get("reference") == "flop_counter" and spec["model"]:
+    elif (
+        model["status"] == "ok"
+        and spec.get("reference") == "flop_counter"
+        and (spec["model"] or spec.get("reference_model"))
+    ):
         try:
             reference = _flop_counter_macs(spec, model["inputs"])
         except Exception as e:  # the reference's own failure is recorded, not ours
