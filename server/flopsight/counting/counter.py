@@ -1016,7 +1016,6 @@ def count_model(
     device = device or _device_of(model, args, kwargs)
     # On meta, tensors the forward creates without a device (`torch.arange(t)`) are meta too.
     default_device = torch.device("meta") if device in ("meta", "meta-params") else nullcontext()
-    no_data = data_checks_skipped() if device in ("meta", "meta-params") else nullcontext()
     session = _Session(model, chosen, source_file, training)
     moe.begin()
     modes = _set_mode(model, training)
@@ -1033,7 +1032,7 @@ def count_model(
         with (
             grad,
             default_device,
-            no_data,
+            data_checks_skipped() if device in ("meta", "meta-params") else nullcontext(),
             _AttentionScope(session),
             _FunctionScope(session),
             _slow_attention(chosen),
