@@ -52,6 +52,7 @@ from flopsight.counting.conventions.base import (
     ConventionTally,
     FunctionRule,
 )
+from flopsight.counting.dataless import data_checks_skipped
 from flopsight.counting.meta_fast import FAST_META
 from flopsight.counting.spellings import Loc, SourceFiles
 from flopsight.counting.tensors import first_tensor_shape, nbytes, output_shape, tensors
@@ -708,6 +709,7 @@ def count_model(
         with (
             grad,
             default_device,
+            data_checks_skipped() if device in ("meta", "meta-params") else nullcontext(),
             _AttentionScope(session),
             _FunctionScope(session),
             _slow_attention(chosen),
