@@ -66,7 +66,8 @@ bench: dev
 	$(PIP) install -e ".[bench]"
 	$(PY) -m bench.run_all
 
-# Every timm, torchvision and transformers architecture, one subprocess each (hours; resumable).
+# Every timm, torchvision and transformers architecture, a forked child each (about an hour;
+# resumes from bench/results/zoo.json: ZOO_ARGS="--rerun ." runs everything again).
 zoo: dev
 	$(PY) -m bench.zoo $(ZOO_ARGS)
 
