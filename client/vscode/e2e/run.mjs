@@ -289,7 +289,9 @@ async function crossFile(page, folder) {
     await page.keyboard.press('Backspace');
   }
   await page.keyboard.type('8 * d');
-  await quickOpen(page, 'model.py');
+  // Close the suggestions the typing opened, then back to model.py's tab (still open).
+  await page.keyboard.press('Escape');
+  await page.click('.tabs-container .tab:has-text("model.py")');
   const delta = await waitFor(
     'the GPT lens with the change against HEAD',
     async () => (await lensTexts(page)).find((t) => t.includes('vs HEAD')),
