@@ -36,7 +36,7 @@ class _BufferLoader(importlib.machinery.SourceFileLoader):
 
     def get_data(self, path: str) -> bytes:
         if path == self.path:
-            return self._text.encode("utf-8")
+            return self._text.encode("utf-8", "surrogatepass")
         return super().get_data(path)
 
     def path_stats(self, path: str) -> Mapping[str, float]:
@@ -107,7 +107,7 @@ def imported_sources(before: set[str], request: AnalysisRequest) -> dict[str, st
             continue
         text = texts.get(path)
         try:
-            data = text.encode("utf-8") if text is not None else _read_bytes(path)
+            data = text.encode("utf-8", "surrogatepass") if text is not None else _read_bytes(path)
         except OSError:
             continue
         rel = os.path.relpath(path, base).replace(os.sep, "/")
