@@ -45,6 +45,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from flopsight.worker.child import limit_memory
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "zoo.json"
 PAGE = ROOT / "docs" / "zoo.md"
@@ -533,11 +535,6 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _limit_memory(mb: int) -> None:
-    limit = mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
 def _died(returncode: int, tail: str, started: float) -> dict[str, Any]:
     """A child that ended without a result: out of memory (a MemoryError or killed by a signal,
     which is how the address-space cap usually ends a native allocation) or a crash."""
@@ -569,7 +566,7 @@ def run_process(spec: dict[str, Any], timeout: float, memory_mb: int) -> dict[st
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=lambda: _limit_memory(memory_mb),
+            preexec_fn=lambda: limit_memory(memory_mb),
         )
     except subprocess.TimeoutExpired:
         return _timed_out(timeout, started)
@@ -609,7 +606,7 @@ def _child(spec: dict[str, Any], memory_mb: int, write: int, log: int) -> None:
         os.setpgid(0, 0)  # its own group, so a timeout kills whatever it started too
         os.dup2(log, 1)
         os.dup2(log, 2)
-        _limit_memory(memory_mb)
+        limit_memory(memory_mb)
         payload = json.dumps(run_one(spec)).encode()
         with os.fdopen(write, "wb") as pipe:
             pipe.write(payload)

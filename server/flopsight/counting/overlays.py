@@ -12,7 +12,6 @@ that ran (``FileReport.sources``): the editor compares it with its buffers.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import importlib.util
 import linecache
@@ -25,6 +24,7 @@ from types import ModuleType
 
 from flopsight.job import OVERLAY_AUDIT_EVENT as AUDIT_EVENT
 from flopsight.job import AnalysisRequest
+from flopsight.paths import bytes_digest, is_installed, text_digest
 
 
 class _BufferLoader(importlib.machinery.SourceFileLoader):
@@ -87,10 +87,6 @@ def buffer_imports(overlays: Mapping[str, str]) -> Iterator[None]:
             linecache.cache.pop(path, None)
 
 
-def _installed(path: str) -> bool:
-    return "site-packages" in path or "dist-packages" in path
-
-
 def imported_sources(before: set[str], request: AnalysisRequest) -> dict[str, str]:
     """The Python files under the workspace root (or the file's folder) that the run imported
     (modules not in ``before``), by path relative to it: the sha256 of the text that ran."""
@@ -103,15 +99,14 @@ def imported_sources(before: set[str], request: AnalysisRequest) -> dict[str, st
         if not isinstance(file, str) or not file.endswith(".py"):
             continue
         path = os.path.abspath(file)
-        if path == own or not path.startswith(base + os.sep) or _installed(path):
+        if path == own or not path.startswith(base + os.sep) or is_installed(path):
             continue
         text = texts.get(path)
         try:
-            data = text.encode("utf-8", "surrogatepass") if text is not None else _read_bytes(path)
+            digest = text_digest(text) if text is not None else bytes_digest(_read_bytes(path))
         except OSError:
             continue
-        rel = os.path.relpath(path, base).replace(os.sep, "/")
-        out[rel] = hashlib.sha256(data).hexdigest()
+        out[os.path.relpath(path, base).replace(os.sep, "/")] = digest
     return dict(sorted(out.items()))
 
 

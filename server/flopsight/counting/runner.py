@@ -37,6 +37,7 @@ from flopsight.counting.overlays import buffer_imports, imported_sources
 from flopsight.counting.shape_errors import batch_hint, cpu_wording, with_batch
 from flopsight.counting.spellings import source_spellings
 from flopsight.job import AnalysisRequest
+from flopsight.paths import is_installed
 from flopsight.report.model import FileReport, InputSpec, ModelError, ModelReport, SourceWarning
 from flopsight.source import (
     ModelSpec,
@@ -194,7 +195,7 @@ def file_module(request: AnalysisRequest) -> Iterator[types.ModuleType]:
 
 def _is_sibling(file: str, folder: str) -> bool:
     file = os.path.abspath(file)
-    if "site-packages" in file or "dist-packages" in file:
+    if is_installed(file):
         return False
     return file.startswith(folder + os.sep)
 

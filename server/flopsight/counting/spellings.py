@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+from flopsight.paths import is_installed
+
 # (file relative to the workspace root, or None for the analysed file; 1-based line)
 Loc = tuple[str | None, int]
 
@@ -28,12 +30,7 @@ def source_spellings(path: str | None) -> frozenset[str]:
 
 
 def _installed(path: str) -> bool:
-    return (
-        "site-packages" in path
-        or "dist-packages" in path
-        or path.startswith(_FLOPSIGHT)
-        or path.startswith(_INSTALLED)
-    )
+    return is_installed(path) or path.startswith(_FLOPSIGHT) or path.startswith(_INSTALLED)
 
 
 class SourceFiles:

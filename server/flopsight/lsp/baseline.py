@@ -14,7 +14,6 @@ shows as a change of the model in ``model.py``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 
 from flopsight import gitrev
 from flopsight.job import AnalysisRequest
+from flopsight.paths import text_digest
 from flopsight.report.model import FileReport, ModelReport
 from flopsight.settings import Settings
 
@@ -89,7 +89,7 @@ class Baselines:
             return before is not None
         commit, committed = found
         dims = tuple(sorted(settings.dims.items()))
-        digests = tuple(sorted((p, _digest(t)) for p, t in others.items()))
+        digests = tuple(sorted((p, text_digest(t)) for p, t in others.items()))
         key = (path, commit, settings.convention, dims, digests)
         task = self._counted.get(key)
         if task is None or (task.done() and task.exception() is not None):
@@ -152,10 +152,6 @@ class Baselines:
             for m in done.models:
                 out[m.name] = m
         return out
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _committed_others(

@@ -8,7 +8,6 @@ their entries for that file into hints, hover sections and lenses. Protocol-free
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,11 +16,6 @@ from flopsight.report.hints import layers_by_line, model_line_labels, share_perc
 from flopsight.report.model import LayerCost, ModelReport
 from flopsight.report.units import format_macs, format_params, format_share
 from flopsight.source.model import SourceAnalysis
-
-
-def text_digest(text: str) -> str:
-    """The sha256 of a text as the worker hashes what it ran (``FileReport.sources``)."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,11 @@ from flopsight.lsp import anchoring
 from flopsight.lsp import diagnostics as diag
 from flopsight.lsp.baseline import Baselines
 from flopsight.lsp.documents import DocumentResults, DocumentView, ModelResult
-from flopsight.lsp.elsewhere import Use, text_digest
+from flopsight.lsp.elsewhere import Use
 from flopsight.lsp.hints import HintOptions
 from flopsight.lsp.notebooks import NotebookText
 from flopsight.lsp.offload import Offload, read_source
+from flopsight.paths import text_digest
 from flopsight.report.model import Convention, FileReport, ModelError, ModelReport
 from flopsight.report.table import PLAIN, LineNames, NotebookLines
 from flopsight.settings import Settings
@@ -332,14 +333,14 @@ class Session:
             if ran is not None and ran != digest:
                 self.schedule(other, delay_s=delay_s)
 
-    def _overlays(self, doc: OpenDocument) -> dict[str, str]:
-        """The open documents the document's models ran last time, as the editor holds them."""
+    def _overlays(self, doc: OpenDocument) -> dict[str, OpenDocument]:
+        """The open documents the document's models ran last time, by absolute path."""
         known = doc.results.sources()
-        out: dict[str, str] = {}
+        out: dict[str, OpenDocument] = {}
         for other in self.documents.values():
             rel = self.relative(other) if other is not doc else None
             if rel is not None and rel in known:
-                out[os.path.abspath(other.path)] = other.text
+                out[os.path.abspath(other.path)] = other
         return out
 
     def _stale_overlays(self, doc: OpenDocument) -> bool:
@@ -617,6 +618,7 @@ class Session:
         settings = self.settings
         if not settings.execute or self.documents.get(doc.uri) is not doc:
             return  # turned off, or closed, since the round began
+        overlays = self._overlays(doc)  # the editor's copies of the files it runs
         request = AnalysisRequest(
             text=text,
             path=doc.path,
@@ -632,9 +634,9 @@ class Session:
             # Timed on the CPU the worker runs on (the report says which device).
             measure=MeasureOptions() if measure else None,
             memory=_memory_options(settings),
-            overlays=self._overlays(doc),
+            overlays={path: other.text for path, other in overlays.items()},
         )
-        doc.overlaid = {p: text_digest(t) for p, t in request.overlays.items()}
+        doc.overlaid = {path: other.text_digest() for path, other in overlays.items()}
         try:
             pending = asyncio.ensure_future(
                 self.analyser().analyse(

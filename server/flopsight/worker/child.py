@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from flopsight.job import OVERLAY_AUDIT_EVENT, AnalysisRequest
+from flopsight.paths import is_installed
 from flopsight.worker import sandbox
 
 JobFunction = Callable[[AnalysisRequest], Any]
@@ -229,8 +230,7 @@ class _LocalReads:
         if "w" in mode or "a" in mode or "x" in mode:
             return
         path = os.path.abspath(args[0])
-        installed = "site-packages" in path or "dist-packages" in path
-        if path.startswith(self.roots) and path != self.own and not installed:
+        if path.startswith(self.roots) and path != self.own and not is_installed(path):
             self.files.add(path)
 
     def stamps(self) -> dict[str, list[int]]:
