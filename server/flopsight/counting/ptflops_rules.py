@@ -139,16 +139,21 @@ def upsample(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
     return int(output[0].numel())
 
 
-def _rnn_cell_macs(module: Any, w_ih: Any, w_hh: Any) -> int:
-    macs = _numel(w_ih.shape) + _numel(w_hh.shape)
+def rnn_gate_ops(module: Any) -> int:
+    """The elementwise work of one cell step after its two matmuls, as ptflops counts it
+    (DeepSpeed counts the same): the activation, and the gates' products and sums."""
     hidden = int(module.hidden_size)
     if isinstance(module, (nn.RNN, nn.RNNCell)):
-        macs += hidden
-    elif isinstance(module, (nn.GRU, nn.GRUCell)):
-        macs += hidden + hidden * 3 + hidden * 3
-    elif isinstance(module, (nn.LSTM, nn.LSTMCell)):
-        macs += hidden * 4 + hidden * 3 + hidden * 3
-    return macs
+        return hidden
+    if isinstance(module, (nn.GRU, nn.GRUCell)):
+        return hidden + hidden * 3 + hidden * 3
+    if isinstance(module, (nn.LSTM, nn.LSTMCell)):
+        return hidden * 4 + hidden * 3 + hidden * 3
+    return 0
+
+
+def _rnn_cell_macs(module: Any, w_ih: Any, w_hh: Any) -> int:
+    return _numel(w_ih.shape) + _numel(w_hh.shape) + rnn_gate_ops(module)
 
 
 @register([nn.RNN, nn.GRU, nn.LSTM], "rnn")

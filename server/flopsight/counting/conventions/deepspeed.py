@@ -33,7 +33,7 @@ from flopsight.counting.conventions.base import (
     ModuleRule,
     RuleSet,
 )
-from flopsight.counting.ptflops_rules import rnn_cell_total, rnn_total
+from flopsight.counting.ptflops_rules import rnn_cell_total, rnn_gate_ops, rnn_total
 
 F = torch.nn.functional
 # DeepSpeed's own (FLOPs, MACs) order, taking the call's arguments as the patched function.
@@ -296,14 +296,7 @@ def _rnn_cell_flops(module: Any, w_ih: Any, w_hh: Any) -> int:
     gates = int(w_ih.shape[0])
     flops = 2 * int(w_ih.shape[0]) * int(w_ih.shape[1]) - gates
     flops += 2 * int(w_hh.shape[0]) * int(w_hh.shape[1]) - gates
-    hidden = int(module.hidden_size)
-    if isinstance(module, (nn.RNN, nn.RNNCell)):
-        flops += hidden
-    elif isinstance(module, (nn.GRU, nn.GRUCell)):
-        flops += hidden + hidden * 3 + hidden * 3
-    elif isinstance(module, (nn.LSTM, nn.LSTMCell)):
-        flops += hidden * 4 + hidden * 3 + hidden * 3
-    return flops
+    return flops + rnn_gate_ops(module)
 
 
 def _rnn_flops(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
