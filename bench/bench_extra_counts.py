@@ -132,7 +132,8 @@ class Client(LanguageClient):
         return [t for e, t in self.events if e == name][more_than]
 
 
-async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any]:
+async def started(root: Path, settings: dict[str, Any]) -> Client:
+    """A real server over stdio, initialized with ``root`` and the flopsight ``settings``."""
     client = Client()
     await client.start_io(*SERVER)
     await client.initialize_async(
@@ -143,13 +144,15 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
                     code_lens=types.CodeLensWorkspaceClientCapabilities(refresh_support=True),
                 ),
             ),
-            root_uri=path.parent.as_uri(),
-            initialization_options={
-                "flopsight": {"debounceMs": 60_000, "compareWith": "HEAD" if extra else "none"}
-            },
+            root_uri=root.as_uri(),
+            initialization_options={"flopsight": settings},
         )
     )
     client.initialized(types.InitializedParams())
+    return client
+
+
+def _open(client: LanguageClient, path: Path, text: str) -> str:
     uri = path.as_uri()
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -158,6 +161,13 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
             )
         )
     )
+    return uri
+
+
+async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any]:
+    settings = {"debounceMs": 60_000, "compareWith": "HEAD" if extra else "none"}
+    client = await started(path.parent, settings)
+    uri = _open(client, path, text)
     await client.wait("refresh", 0)
     if extra:  # the first time: the committed version is counted, then cached
         await client.wait("flopsight/compared", 0)
@@ -204,37 +214,10 @@ async def editor(runs: int, path: Path, text: str, extra: bool) -> dict[str, Any
     return out
 
 
-def _open(client: LanguageClient, path: Path, text: str) -> str:
-    uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text
-            )
-        )
-    )
-    return uri
-
-
 async def editor_cross_file(runs: int) -> dict[str, Any]:
     """An unsaved edit of layers.py -> the end of model.py's round with the buffer (its
     refresh request, which brings layers.py's new hints, goes out just before)."""
-    client = Client()
-    await client.start_io(*SERVER)
-    await client.initialize_async(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                workspace=types.WorkspaceClientCapabilities(
-                    inlay_hint=types.InlayHintWorkspaceClientCapabilities(refresh_support=True),
-                ),
-            ),
-            root_uri=GPT_SPLIT.as_uri(),
-            initialization_options={
-                "flopsight": {"debounceMs": 0, "compareWith": "none", "compare": False}
-            },
-        )
-    )
-    client.initialized(types.InitializedParams())
+    client = await started(GPT_SPLIT, {"debounceMs": 0, "compareWith": "none", "compare": False})
     layers_text = (GPT_SPLIT / "layers.py").read_text()
     layers = _open(client, GPT_SPLIT / "layers.py", layers_text)
     model = _open(client, GPT_SPLIT / "model.py", (GPT_SPLIT / "model.py").read_text())
