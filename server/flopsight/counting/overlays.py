@@ -48,10 +48,15 @@ class _BufferFinder:
     def __init__(self, overlays: Mapping[str, str]) -> None:
         self.by_path = {os.path.abspath(p): text for p, text in overlays.items()}
         self.served: list[str] = []
+        # The module names the overlaid files can have (``layers``; a package's folder name):
+        # other imports go straight to the normal finders, searched once.
+        self.names = {_module_name(p) for p in self.by_path}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        if fullname.rpartition(".")[2] not in self.names:
+            return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or not spec.has_location or spec.origin is None:
             return None
@@ -68,6 +73,11 @@ class _BufferFinder:
             loader=_BufferLoader(fullname, spec.origin, text),
             submodule_search_locations=spec.submodule_search_locations,
         )
+
+
+def _module_name(path: str) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.basename(os.path.dirname(path)) if stem == "__init__" else stem
 
 
 @contextmanager
