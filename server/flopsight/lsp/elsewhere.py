@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flopsight.lsp.hints import HintOptions, LineHint, label_tooltip
 from flopsight.report.hints import layers_by_line, model_line_labels, share_percent
-from flopsight.report.model import LayerCost, ModelReport
+from flopsight.report.model import LayerCost, LineCost, ModelReport
 from flopsight.report.units import format_macs, format_params, format_share
 from flopsight.source.model import SourceAnalysis
 
@@ -28,34 +28,22 @@ class Use:
     where: str
 
 
-def _runs(n: int) -> str:
-    return f" · ×{n}" if n > 1 else ""
-
-
 def _header(use: Use, runs: int) -> str:
-    return f"in {use.report.display_name}, {use.where}{_runs(runs)}"
+    return f"in {use.report.display_name}, {use.where}" + (f" · ×{runs}" if runs > 1 else "")
 
 
-def _layers_at(report: ModelReport, file: str, line: int) -> list[LayerCost]:
-    return layers_by_line(report, file).get(line, [])
-
-
-def _runs_at(report: ModelReport, file: str, line: int) -> int:
-    """How often the line ran in one pass: modules it built (×calls), or its own runs."""
-    layers = _layers_at(report, file, line)
+def _runs(layers: Sequence[LayerCost], cost: LineCost | None) -> int:
+    """How often a line ran in one pass: the modules it built (their calls), or its own runs."""
     if layers:
         return sum(max(layer.calls, 1) for layer in layers)
-    for cost in report.lines:
-        if cost.file == file and cost.line == line:
-            return cost.calls
-    return 0
+    return cost.calls if cost is not None else 0
 
 
 def hints(use: Use, file: str, options: HintOptions) -> list[LineHint]:
     """The hints ``use``'s model puts on ``file``'s lines; each tooltip names the model."""
     out = []
     for label in model_line_labels(use.report, options.show, options.min_share, file=file):
-        runs = _runs_at(use.report, file, label.line)
+        runs = _runs(label.layers, label.cost)
         tooltip = f"**{_header(use, runs)}**\n\n{label_tooltip(use.report, label)}"
         out.append(LineHint(label.line, label.label, tooltip, label.kind))
     return out
@@ -67,12 +55,12 @@ def hover(uses: Sequence[Use], file: str, line: int) -> str | None:
     for use in uses:
         report = use.report
         total = report.total.macs if report.total else 0
-        layers = _layers_at(report, file, line)
-        costs = [c for c in report.lines if c.file == file and c.line == line and c.macs]
-        if not layers and not costs:
+        layers = layers_by_line(report, file).get(line, [])
+        cost = next((c for c in report.lines if c.file == file and c.line == line), None)
+        if not layers and (cost is None or not cost.macs):
             continue
-        runs = _runs_at(report, file, line)
-        macs = sum(layer.macs for layer in layers) if layers else costs[0].macs
+        runs = _runs(layers, cost)
+        macs = sum(layer.macs for layer in layers) if layers else cost.macs if cost else 0
         parts = [f"**{format_macs(macs)}**", f"{format_share(macs, total)} of the model"]
         if layers:
             parts.append(f"{format_params(sum(layer.params for layer in layers))} params")
