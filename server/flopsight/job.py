@@ -57,10 +57,6 @@ class MemoryOptions:
         return cls(**d)
 
 
-# Raised (``sys.audit``) with the path of each workspace file imported from an overlay.
-OVERLAY_AUDIT_EVENT = "flopsight.overlay"
-
-
 @dataclass
 class AnalysisRequest:
     # The text analysed: the editor's buffer, not the file on disk.

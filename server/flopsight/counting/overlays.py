@@ -3,8 +3,7 @@
 While a job runs, a finder first on ``sys.meta_path`` finds each module as the normal path
 finder does; when the module's file has an overlay, it is loaded from that text instead of
 the disk (no bytecode is read or written for it), and ``linecache`` holds the same text, so
-tracebacks quote the buffer's lines. Each overlay served raises the audit event
-``flopsight.overlay`` with its path (the worker records the files a job read).
+tracebacks quote the buffer's lines.
 
 ``imported_sources`` says which workspace files a run imported, with the digest of the text
 that ran (``FileReport.sources``): the editor compares it with its buffers.
@@ -22,7 +21,6 @@ from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
-from flopsight.job import OVERLAY_AUDIT_EVENT as AUDIT_EVENT
 from flopsight.job import AnalysisRequest
 from flopsight.paths import bytes_digest, is_installed, text_digest
 
@@ -64,7 +62,6 @@ class _BufferFinder:
         text = self.by_path.get(origin)
         if text is None:
             return None
-        sys.audit(AUDIT_EVENT, origin)
         self.served.append(spec.origin)
         linecache.cache[spec.origin] = (len(text), None, text.splitlines(True), spec.origin)
         return importlib.util.spec_from_file_location(

@@ -23,7 +23,7 @@ except ImportError:  # Windows: no address-space limit
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from flopsight.job import OVERLAY_AUDIT_EVENT, AnalysisRequest
+from flopsight.job import AnalysisRequest
 from flopsight.paths import is_installed
 from flopsight.worker import sandbox
 
@@ -204,7 +204,7 @@ def run_job(job: JobFunction, request: dict[str, Any]) -> dict[str, Any]:
 class _LocalReads:
     """The files the job opened (imports included) under the file's folder or the workspace
     root, outside installed packages: a cached report is stale once one of them changes.
-    Files imported from the editor's buffers (``overlays``) are recorded apart: their text
+    Files the request carries as the editor's buffers (``overlays``) are left out: their text
     came with the request, so the disk's copy does not matter."""
 
     LIMIT = 256
@@ -214,16 +214,12 @@ class _LocalReads:
         roots = [folder]
         if request.root:
             roots.append(os.path.abspath(request.root))
-        self.base = os.path.abspath(request.root) if request.root else folder
         self.roots = tuple(r.rstrip(os.sep) + os.sep for r in roots)
         self.own = os.path.abspath(request.path)
         self.files: set[str] = set()
-        self.buffers: set[str] = set()
+        self.overlaid = {os.path.abspath(p) for p in request.overlays}
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if event == OVERLAY_AUDIT_EVENT:
-            self.buffers.add(str(args[0]))
-            return
         if event != "open" or len(self.files) >= self.LIMIT or not isinstance(args[0], str):
             return
         mode = args[1] if len(args) > 1 and isinstance(args[1], str) else "r"
@@ -235,7 +231,7 @@ class _LocalReads:
 
     def stamps(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
-        for path in sorted(self.files - self.buffers):
+        for path in sorted(self.files - self.overlaid):
             if path.endswith(".pyc"):
                 continue
             try:
