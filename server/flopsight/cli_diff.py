@@ -136,17 +136,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     changed = {os.path.abspath(p) for p in paths}
     # Files without changes of their own whose models may run a changed one (checked below).
     others = [] if files else [p for p in gitrev.tracked_files(root) if p not in changed]
+    unchanged = set(others)
     for path in [*paths, *others]:
         with open(path, encoding="utf-8") as stream:
             now = _module_text(path, stream.read())
-        if path in others and not _has_models(now, path):
+        after = _count(now, path, settings)  # None: no model to count
+        if path in unchanged and not _runs_a_changed_file(after, changed):
             continue
         raw_then = gitrev.text_at(root, commit, path)
         then = _module_text(path, raw_then) if raw_then is not None else None
         name = gitrev.relative(root, path)
-        after = _count(now, path, settings)
-        if path in others and not _runs_a_changed_file(after, changed):
-            continue
         old_sources = _committed_sources(root, commit, after)
         # A file new since REV has no old version; an unchanged one is not counted twice.
         if then is None:
