@@ -53,6 +53,17 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
+# The same, for a client that syncs notebooks (notebookDocument/*).
+NOTEBOOK_CAPABILITIES = types.ClientCapabilities(
+    workspace=CAPABILITIES.workspace,
+    window=CAPABILITIES.window,
+    text_document=CAPABILITIES.text_document,
+    notebook_document=types.NotebookDocumentClientCapabilities(
+        synchronization=types.NotebookDocumentSyncClientCapabilities()
+    ),
+)
+
+
 class Recorder:
     """What the server sent besides responses: custom notifications and refresh requests."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest_lsp
 from flopsight.report.units import format_macs, format_params
 from lsp_harness import (
-    CAPABILITIES,
+    NOTEBOOK_CAPABILITIES,
     ROOT,
     SERVER,
     inlay_hints,
@@ -215,15 +215,7 @@ async def test_the_readme_lens_of_examples_gpt(client: LanguageClient) -> None:
 
 async def test_a_notebooks_model_shows_in_the_file_it_imports(client: LanguageClient) -> None:
     """A notebook's model that imports layers.py: layers.py's hover names the notebook's cell."""
-    capabilities = types.ClientCapabilities(
-        workspace=CAPABILITIES.workspace,
-        window=CAPABILITIES.window,
-        text_document=CAPABILITIES.text_document,
-        notebook_document=types.NotebookDocumentClientCapabilities(
-            synchronization=types.NotebookDocumentSyncClientCapabilities()
-        ),
-    )
-    recorder = await start(client, {"compare": False}, capabilities=capabilities)
+    recorder = await start(client, {"compare": False}, capabilities=NOTEBOOK_CAPABILITIES)
     layers = open_text(client, LAYERS)
     notebook = (FOLDER / "small.ipynb").resolve()  # never on disk: the editor's cells are it
     uri = notebook.as_uri()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest_lsp
 from flopsight.source.notebook import read_ipynb
-from lsp_harness import CAPABILITIES, EXAMPLES, SERVER, start
+from lsp_harness import EXAMPLES, NOTEBOOK_CAPABILITIES, SERVER, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -57,15 +57,7 @@ def open_notebook(client: LanguageClient, texts: list[tuple[str, str]]) -> tuple
 
 
 async def test_notebook_cells_as_one_module(client: LanguageClient) -> None:
-    capabilities = types.ClientCapabilities(
-        workspace=CAPABILITIES.workspace,
-        window=CAPABILITIES.window,
-        text_document=CAPABILITIES.text_document,
-        notebook_document=types.NotebookDocumentClientCapabilities(
-            synchronization=types.NotebookDocumentSyncClientCapabilities()
-        ),
-    )
-    recorder = await start(client, {"convention": "ptflops"}, capabilities=capabilities)
+    recorder = await start(client, {"convention": "ptflops"}, capabilities=NOTEBOOK_CAPABILITIES)
     texts = [(c.kind, c.text) for c in read_ipynb(NOTEBOOK)]
     uri, cells = open_notebook(client, texts)
     await recorder.analysed(uri)
@@ -106,14 +98,7 @@ async def test_notebook_cells_as_one_module(client: LanguageClient) -> None:
 
 
 async def test_notebook_diagnostics_and_actions_in_their_cell(client: LanguageClient) -> None:
-    capabilities = types.ClientCapabilities(
-        workspace=CAPABILITIES.workspace,
-        text_document=CAPABILITIES.text_document,
-        notebook_document=types.NotebookDocumentClientCapabilities(
-            synchronization=types.NotebookDocumentSyncClientCapabilities()
-        ),
-    )
-    recorder = await start(client, capabilities=capabilities)
+    recorder = await start(client, capabilities=NOTEBOOK_CAPABILITIES)
     broken = (
         "class Broken(nn.Module):  # flopsight: input=(1, 32)\n"
         "    def __init__(self):\n"
@@ -191,14 +176,7 @@ def code_cell(uri: str) -> types.NotebookCell:
 
 
 async def test_cell_edits_insertions_deletions_and_moves(client: LanguageClient) -> None:
-    capabilities = types.ClientCapabilities(
-        workspace=CAPABILITIES.workspace,
-        text_document=CAPABILITIES.text_document,
-        notebook_document=types.NotebookDocumentClientCapabilities(
-            synchronization=types.NotebookDocumentSyncClientCapabilities()
-        ),
-    )
-    recorder = await start(client, {"debounceMs": 20}, capabilities=capabilities)
+    recorder = await start(client, {"debounceMs": 20}, capabilities=NOTEBOOK_CAPABILITIES)
     model = (
         "class Net(nn.Module):  # flopsight: input=(1, 16)\n"
         "    def __init__(self):\n"
