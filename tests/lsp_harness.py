@@ -165,6 +165,43 @@ def open_text(client: LanguageClient, path: Path, text: str | None = None, versi
     return uri
 
 
+def open_notebook(
+    client: LanguageClient, path: Path, texts: list[tuple[str, str]], prefix: str = "cell"
+) -> tuple[str, list[str]]:
+    """notebookDocument/didOpen of ``path`` with cells of ``(kind, text)`` ("code" or
+    "markdown"); the notebook's URI and its cells' (``vscode-notebook-cell:PATH#cellN``)."""
+    uri = path.resolve().as_uri()
+    cells = [f"vscode-notebook-cell:{path.resolve()}#{prefix}{i}" for i in range(len(texts))]
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(
+                        kind=types.NotebookCellKind.Code
+                        if kind == "code"
+                        else types.NotebookCellKind.Markup,
+                        document=cell,
+                    )
+                    for cell, (kind, _) in zip(cells, texts, strict=True)
+                ],
+            ),
+            cell_text_documents=[
+                types.TextDocumentItem(
+                    uri=cell,
+                    language_id="python" if kind == "code" else "markdown",
+                    version=1,
+                    text=text,
+                )
+                for cell, (kind, text) in zip(cells, texts, strict=True)
+            ],
+        )
+    )
+    return uri, cells
+
+
 def replace_all(client: LanguageClient, uri: str, text: str, version: int) -> None:
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(

@@ -16,6 +16,7 @@ from lsp_harness import (
     SERVER,
     inlay_hints,
     line_of,
+    open_notebook,
     open_text,
     replace_all,
     start,
@@ -217,9 +218,6 @@ async def test_a_notebooks_model_shows_in_the_file_it_imports(client: LanguageCl
     """A notebook's model that imports layers.py: layers.py's hover names the notebook's cell."""
     recorder = await start(client, {"compare": False}, capabilities=NOTEBOOK_CAPABILITIES)
     layers = open_text(client, LAYERS)
-    notebook = (FOLDER / "small.ipynb").resolve()  # never on disk: the editor's cells are it
-    uri = notebook.as_uri()
-    cells = [f"vscode-notebook-cell:{notebook}#cell{i}" for i in range(2)]
     texts = [
         "from layers import Block\nfrom torch import nn\n",
         "class Small(nn.Module):  # flopsight: input=(1, 16, 32)\n"
@@ -230,22 +228,8 @@ async def test_a_notebooks_model_shows_in_the_file_it_imports(client: LanguageCl
         "    def forward(self, x):\n"
         "        return self.block(x)\n",
     ]
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="jupyter-notebook",
-                version=1,
-                cells=[
-                    types.NotebookCell(kind=types.NotebookCellKind.Code, document=c) for c in cells
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(uri=c, language_id="python", version=1, text=t)
-                for c, t in zip(cells, texts, strict=True)
-            ],
-        )
-    )
+    # small.ipynb is never on disk: the editor's cells are the notebook.
+    uri, _cells = open_notebook(client, FOLDER / "small.ipynb", [("code", t) for t in texts])
     await recorder.analysed(uri)
     card = await hover(client, layers, line_of(LAYERS_TEXT, "scores = q @"))
     assert card is not None

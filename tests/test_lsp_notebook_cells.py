@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest_lsp
 from flopsight.source.notebook import read_ipynb
-from lsp_harness import EXAMPLES, SERVER, line_of, save, start
+from lsp_harness import EXAMPLES, SERVER, line_of, open_notebook, save, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -128,35 +128,7 @@ async def test_jupyterlab_text_document_hovers_name_cells_once_told(
 
 async def test_a_synced_notebook_hover_names_cells(client: LanguageClient) -> None:
     recorder = await start(client, {"convention": "ptflops"})
-    uri = NOTEBOOK.resolve().as_uri()
-    cell_uris = [f"vscode-notebook-cell:{NOTEBOOK.resolve()}#c{i}" for i in range(len(CELLS))]
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="jupyter-notebook",
-                version=1,
-                cells=[
-                    types.NotebookCell(
-                        kind=types.NotebookCellKind.Code
-                        if cell.kind == "code"
-                        else types.NotebookCellKind.Markup,
-                        document=cell_uri,
-                    )
-                    for cell, cell_uri in zip(CELLS, cell_uris, strict=True)
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(
-                    uri=cell_uri,
-                    language_id="python" if cell.kind == "code" else "markdown",
-                    version=1,
-                    text=cell.text,
-                )
-                for cell, cell_uri in zip(CELLS, cell_uris, strict=True)
-            ],
-        )
-    )
+    uri, cell_uris = open_notebook(client, NOTEBOOK, [(c.kind, c.text) for c in CELLS], "c")
     await recorder.analysed(uri)
     card = await hover(client, cell_uris[2], line_of(MODEL_CELL, "class NeuralNetwork"), 8)
     assert "`linear_relu_stack.0` (cell 3, line 6)" in card

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest_lsp
 from flopsight.source.notebook import read_ipynb
-from lsp_harness import EXAMPLES, NOTEBOOK_CAPABILITIES, SERVER, start
+from lsp_harness import EXAMPLES, NOTEBOOK_CAPABILITIES, SERVER, open_notebook, start
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -23,43 +23,10 @@ async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     await lsp_client.shutdown_session()
 
 
-def open_notebook(client: LanguageClient, texts: list[tuple[str, str]]) -> tuple[str, list[str]]:
-    uri = NOTEBOOK.resolve().as_uri()
-    cells = [f"vscode-notebook-cell:{NOTEBOOK.resolve()}#cell{i}" for i in range(len(texts))]
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=uri,
-                notebook_type="jupyter-notebook",
-                version=1,
-                cells=[
-                    types.NotebookCell(
-                        kind=types.NotebookCellKind.Code
-                        if kind == "code"
-                        else types.NotebookCellKind.Markup,
-                        document=cell,
-                    )
-                    for cell, (kind, _) in zip(cells, texts, strict=True)
-                ],
-            ),
-            cell_text_documents=[
-                types.TextDocumentItem(
-                    uri=cell,
-                    language_id="python" if kind == "code" else "markdown",
-                    version=1,
-                    text=text,
-                )
-                for cell, (kind, text) in zip(cells, texts, strict=True)
-            ],
-        )
-    )
-    return uri, cells
-
-
 async def test_notebook_cells_as_one_module(client: LanguageClient) -> None:
     recorder = await start(client, {"convention": "ptflops"}, capabilities=NOTEBOOK_CAPABILITIES)
     texts = [(c.kind, c.text) for c in read_ipynb(NOTEBOOK)]
-    uri, cells = open_notebook(client, texts)
+    uri, cells = open_notebook(client, NOTEBOOK, texts)
     await recorder.analysed(uri)
 
     [(model_cell, model_text)] = [
@@ -119,7 +86,7 @@ async def test_notebook_diagnostics_and_actions_in_their_cell(client: LanguageCl
         "        return self.fc(x)\n"
     )
     texts = [("code", "import torch\nfrom torch import nn"), ("code", broken), ("code", plain)]
-    uri, cells = open_notebook(client, texts)
+    uri, cells = open_notebook(client, NOTEBOOK, texts)
     await recorder.analysed(uri)
     # fc2 wants 128 features, fc1 gives 64: the error is on row 7 of the second cell.
     [error] = [d for d in client.diagnostics[cells[1]] if d.code == "FS202"]
@@ -186,7 +153,9 @@ async def test_cell_edits_insertions_deletions_and_moves(client: LanguageClient)
         "    def forward(self, x):\n"
         "        return self.fc(x)\n"
     )
-    uri, cells = open_notebook(client, [("code", "from torch import nn"), ("code", model)])
+    uri, cells = open_notebook(
+        client, NOTEBOOK, [("code", "from torch import nn"), ("code", model)]
+    )
     await recorder.analysed(uri)
     # Linear(16, 4): 16·4 = 64 MACs, 16·4 + 4 = 68 params, the whole model.
     label = "64 Mac · 68 params · 100.0%"
