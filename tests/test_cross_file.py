@@ -141,7 +141,9 @@ def test_an_editor_buffer_of_an_imported_file_is_what_runs(pool: WorkerPool) -> 
     assert plain.sources["layers.py"] == hashlib.sha256(LAYERS.encode()).hexdigest()
 
 
-def test_a_traceback_in_a_buffer_quotes_the_buffer(pool: WorkerPool) -> None:
+def test_a_failure_in_a_buffer_is_the_buffers(pool: WorkerPool) -> None:
+    """The name is missing only in the buffer: the error is the buffer's, at model.py's line
+    that called into it."""
     broken = LAYERS.replace("return x + self.mlp(x)", "return x + self.mlp(x) + missing_name")
     report = pool.analyse_blocking(
         AnalysisRequest(
@@ -153,7 +155,37 @@ def test_a_traceback_in_a_buffer_quotes_the_buffer(pool: WorkerPool) -> None:
     )
     gpt = report.models[0]
     assert gpt.status == "error" and gpt.error is not None
-    assert "missing_name" in gpt.error.message + (gpt.error.detail or "")
+    assert gpt.error.type == "NameError" and "missing_name" in gpt.error.message
+    assert gpt.error.line == line_no("x = block(x)", (FOLDER / "model.py").read_text())
+
+
+def test_a_traceback_through_a_buffer_quotes_the_buffers_lines(tmp_path: Path) -> None:
+    """While ``buffer_imports`` is open, a module imported from an overlay runs the buffer and
+    its traceback shows the buffer's line, not the disk's."""
+    import traceback
+
+    from flopsight.counting.overlays import buffer_imports
+
+    module = tmp_path / "overlaid_mod.py"
+    module.write_text("def run():\n    return 1\n")
+    buffer = "def run():\n    raise ValueError('from the buffer')  # the buffer's line\n"
+    sys.path.insert(0, str(tmp_path))
+    # Bytecode on (this environment may turn it off): a plain import would write a .pyc.
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, False
+    try:
+        with buffer_imports({str(module): buffer}):
+            import overlaid_mod  # type: ignore[import-not-found]
+
+            with pytest.raises(ValueError) as raised:
+                overlaid_mod.run()
+            shown = "".join(traceback.format_exception(raised.value))
+    finally:
+        sys.dont_write_bytecode = writes
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("overlaid_mod", None)
+    assert "raise ValueError('from the buffer')  # the buffer's line" in shown
+    assert module.read_text() == "def run():\n    return 1\n"
+    assert not list(tmp_path.glob("__pycache__/*"))  # no bytecode written for a buffer
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
